@@ -1,0 +1,34 @@
+import { z } from 'zod';
+
+/** No control characters (CR and LF above all): a name ends up in the To: header. */
+const headerSafe = z.string().regex(/^[^\p{Cc}]*$/u, 'must not contain line breaks or control characters');
+
+export const subscriberStatus = z.enum(['active', 'pending', 'unsubscribed', 'bounced', 'suppressed']);
+
+export const subscriberSchema = z.strictObject({
+  email: z.email().max(254).transform((e) => e.trim()),
+  name: headerSafe.max(120).optional(),
+  /** Only `active` subscribers receive mail. */
+  status: subscriberStatus.default('active'),
+  /** Topic ids to include. With no topics, authors or keywords at all: everything. */
+  topics: z.array(z.string()).default([]),
+  /** Topic ids never to receive, even when an author or keyword matches. */
+  excludeTopics: z.array(z.string()).default([]),
+  /** Author names to follow, as written in the digest (case and accents ignored). */
+  authors: z.array(headerSafe.min(2).max(120)).default([]),
+  /** Words or phrases looked for in title, motivation, method and abstract. */
+  keywords: z.array(headerSafe.min(2).max(80)).default([]),
+  subscribedAt: z.iso.datetime({ offset: true }).optional(),
+});
+
+export const subscribersFileSchema = z.object({
+  subscribers: z.array(z.unknown()),
+});
+
+export type Subscriber = z.infer<typeof subscriberSchema>;
+export type SubscriberStatus = z.infer<typeof subscriberStatus>;
+
+/** Addresses compare case-insensitively: one person, one entry. */
+export function addressKey(email: string): string {
+  return email.trim().toLowerCase();
+}

@@ -1,0 +1,61 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { addressKey, type Subscriber } from '../../audience/schema.js';
+import { selectPapers } from '../../audience/select.js';
+import { UserError } from '../../errors.js';
+import { outboxFileStem } from '../../mail/transports/outbox.js';
+import { renderEmail } from '../../render/render.js';
+import { loadInputs, renderSettings } from '../../run/context.js';
+import { composeFor } from '../../run/deliver.js';
+import { classifyPaper } from '../../topics/classify.js';
+import { EXIT, type GlobalOptions } from '../main.js';
+import { linkSettings, loadConfigFrom } from '../shared.js';
+
+export interface RenderFlags {
+  section: string;
+  subscriber?: string;
+  topics?: string;
+  out: string;
+}
+
+export async function renderCommand(globals: GlobalOptions, flags: RenderFlags): Promise<number> {
+  if ((flags.subscriber === undefined) === (flags.topics === undefined)) {
+    throw new UserError('render needs exactly one of --subscriber EMAIL or --topics a,b');
+  }
+  const config = await loadConfigFrom(globals);
+  const inputs = await loadInputs(config);
+  const section = inputs.sections.find((s) => s.date === flags.section);
+  if (!section) throw new UserError(`no section dated ${flags.section}`, 'Run "digest-mailer sections" to list the dates.');
+
+  let subscriber: Subscriber;
+  if (flags.subscriber !== undefined) {
+    const found = inputs.subscribers.find((s) => addressKey(s.email) === addressKey(flags.subscriber!));
+    if (!found) throw new UserError(`no subscriber ${flags.subscriber} in ${config.paths.subscribers}`);
+    subscriber = found;
+  } else {
+    const topics = flags.topics!.split(',').map((t) => t.trim()).filter(Boolean);
+    const known = new Set(inputs.taxonomy.topics.map((t) => t.id));
+    const unknown = topics.filter((t) => !known.has(t));
+    if (unknown.length) throw new UserError(`unknown topic ${unknown.join(', ')}`, `Known topics: ${[...known].join(', ')}.`);
+    subscriber = { email: 'preview@example.org', name: 'Preview', status: 'active', topics, excludeTopics: [], authors: [], keywords: [] };
+  }
+
+  const papers = section.papers.map((p) => classifyPaper(p, inputs.compiledTaxonomy));
+  const selected = selectPapers(papers, subscriber);
+  if (selected.length === 0) {
+    console.log(`No paper of ${section.date} matches ${subscriber.email}'s preferences: they get no email that day.`);
+    return EXIT.ok;
+  }
+  const rendered = await renderEmail(inputs.templates, config.paths.templates, section, selected, renderSettings(config, inputs.taxonomy));
+  const message = await composeFor(config, rendered, section, subscriber, linkSettings(config, false), new Date());
+  await mkdir(flags.out, { recursive: true });
+  const stem = join(flags.out, `${section.date}-${outboxFileStem(subscriber.email)}`);
+  await writeFile(`${stem}.html`, message.html);
+  await writeFile(`${stem}.txt`, message.text);
+  await writeFile(`${stem}.eml`, message.raw);
+  const shown = relative(process.cwd(), stem);
+  console.log(`Subject: ${rendered.subject}`);
+  console.log(`Papers: ${selected.length} (${rendered.trim.fullPapers} in full), HTML ${Buffer.byteLength(message.html)} bytes`);
+  console.log(`Wrote ${shown}.html, ${shown}.txt, ${shown}.eml`);
+  return EXIT.ok;
+}

@@ -1,0 +1,51 @@
+import { loadSubscribers } from '../../audience/load.js';
+import { loadDigests } from '../../digest/load.js';
+import { UserError, formatProblem, type Problem } from '../../errors.js';
+import { compileTemplates, readTemplateSources } from '../../render/templates.js';
+import { validateTemplates } from '../../render/validate.js';
+import { renderSettings } from '../../run/context.js';
+import { compileTaxonomy } from '../../topics/classify.js';
+import { loadTaxonomy } from '../../topics/load.js';
+import type { Taxonomy } from '../../topics/schema.js';
+import { EXIT, type GlobalOptions } from '../main.js';
+import { loadConfigFrom } from '../shared.js';
+
+/** Runs every check it can and lists every problem, instead of stopping at the first. */
+export async function validateCommand(globals: GlobalOptions): Promise<number> {
+  const config = await loadConfigFrom(globals); // without a config there are no paths to check
+  const problems: Problem[] = [];
+  const attempt = async <T>(what: string, fn: () => Promise<T>): Promise<T | null> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      problems.push({ where: what, message: err.message, ...(err.hint ? { hint: err.hint } : {}) });
+      return null;
+    }
+  };
+
+  const taxonomy: Taxonomy | null = await attempt('topics', () => loadTaxonomy(config.paths.topics));
+  const compiled = taxonomy ? compileTaxonomy(taxonomy) : null;
+  if (taxonomy) {
+    const audience = await attempt('subscribers', () =>
+      loadSubscribers(config.paths.subscribers, new Set(taxonomy.topics.map((t) => t.id))),
+    );
+    if (audience) problems.push(...audience.problems);
+  }
+  const digests = await attempt('digests', () => loadDigests(config.paths.digests));
+  if (digests) problems.push(...digests.problems);
+  const templates = await attempt('templates', async () => compileTemplates(await readTemplateSources(config.paths.templates)));
+  if (templates && compiled && taxonomy) {
+    problems.push(...(await validateTemplates(templates, config.paths.templates, compiled, renderSettings(config, taxonomy))));
+  }
+
+  if (problems.length === 0) {
+    console.log(
+      `OK: ${config.file}, topics (${taxonomy?.topics.length}), subscribers, ${digests?.sections.length} digest sections and templates (MJML strict) are valid.`,
+    );
+    return EXIT.ok;
+  }
+  console.error(`${problems.length} problem${problems.length === 1 ? '' : 's'}:`);
+  for (const p of problems) console.error(`  ${formatProblem(p).replace(/\n/g, '\n  ')}`);
+  return EXIT.error;
+}

@@ -1,0 +1,41 @@
+import type { RunSummary, SectionOutcome } from '../run/run.js';
+
+function kb(bytes: number): string {
+  return `${(bytes / 1000).toFixed(1)} KB`;
+}
+
+function countsLine(o: SectionOutcome, dryRun: boolean): string {
+  if (o.error) return `FAILED: ${o.error.split('\n')[0]}`;
+  if (!o.counts) return '';
+  const c = o.counts;
+  const parts = dryRun ? [`would send ${c.wouldSend}`] : [`sent ${c.sent}`];
+  parts.push(`no match ${c.skippedNoMatch}`);
+  if (!dryRun) parts.push(`failed ${c.failed}`);
+  if (c.alreadyDone) parts.push(`done before ${c.alreadyDone}`);
+  if (c.notEligible) parts.push(`joined later ${c.notEligible}`);
+  const extra = o.variants ? ` (${o.variants} variant${o.variants === 1 ? '' : 's'}, largest HTML ${kb(o.largestHtmlBytes)})` : '';
+  return parts.join(', ') + extra;
+}
+
+export function formatRunSummary(summary: RunSummary): string {
+  const lines: string[] = [];
+  for (const o of summary.sections) {
+    const state = o.before === o.after ? o.after : `${o.before} -> ${o.after}`;
+    const note = o.changedAfterSend ? '  (text changed after it was sent; not resent)' : '';
+    lines.push(`  ${o.date}  ${state.padEnd(24)} ${String(o.papers).padStart(2)} papers  ${countsLine(o, summary.dryRun)}${note}`);
+  }
+  const total = { sent: 0, wouldSend: 0, skipped: 0, failed: 0 };
+  for (const o of summary.sections) {
+    total.sent += o.counts?.sent ?? 0;
+    total.wouldSend += o.counts?.wouldSend ?? 0;
+    total.skipped += o.counts?.skippedNoMatch ?? 0;
+    total.failed += o.counts?.failed ?? 0;
+  }
+  lines.push('');
+  lines.push(
+    summary.dryRun
+      ? `Dry run: ${total.wouldSend} emails would be sent, ${total.skipped} subscribers have no matching papers. Nothing was sent or recorded.`
+      : `Emails: ${total.sent} sent, ${total.skipped} skipped (no matching papers), ${total.failed} failed.`,
+  );
+  return lines.join('\n');
+}

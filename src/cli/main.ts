@@ -1,0 +1,81 @@
+import { Command, CommanderError, Option } from 'commander';
+import { UserError } from '../errors.js';
+import { renderCommand } from './commands/render.js';
+import { runCommand } from './commands/run.js';
+import { sectionsCommand } from './commands/sections.js';
+import { validateCommand } from './commands/validate.js';
+import { DEFAULT_CONFIG_FILE } from '../config/load.js';
+
+/** Exit codes, documented in README.md. */
+export const EXIT = { ok: 0, error: 1, usage: 2, partial: 3 } as const;
+
+export interface GlobalOptions {
+  config: string;
+  verbose: boolean;
+}
+
+const program = new Command('digest-mailer')
+  .description('Turns dated sections of a Markdown research digest into topic-filtered newsletters.')
+  .addOption(
+    new Option('-c, --config <file>', 'config file').env('DIGEST_MAILER_CONFIG').default(DEFAULT_CONFIG_FILE),
+  )
+  .option('-v, --verbose', 'print stack traces of errors', false)
+  .showHelpAfterError()
+  .exitOverride();
+
+const globals = () => program.opts<GlobalOptions>();
+
+program
+  .command('run')
+  .description('one pass: send every due section to its subscribers, then print a summary')
+  .option('--dry-run', 'plan, select and render, but send and record nothing', false)
+  .option('--backfill', 'also send sections older than the first run', false)
+  .option('--section <date>', 'only this section (YYYY-MM-DD); sends it even if it was before-start')
+  .action(async (opts) => {
+    process.exitCode = await runCommand(globals(), opts);
+  });
+
+program
+  .command('sections')
+  .description('list the digest sections and their status')
+  .option('--json', 'machine-readable, with papers, topics and matched terms', false)
+  .action(async (opts) => {
+    process.exitCode = await sectionsCommand(globals(), opts);
+  });
+
+program
+  .command('render')
+  .description('render one email to files (.html, .txt, .eml) without sending')
+  .requiredOption('--section <date>', 'section date (YYYY-MM-DD)')
+  .option('--subscriber <email>', 'render as this subscriber would get it')
+  .option('--topics <ids>', 'or for an ad-hoc topic set, comma-separated (e.g. video,rl)')
+  .requiredOption('--out <dir>', 'folder to write the files to')
+  .action(async (opts) => {
+    process.exitCode = await renderCommand(globals(), opts);
+  });
+
+program
+  .command('validate')
+  .description('check config, topics, subscribers, digests and templates; list every problem')
+  .action(async () => {
+    process.exitCode = await validateCommand(globals());
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Commander has printed its message (or the help) already.
+    process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else if (err instanceof UserError) {
+    console.error(`digest-mailer: ${err.message}${err.hint ? `\n  -> ${err.hint}` : ''}`);
+    if (globals().verbose) console.error(err.stack);
+    process.exitCode = EXIT.error;
+  } else {
+    const error = err as Error;
+    console.error(`digest-mailer: unexpected error: ${error?.message ?? String(err)}`);
+    if (globals().verbose) console.error(error?.stack);
+    else console.error('  (run again with --verbose for the stack trace, and please report it)');
+    process.exitCode = EXIT.error;
+  }
+}

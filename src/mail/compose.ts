@@ -1,0 +1,61 @@
+import MailComposer from 'nodemailer/lib/mail-composer';
+
+export interface Mailbox {
+  name?: string | undefined;
+  address: string;
+}
+
+export interface ComposeInput {
+  from: Mailbox;
+  replyTo?: string | undefined;
+  to: Mailbox;
+  subject: string;
+  text: string;
+  html: string;
+  messageId: string;
+  date: Date;
+  list: {
+    /** List-Id value, e.g. `Multimodal LLM Digest <mllm-digest.example.org>`. */
+    name: string;
+    id: string;
+    unsubscribeUrl: string;
+    unsubscribeMailto: string;
+  };
+  /** Extra headers (e.g. X-SES-CONFIGURATION-SET); values are single-lined. */
+  headers?: Record<string, string> | undefined;
+}
+
+/** Header values are one line whatever the data holds: CR, LF and other controls become spaces. */
+export function headerSafe(value: string): string {
+  return value.replace(/[\p{Cc}\u2028\u2029]+/gu, ' ').replace(/\s{2,}/g, ' ').trim();
+}
+
+function mailbox(box: Mailbox): { name: string; address: string } | string {
+  return box.name ? { name: headerSafe(box.name), address: box.address } : box.address;
+}
+
+/**
+ * Builds the RFC 5322 message with nodemailer's composer: multipart/alternative (text, then
+ * HTML), the list headers of RFC 2369/2919 and RFC 8058 one-click unsubscribe.
+ */
+export async function composeMessage(input: ComposeInput): Promise<Buffer> {
+  const mailto = `mailto:${input.list.unsubscribeMailto}?subject=unsubscribe`;
+  const extra = Object.fromEntries(Object.entries(input.headers ?? {}).map(([k, v]) => [k, headerSafe(v)]));
+  const composer = new MailComposer({
+    from: mailbox(input.from),
+    to: mailbox(input.to),
+    ...(input.replyTo ? { replyTo: input.replyTo } : {}),
+    subject: headerSafe(input.subject),
+    text: input.text,
+    html: input.html,
+    messageId: input.messageId,
+    date: input.date,
+    headers: {
+      'List-Id': `${headerSafe(input.list.name)} <${input.list.id}>`,
+      'List-Unsubscribe': `<${input.list.unsubscribeUrl}>, <${mailto}>`,
+      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+      ...extra,
+    },
+  });
+  return composer.compile().build();
+}

@@ -1,0 +1,35 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { OutgoingMessage, SendResult, Transport } from '../transport.js';
+
+/** `ana.lopez@example.org` -> `ana.lopez_at_example.org`: readable and safe as a file name. */
+export function outboxFileStem(address: string): string {
+  return address.toLowerCase().replace('@', '_at_').replace(/[^a-z0-9._+-]/g, '_');
+}
+
+async function writeAtomically(path: string, data: Buffer | string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
+}
+
+/**
+ * The embedded default: each message as `<outbox>/<date>/<address>.eml` (the exact bytes a
+ * server would get; opens in any mail client) plus the `.html` body for a quick look.
+ */
+export class OutboxTransport implements Transport {
+  readonly name = 'outbox';
+
+  constructor(private readonly dir: string) {}
+
+  async send(message: OutgoingMessage): Promise<SendResult> {
+    const folder = join(this.dir, message.sectionDate);
+    await mkdir(folder, { recursive: true });
+    const stem = join(folder, outboxFileStem(message.recipient));
+    await writeAtomically(`${stem}.eml`, message.raw);
+    await writeAtomically(`${stem}.html`, message.html);
+    return { ok: true, providerId: `${stem}.eml` };
+  }
+
+  async close(): Promise<void> {}
+}

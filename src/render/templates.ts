@@ -1,0 +1,123 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, join, relative } from 'node:path';
+import Handlebars from 'handlebars';
+import { InputError } from '../errors.js';
+
+/** The raw template files, as read from `templates/` (file name -> source). */
+export interface TemplateSources {
+  dir: string;
+  layout: string;
+  text: string;
+  subject: string;
+  preheader: string;
+  partials: Record<string, string>;
+}
+
+export interface CompiledTemplates {
+  /** MJML with Handlebars: values HTML-escaped unless in {{{triple}}} braces (pre-escaped RichText.html). */
+  mjml: Handlebars.TemplateDelegate;
+  /** Plain text, subject and preheader: no HTML escaping. */
+  text: Handlebars.TemplateDelegate;
+  subject: Handlebars.TemplateDelegate;
+  preheader: Handlebars.TemplateDelegate;
+}
+
+export const TEMPLATE_FILES = {
+  layout: 'digest.mjml.hbs',
+  text: 'digest.txt.hbs',
+  subject: 'subject.hbs',
+  preheader: 'preheader.hbs',
+} as const;
+
+/** Word-wraps text at `width` columns, indenting continuation lines (and the first unless first=false). */
+export function wrapText(text: string, width: number, indent: string, indentFirst = true): string {
+  const lines: string[] = [];
+  for (const paragraph of text.split(/\n+/)) {
+    let line = '';
+    for (const word of paragraph.split(/\s+/).filter(Boolean)) {
+      if (line && line.length + 1 + word.length > width - indent.length) {
+        lines.push(line);
+        line = word;
+      } else {
+        line = line ? `${line} ${word}` : word;
+      }
+    }
+    lines.push(line);
+  }
+  return lines.map((l, i) => (i === 0 && !indentFirst ? l : indent + l)).join('\n');
+}
+
+export function truncateText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max - 1);
+  const space = cut.lastIndexOf(' ');
+  return `${(space > max * 0.6 ? cut.slice(0, space) : cut).replace(/[\s,;:.-]+$/, '')}…`;
+}
+
+function registerHelpers(hb: typeof Handlebars): void {
+  hb.registerHelper('plural', (n: number, one: string, many: string) => (n === 1 ? one : many));
+  hb.registerHelper('inc', (n: number) => n + 1);
+  hb.registerHelper('concat', (...args: unknown[]) => args.slice(0, -1).join(''));
+  hb.registerHelper('join', (xs: unknown[], sep: string) => (Array.isArray(xs) ? xs.join(sep) : ''));
+  hb.registerHelper('truncate', (text: unknown, max: number) => truncateText(String(text ?? ''), max));
+  hb.registerHelper('wrap', function (text: unknown, width: number, indent: string, options: Handlebars.HelperOptions) {
+    return wrapText(String(text ?? ''), width, indent, options.hash.first !== false);
+  });
+}
+
+function compile(hb: typeof Handlebars, source: string, file: string, noEscape: boolean): Handlebars.TemplateDelegate {
+  try {
+    // precompile parses now, so a syntax error names its file here rather than at first use.
+    hb.precompile(source, { strict: false });
+    return hb.compile(source, { noEscape, strict: false });
+  } catch (err) {
+    throw new InputError(`${file}: ${(err as Error).message}`, 'Fix the Handlebars syntax in this template.');
+  }
+}
+
+/** Compiles template sources; pure apart from Handlebars' own state, which is per call. */
+export function compileTemplates(sources: TemplateSources, displayBase = process.cwd()): CompiledTemplates {
+  const hb = Handlebars.create();
+  registerHelpers(hb);
+  const name = (file: string) => relative(displayBase, join(sources.dir, file)) || file;
+  for (const [partial, source] of Object.entries(sources.partials)) {
+    const file = name(join('partials', `${partial}.mjml.hbs`));
+    try {
+      hb.precompile(source);
+    } catch (err) {
+      throw new InputError(`${file}: ${(err as Error).message}`, 'Fix the Handlebars syntax in this partial.');
+    }
+    hb.registerPartial(partial, source);
+  }
+  return {
+    mjml: compile(hb, sources.layout, name(TEMPLATE_FILES.layout), false),
+    text: compile(hb, sources.text, name(TEMPLATE_FILES.text), true),
+    subject: compile(hb, sources.subject, name(TEMPLATE_FILES.subject), true),
+    preheader: compile(hb, sources.preheader, name(TEMPLATE_FILES.preheader), true),
+  };
+}
+
+export async function readTemplateSources(dir: string): Promise<TemplateSources> {
+  const read = async (file: string) => {
+    try {
+      return await readFile(join(dir, file), 'utf8');
+    } catch (err) {
+      throw new InputError(
+        `cannot read template ${join(dir, file)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        'Restore it from the repository or set paths.templates in the config file.',
+      );
+    }
+  };
+  const partialDir = join(dir, 'partials');
+  const partialFiles = (await readdir(partialDir).catch(() => [] as string[])).filter((f) => f.endsWith('.mjml.hbs'));
+  const partials: Record<string, string> = {};
+  for (const file of partialFiles.sort()) partials[basename(file, '.mjml.hbs')] = await read(join('partials', file));
+  return {
+    dir,
+    layout: await read(TEMPLATE_FILES.layout),
+    text: await read(TEMPLATE_FILES.text),
+    subject: await read(TEMPLATE_FILES.subject),
+    preheader: await read(TEMPLATE_FILES.preheader),
+    partials,
+  };
+}

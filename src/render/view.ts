@@ -1,0 +1,121 @@
+import type { SelectedPaper, Why } from '../audience/select.js';
+import { normalizeName } from '../audience/select.js';
+import { escapeHtml } from '../digest/html.js';
+import type { RichText, Section } from '../digest/types.js';
+import { truncateText } from './templates.js';
+import type { Placeholders } from './personalise.js';
+
+/** How much of the content fits: see README "Staying under Gmail's clipping limit". */
+export interface Trim {
+  /** Characters of abstract kept: null keeps all, 0 drops abstracts. */
+  abstractChars: number | null;
+  /** Papers shown in full; the rest are listed by title and link under "N more papers". */
+  fullPapers: number;
+}
+
+export interface ViewSettings {
+  list: { name: string; postalAddress?: string | undefined };
+  topicLabels: Readonly<Record<string, string>>;
+  maxAuthors: number;
+}
+
+const DAY = 86_400_000;
+const longDate = new Intl.DateTimeFormat('en-GB', { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+const shortDate = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+const dayMonth = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', timeZone: 'UTC' });
+
+function utc(date: string): Date {
+  return new Date(`${date}T00:00:00Z`);
+}
+
+/** "31 Oct to 2 Nov 2025" for the window [2025-10-31, 2025-11-03); the end is exclusive. */
+export function rangeLabel(range: Section['range']): string | null {
+  if (!range) return null;
+  const from = utc(range.from);
+  const last = new Date(utc(range.to).getTime() - DAY);
+  if (last <= from) return shortDate.format(from);
+  return `${dayMonth.format(from)} to ${shortDate.format(last)}`;
+}
+
+/** "A, B, C, D, E, … Z (9 authors)": the last author (often the lab head) and followed ones stay. */
+export function shortenAuthors(authors: readonly string[], max: number, keep: readonly string[] = []): string {
+  if (authors.length <= max) return authors.join(', ');
+  const kept = new Set(keep.map(normalizeName));
+  const head = authors.slice(0, Math.max(1, max - 1));
+  const middle = authors.slice(head.length, -1).filter((a) => kept.has(normalizeName(a)));
+  return `${[...head, ...middle].join(', ')}, … ${authors[authors.length - 1]} (${authors.length} authors)`;
+}
+
+function listPhrase(items: string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
+export function whyLine(why: Why, labels: Readonly<Record<string, string>>): string | null {
+  if (why.everything) return null;
+  const reasons: string[] = [];
+  if (why.topics.length) reasons.push(`your ${why.topics.length > 1 ? 'topics' : 'topic'} ${listPhrase(why.topics.map((t) => labels[t] ?? t))}`);
+  if (why.authors.length) reasons.push(`you follow ${listPhrase(why.authors)}`);
+  if (why.keywords.length) reasons.push(`your ${why.keywords.length > 1 ? 'keywords' : 'keyword'} ${listPhrase(why.keywords.map((k) => `“${k}”`))}`);
+  return `Why you got this: ${reasons.join('; ')}.`;
+}
+
+function shortenAbstract(abstract: RichText, chars: number | null): { html: string; shortened: boolean } {
+  if (chars === null || abstract.text.length <= chars) return { html: abstract.html, shortened: false };
+  // Shortened abstracts lose inline formatting: cutting HTML mid-tag is not worth the risk.
+  return { html: escapeHtml(truncateText(abstract.text, chars)), shortened: true };
+}
+
+/** The data every template sees; pure. */
+export function buildView(
+  section: Section,
+  selected: readonly SelectedPaper[],
+  settings: ViewSettings,
+  trim: Trim,
+  recipient: Placeholders,
+) {
+  const papers = selected.slice(0, trim.fullPapers).map(({ paper, why }) => {
+    const abstract = paper.abstract && trim.abstractChars !== 0 ? shortenAbstract(paper.abstract, trim.abstractChars) : null;
+    return {
+      id: paper.id,
+      title: paper.title,
+      link: paper.link,
+      authors: shortenAuthors(paper.authors, settings.maxAuthors, why.authors),
+      topics: paper.topics.map((id) => ({ id, label: settings.topicLabels[id] ?? id })),
+      motivation: paper.motivation,
+      method: paper.method,
+      abstract: abstract?.html ?? null,
+      abstractShortened: abstract?.shortened ?? false,
+      abstractText: paper.abstract?.text ?? null,
+      extra: Object.entries(paper.extra).map(([label, value]) => ({ label, html: value.html, text: value.text })),
+      why: whyLine(why, settings.topicLabels),
+    };
+  });
+  const more = selected.slice(trim.fullPapers).map(({ paper }) => ({ title: paper.title, link: paper.link }));
+  const count = selected.length;
+  const everything = selected.every((s) => s.why.everything);
+  const topicIds = [...new Set(selected.flatMap((s) => (everything ? s.paper.topics : s.why.topics)))];
+  return {
+    list: settings.list,
+    section: {
+      date: section.date,
+      dateLabel: longDate.format(utc(section.date)),
+      dateShort: shortDate.format(utc(section.date)),
+      rangeLabel: rangeLabel(section.range),
+    },
+    papers,
+    more,
+    count,
+    othersCount: count - 1,
+    firstTitle: selected[0]?.paper.title.text ?? '',
+    firstMotivation: selected[0]?.paper.motivation?.text ?? '',
+    topicLabels: topicIds.slice(0, 4).map((t) => settings.topicLabels[t] ?? t),
+    summary:
+      everything && count === section.papers.length
+        ? `Here ${count === 1 ? 'is the 1 new paper' : `are all ${count} new papers`} of the day.`
+        : `${count} of today's ${section.papers.length} papers match your interests.`,
+    recipient,
+  };
+}
+
+export type View = ReturnType<typeof buildView>;

@@ -1,0 +1,50 @@
+import type { Config } from '../config/load.js';
+import type { Subscriber } from '../audience/schema.js';
+import type { Section } from '../digest/types.js';
+import type { Problem } from '../errors.js';
+import type { CompiledTemplates } from '../render/templates.js';
+import type { Taxonomy } from '../topics/schema.js';
+import { loadDigests } from '../digest/load.js';
+import { loadSubscribers } from '../audience/load.js';
+import { loadTaxonomy } from '../topics/load.js';
+import { compileTemplates, readTemplateSources } from '../render/templates.js';
+import { compileTaxonomy, type CompiledTaxonomy } from '../topics/classify.js';
+import type { RenderSettings } from '../render/render.js';
+
+/** Everything a pass reads from disk, validated: the edge between files and the pure stages. */
+export interface Inputs {
+  sections: Section[];
+  taxonomy: Taxonomy;
+  compiledTaxonomy: CompiledTaxonomy;
+  subscribers: Subscriber[];
+  templates: CompiledTemplates;
+  /** Malformed sections and subscriber entries: reported, each skipped on its own. */
+  problems: Problem[];
+}
+
+export async function loadInputs(config: Config): Promise<Inputs> {
+  const taxonomy = await loadTaxonomy(config.paths.topics);
+  const topicIds = new Set(taxonomy.topics.map((t) => t.id));
+  const [digests, audience, templateSources] = await Promise.all([
+    loadDigests(config.paths.digests),
+    loadSubscribers(config.paths.subscribers, topicIds),
+    readTemplateSources(config.paths.templates),
+  ]);
+  return {
+    sections: digests.sections,
+    taxonomy,
+    compiledTaxonomy: compileTaxonomy(taxonomy),
+    subscribers: audience.subscribers,
+    templates: compileTemplates(templateSources),
+    problems: [...digests.problems, ...audience.problems],
+  };
+}
+
+export function renderSettings(config: Config, taxonomy: Taxonomy): RenderSettings {
+  return {
+    list: { name: config.list.name, postalAddress: config.list.postalAddress },
+    topicLabels: Object.fromEntries(taxonomy.topics.map((t) => [t.id, t.label])),
+    maxAuthors: config.render.maxAuthors,
+    maxHtmlBytes: config.render.maxHtmlBytes,
+  };
+}

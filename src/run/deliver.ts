@@ -1,0 +1,232 @@
+import pMap from 'p-map';
+import { addressKey, type Subscriber } from '../audience/schema.js';
+import { matcherFor, preferenceKey, type SelectedPaper } from '../audience/select.js';
+import type { Section } from '../digest/types.js';
+import type { Config } from '../config/load.js';
+import { isFinal } from '../ledger/events.js';
+import type { Ledger } from '../ledger/ledger.js';
+import { composeMessage } from '../mail/compose.js';
+import { messageIdFor } from '../mail/message-id.js';
+import type { Transport } from '../mail/transport.js';
+import { fill, type PersonalFields } from '../render/personalise.js';
+import { renderEmail, type RenderedEmail, type RenderSettings } from '../render/render.js';
+import type { CompiledTemplates } from '../render/templates.js';
+import { classifyPaper, type CompiledTaxonomy } from '../topics/classify.js';
+import { recipientLinks, type LinkSettings } from '../tokens/links.js';
+
+export interface DeliveryCounts {
+  sent: number;
+  skippedNoMatch: number;
+  failed: number;
+  /** Delivered, skipped or permanently failed by an earlier run. */
+  alreadyDone: number;
+  /** Subscribed after this section started going out: they get the next one. */
+  notEligible: number;
+  /** Dry run: messages that would go out. */
+  wouldSend: number;
+}
+
+export interface SectionDeliveryResult {
+  counts: DeliveryCounts;
+  /** Distinct rendered variants (MJML compiles) this section needed. */
+  variants: number;
+  /** Everyone has a final outcome: the section is `sent`. */
+  complete: boolean;
+  largestHtmlBytes: number;
+}
+
+export interface DeliveryContext {
+  config: Config;
+  templates: CompiledTemplates;
+  taxonomy: CompiledTaxonomy;
+  renderSettings: RenderSettings;
+  links: LinkSettings;
+  ledger: Ledger;
+  /** null in a dry run: nothing is sent and nothing recorded. */
+  transport: Transport | null;
+  runAt: Date;
+  concurrency: number;
+  onOutcome?: ((outcome: 'sent' | 'failed' | 'skipped') => void) | undefined;
+}
+
+export function greetingFor(subscriber: Subscriber): string {
+  return subscriber.name ? `Hi ${subscriber.name},` : 'Hello,';
+}
+
+function selectionKey(selected: readonly SelectedPaper[]): string {
+  return JSON.stringify(selected.map(({ paper, why }) => [paper.id, why]));
+}
+
+/**
+ * Renders once per distinct selection and caches it, so a day with many subscribers costs one
+ * MJML compile per distinct paper set (and reason line), not one per recipient.
+ */
+export class VariantCache {
+  private readonly renders = new Map<string, Promise<RenderedEmail>>();
+
+  constructor(
+    private readonly templates: CompiledTemplates,
+    private readonly templatesDir: string,
+    private readonly settings: RenderSettings,
+  ) {}
+
+  get size(): number {
+    return this.renders.size;
+  }
+
+  render(section: Section, selected: readonly SelectedPaper[]): Promise<RenderedEmail> {
+    const key = selectionKey(selected);
+    let rendered = this.renders.get(key);
+    if (!rendered) {
+      rendered = renderEmail(this.templates, this.templatesDir, section, selected, this.settings);
+      this.renders.set(key, rendered);
+    }
+    return rendered;
+  }
+}
+
+/** Composes one recipient's message from a rendered variant: a few string joins and the MIME build. */
+export async function composeFor(
+  config: Config,
+  rendered: RenderedEmail,
+  section: Section,
+  subscriber: Subscriber,
+  links: LinkSettings,
+  date: Date,
+): Promise<{ raw: Buffer; html: string; text: string; messageId: string }> {
+  const personal: PersonalFields = {
+    greeting: greetingFor(subscriber),
+    email: subscriber.email,
+    ...recipientLinks(links, addressKey(subscriber.email), date),
+  };
+  const html = fill(rendered.html, personal, true);
+  const text = fill(rendered.text, personal, false);
+  const messageId = messageIdFor(section.date, subscriber.email, config.list.id);
+  const raw = await composeMessage({
+    from: config.list.from,
+    replyTo: config.list.replyTo,
+    to: { name: subscriber.name, address: subscriber.email },
+    subject: rendered.subject,
+    text,
+    html,
+    messageId,
+    date,
+    list: {
+      name: config.list.name,
+      id: config.list.id,
+      unsubscribeUrl: personal.unsubscribeUrl,
+      unsubscribeMailto: config.list.unsubscribeMailto,
+    },
+  });
+  return { raw, html, text, messageId };
+}
+
+/** Sends one section to every eligible subscriber who has no final outcome for it yet. */
+export async function deliverSection(
+  section: Section,
+  subscribers: readonly Subscriber[],
+  ctx: DeliveryContext,
+): Promise<SectionDeliveryResult> {
+  const { ledger, transport } = ctx;
+  const dryRun = transport === null;
+  const runAt = ctx.runAt.toISOString();
+  const openedAt = ledger.section(section.date)?.openedAt ?? runAt;
+  if (!dryRun) {
+    const previous = ledger.section(section.date);
+    if (previous?.status !== 'sending') {
+      ledger.record({ t: 'section', date: section.date, status: 'sending', hash: section.hash, at: runAt, openedAt });
+      await ledger.flush();
+    }
+  }
+
+  const papers = section.papers.map((p) => classifyPaper(p, ctx.taxonomy));
+  const selections = new Map<string, SelectedPaper[]>();
+  const variants = new VariantCache(ctx.templates, ctx.config.paths.templates, ctx.renderSettings);
+  const counts: DeliveryCounts = { sent: 0, skippedNoMatch: 0, failed: 0, alreadyDone: 0, notEligible: 0, wouldSend: 0 };
+  let transientFailures = 0;
+  let largestHtmlBytes = 0;
+
+  const record = async (event: Parameters<Ledger['record']>[0]) => {
+    ledger.record(event);
+    if (ledger.unflushed >= 64) await ledger.flush();
+  };
+
+  const jobs: { subscriber: Subscriber; selected: SelectedPaper[] }[] = [];
+  for (const subscriber of subscribers) {
+    if (subscriber.status !== 'active') continue;
+    const key = addressKey(subscriber.email);
+    const firstSeen = ledger.firstSeen(key) ?? runAt;
+    if (firstSeen > openedAt) {
+      counts.notEligible++;
+      continue;
+    }
+    if (isFinal(ledger.delivery(section.date, key))) {
+      counts.alreadyDone++;
+      continue;
+    }
+    const prefKey = preferenceKey(subscriber);
+    let selected = selections.get(prefKey);
+    if (!selected) {
+      selected = matcherFor(subscriber).select(papers);
+      selections.set(prefKey, selected);
+    }
+    if (selected.length === 0) {
+      counts.skippedNoMatch++;
+      ctx.onOutcome?.('skipped');
+      if (!dryRun) await record({ t: 'delivery', date: section.date, email: key, status: 'skipped-no-match', at: runAt });
+      continue;
+    }
+    jobs.push({ subscriber, selected });
+  }
+
+  await pMap(
+    jobs,
+    async ({ subscriber, selected }) => {
+      const rendered = await variants.render(section, selected);
+      largestHtmlBytes = Math.max(largestHtmlBytes, rendered.htmlBytes);
+      if (dryRun) {
+        counts.wouldSend++;
+        return;
+      }
+      const key = addressKey(subscriber.email);
+      const now = new Date();
+      const message = await composeFor(ctx.config, rendered, section, subscriber, ctx.links, now);
+      const result = await transport.send({
+        sectionDate: section.date,
+        recipient: subscriber.email,
+        messageId: message.messageId,
+        raw: message.raw,
+        html: message.html,
+        envelope: { from: ctx.config.list.from.address, to: subscriber.email },
+      });
+      const at = new Date().toISOString();
+      if (result.ok) {
+        counts.sent++;
+        ctx.onOutcome?.('sent');
+        await record({ t: 'delivery', date: section.date, email: key, status: 'sent', at, messageId: message.messageId });
+      } else {
+        counts.failed++;
+        if (!result.permanent) transientFailures++;
+        ctx.onOutcome?.('failed');
+        await record({
+          t: 'delivery',
+          date: section.date,
+          email: key,
+          status: 'failed',
+          at,
+          messageId: message.messageId,
+          reason: result.reason,
+          permanent: result.permanent,
+        });
+      }
+    },
+    { concurrency: ctx.concurrency },
+  );
+
+  const complete = transientFailures === 0;
+  if (!dryRun) {
+    if (complete) ledger.record({ t: 'section', date: section.date, status: 'sent', hash: section.hash, at: new Date().toISOString(), openedAt });
+    await ledger.flush();
+  }
+  return { counts, variants: variants.size, complete, largestHtmlBytes };
+}

@@ -1,0 +1,137 @@
+import { addressKey } from '../audience/schema.js';
+import type { Config } from '../config/load.js';
+import { UserError, type Problem } from '../errors.js';
+import type { Ledger } from '../ledger/ledger.js';
+import type { Transport } from '../mail/transport.js';
+import { TemplateRenderError } from '../render/render.js';
+import type { LinkSettings } from '../tokens/links.js';
+import { renderSettings, type Inputs } from './context.js';
+import { deliverSection, type DeliveryCounts } from './deliver.js';
+import { planSections, todayIn, type SectionAction, type SectionState } from './plan.js';
+
+export interface RunOptions {
+  dryRun: boolean;
+  backfill: boolean;
+  only?: string | undefined;
+}
+
+export interface SectionOutcome {
+  date: string;
+  source: string;
+  papers: number;
+  /** State before this run, and what the run did about it. */
+  before: SectionState;
+  action: SectionAction;
+  /** State after this run. */
+  after: SectionState;
+  counts: DeliveryCounts | null;
+  variants: number;
+  largestHtmlBytes: number;
+  changedAfterSend: boolean;
+  error?: string;
+}
+
+export interface RunSummary {
+  dryRun: boolean;
+  today: string;
+  sections: SectionOutcome[];
+  problems: Problem[];
+}
+
+export interface RunDeps {
+  config: Config;
+  inputs: Inputs;
+  ledger: Ledger;
+  transport: Transport | null;
+  links: LinkSettings;
+  now: () => Date;
+  concurrency: number;
+  onOutcome?: (outcome: 'sent' | 'failed' | 'skipped') => void;
+}
+
+/** One pass: plan every section, record before-start/empty ones, send the due ones. */
+export async function runPass(deps: RunDeps, options: RunOptions): Promise<RunSummary> {
+  const { config, inputs, ledger } = deps;
+  const dryRun = options.dryRun || deps.transport === null;
+  const runAt = deps.now();
+  const at = runAt.toISOString();
+  const today = todayIn(config.timezone, runAt);
+  const plans = planSections(inputs.sections, ledger.sections, { today, backfill: options.backfill, only: options.only });
+
+  if (options.only !== undefined) {
+    const plan = plans[0];
+    if (!plan) {
+      throw new UserError(
+        `no section dated ${options.only} in ${config.paths.digests}`,
+        'Run "digest-mailer sections" to list the dates; a malformed section is listed by "digest-mailer validate".',
+      );
+    }
+    if (plan.state === 'future') {
+      throw new UserError(`section ${options.only} is dated after today (${today} in ${config.timezone}); it is sent on its day`);
+    }
+  }
+
+  if (!dryRun) {
+    // Remember when each active subscriber was first seen: they get sections opened from now on.
+    for (const subscriber of inputs.subscribers) {
+      const key = addressKey(subscriber.email);
+      if (subscriber.status === 'active' && ledger.firstSeen(key) === undefined) {
+        ledger.record({ t: 'subscriber', email: key, firstSeen: at });
+      }
+    }
+    await ledger.flush();
+  }
+
+  const outcomes: SectionOutcome[] = [];
+  for (const plan of plans) {
+    const { section } = plan;
+    const outcome: SectionOutcome = {
+      date: section.date,
+      source: section.source,
+      papers: section.papers.length,
+      before: plan.state,
+      action: plan.action,
+      after: plan.state,
+      counts: null,
+      variants: 0,
+      largestHtmlBytes: 0,
+      changedAfterSend: plan.changedAfterSend,
+    };
+    outcomes.push(outcome);
+    if (plan.action === 'mark-before-start' || plan.action === 'mark-empty') {
+      const status = plan.action === 'mark-empty' ? 'empty' : 'before-start';
+      if (!dryRun) ledger.record({ t: 'section', date: section.date, status, hash: section.hash, at });
+      outcome.after = status;
+      continue;
+    }
+    if (plan.action !== 'send') continue;
+    try {
+      const result = await deliverSection(section, inputs.subscribers, {
+        config,
+        templates: inputs.templates,
+        taxonomy: inputs.compiledTaxonomy,
+        renderSettings: renderSettings(config, inputs.taxonomy),
+        links: deps.links,
+        ledger,
+        transport: dryRun ? null : deps.transport,
+        runAt,
+        concurrency: deps.concurrency,
+        onOutcome: deps.onOutcome,
+      });
+      outcome.counts = result.counts;
+      outcome.variants = result.variants;
+      outcome.largestHtmlBytes = result.largestHtmlBytes;
+      outcome.after = dryRun ? plan.state : result.complete ? 'sent' : 'sending';
+    } catch (err) {
+      if (!(err instanceof TemplateRenderError)) throw err;
+      outcome.error = err.message;
+      outcome.after = 'failed';
+      if (!dryRun) {
+        const openedAt = ledger.section(section.date)?.openedAt;
+        ledger.record({ t: 'section', date: section.date, status: 'failed', hash: section.hash, at, openedAt, reason: err.message });
+      }
+    }
+  }
+  if (!dryRun) await ledger.flush();
+  return { dryRun, today, sections: outcomes, problems: inputs.problems };
+}

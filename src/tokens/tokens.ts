@@ -1,0 +1,46 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/** What a token lets its holder do; a token for one purpose is refused for another. */
+export type TokenPurpose = 'manage' | 'unsubscribe' | 'confirm';
+
+export interface TokenClaims {
+  email: string;
+  purpose: TokenPurpose;
+  /** Expiry, seconds since the epoch. */
+  expires: number;
+}
+
+const VERSION = 'v1';
+
+function sign(secret: string, payload: string): string {
+  return createHmac('sha256', secret).update(`${VERSION}.${payload}`).digest('base64url');
+}
+
+/** `v1.<base64url JSON claims>.<base64url HMAC-SHA256>`: URL-safe, tamper-evident, expiring. */
+export function signToken(secret: string, claims: TokenClaims): string {
+  const payload = Buffer.from(JSON.stringify({ e: claims.email, p: claims.purpose, x: claims.expires })).toString('base64url');
+  return `${VERSION}.${payload}.${sign(secret, payload)}`;
+}
+
+export type VerifyResult =
+  | { ok: true; claims: TokenClaims }
+  | { ok: false; reason: 'malformed' | 'bad-signature' | 'wrong-purpose' | 'expired' };
+
+export function verifyToken(secret: string, token: string, purpose: TokenPurpose, nowSeconds: number): VerifyResult {
+  const parts = token.split('.');
+  if (parts.length !== 3 || parts[0] !== VERSION || !parts[1] || !parts[2]) return { ok: false, reason: 'malformed' };
+  const expected = Buffer.from(sign(secret, parts[1]));
+  const given = Buffer.from(parts[2]);
+  // Constant-time comparison: no timing hint about how much of a forged signature was right.
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, reason: 'bad-signature' };
+  let raw: { e?: unknown; p?: unknown; x?: unknown };
+  try {
+    raw = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'malformed' };
+  }
+  if (typeof raw.e !== 'string' || typeof raw.p !== 'string' || typeof raw.x !== 'number') return { ok: false, reason: 'malformed' };
+  if (raw.p !== purpose) return { ok: false, reason: 'wrong-purpose' };
+  if (raw.x < nowSeconds) return { ok: false, reason: 'expired' };
+  return { ok: true, claims: { email: raw.e, purpose: raw.p, expires: raw.x } };
+}
