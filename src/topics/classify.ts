@@ -42,7 +42,8 @@ export function termPattern(term: string): RegExp {
   // Acronyms (every letter a capital, like "CLIP" or "3D") match case-sensitively, so "clip" in
   // "video clip" is not CLIP.
   const caseSensitive = /[A-Z]/.test(body) && body === body.toUpperCase();
-  const tail = prefix ? '[\\p{L}\\p{N}]*' : '(?:s|es)?';
+  // Common English endings match without listing them: agent(s), jailbreak(ing), reward(ed).
+  const tail = prefix ? '[\\p{L}\\p{N}]*' : '(?:s|es|ing|ed|er|ers)?';
   return new RegExp(`(?<![\\p{L}\\p{N}])${escaped}${tail}(?![\\p{L}\\p{N}])`, caseSensitive ? 'u' : 'iu');
 }
 

@@ -7,7 +7,7 @@ export const topicSchema = z.strictObject({
   /**
    * Words or phrases that mark the topic. Case-insensitive unless written with a capital
    * letter in every letter position (acronyms like "CLIP" or "RL" match only as written).
-   * A trailing `*` matches any word ending ("hallucinat*"); plurals match on their own.
+   * A trailing `*` matches any word ending ("hallucinat*"); plurals and -ing/-ed/-er forms match on their own.
    */
   terms: z.array(z.string().min(1)).min(1),
 });

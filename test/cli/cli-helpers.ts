@@ -1,0 +1,68 @@
+import { execFile } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from '../helpers.js';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `digest-mailer` binary in a child process. */
+export function cli(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(ROOT, 'bin/digest-mailer.js'), '--config', join(cwd, 'config.json'), ...args],
+      { cwd, env: { ...process.env, DIGEST_MAILER_SECRET: '', ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** A throw-away project: the seed digest and example subscribers, with the repo's topics and templates. */
+export async function makeProject(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'dm-cli-'));
+  await mkdir(join(dir, 'digests'));
+  await cp(join(ROOT, 'digests/2025-11.md'), join(dir, 'digests/2025-11.md'));
+  await cp(join(ROOT, 'subscribers.example.json'), join(dir, 'subscribers.json'));
+  const config = JSON.parse(await readFile(join(ROOT, 'digest-mailer.config.json'), 'utf8'));
+  config.paths = {
+    digests: 'digests',
+    subscribers: 'subscribers.json',
+    topics: join(ROOT, 'topics.json'),
+    templates: join(ROOT, 'templates'),
+    state: 'state',
+    outbox: 'outbox',
+  };
+  await writeFile(join(dir, 'config.json'), JSON.stringify(config, null, 2));
+  return dir;
+}
+
+export const EXTRA_SECTION = (date: string, from: string) => `
+## ${date}
+
+*Date Range: [${from}, ${date})*
+
+### A Multilingual Benchmark for Video Question Answering in Swahili
+
+**Authors:** Amina Njeri, Ana López
+
+**Link:** https://arxiv.org/pdf/${date.slice(2, 4)}${date.slice(5, 7)}.9${date.slice(8, 10)}01
+
+**Motivation:**
+
+Video QA benchmarks ignore low-resource languages.
+
+**Method:**
+
+We build a multilingual video benchmark with native speakers.
+
+**Abstract:**
+
+We evaluate video models on Swahili and find large gaps.
+`;

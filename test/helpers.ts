@@ -1,0 +1,28 @@
+import type { Preferences } from '../src/audience/select.js';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { parseDigest } from '../src/digest/parse.js';
+import type { Section } from '../src/digest/types.js';
+import { parseTaxonomy } from '../src/topics/load.js';
+import { compileTaxonomy, classifyPaper, type ClassifiedPaper } from '../src/topics/classify.js';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const SEED_FILE = join(ROOT, 'digests', '2025-11.md');
+
+export function seedSections(): Section[] {
+  const result = parseDigest(readFileSync(SEED_FILE, 'utf8'), 'digests/2025-11.md');
+  if (result.problems.length) throw new Error(`seed has problems: ${JSON.stringify(result.problems)}`);
+  return result.sections;
+}
+
+export function seedTaxonomy() {
+  return parseTaxonomy(JSON.parse(readFileSync(join(ROOT, 'topics.json'), 'utf8')), 'topics.json');
+}
+
+export function classified(section: Section): ClassifiedPaper[] {
+  const compiled = compileTaxonomy(seedTaxonomy());
+  return section.papers.map((p) => classifyPaper(p, compiled));
+}
+
+export const NO_PREFS: Preferences = { topics: [], excludeTopics: [], authors: [], keywords: [] };

@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import mjml2html from 'mjml';
+import { selectPapers } from '../../src/audience/select.js';
+import type { Section } from '../../src/digest/types.js';
+import { fill } from '../../src/render/personalise.js';
+import { escapeHtml } from '../../src/digest/html.js';
+import { renderEmail, type RenderSettings } from '../../src/render/render.js';
+import { compileTemplates, readTemplateSources } from '../../src/render/templates.js';
+import { validateTemplates } from '../../src/render/validate.js';
+import { compileTaxonomy } from '../../src/topics/classify.js';
+import { parseDigest } from '../../src/digest/parse.js';
+import { NO_PREFS, ROOT, classified, seedSections, seedTaxonomy } from '../helpers.js';
+import { join } from 'node:path';
+
+const templatesDir = join(ROOT, 'templates');
+const templates = compileTemplates(await readTemplateSources(templatesDir));
+const taxonomy = seedTaxonomy();
+const settings: RenderSettings = {
+  list: { name: 'Multimodal LLM Digest' },
+  topicLabels: Object.fromEntries(taxonomy.topics.map((t) => [t.id, t.label])),
+  maxAuthors: 6,
+  maxHtmlBytes: 100_000,
+};
+const person = {
+  greeting: 'Hi Ana,',
+  email: 'ana@example.org',
+  manageUrl: 'https://digest.example.org/preferences?token=v1.abc.def',
+  unsubscribeUrl: 'https://digest.example.org/unsubscribe?token=v1.ghi.jkl',
+};
+
+async function render(section: Section, prefs = NO_PREFS, overrides: Partial<RenderSettings> = {}) {
+  const selected = selectPapers(classified(section), prefs);
+  const rendered = await renderEmail(templates, templatesDir, section, selected, { ...settings, ...overrides });
+  return { selected, rendered, html: fill(rendered.html, person, true), text: fill(rendered.text, person, false) };
+}
+
+const sections = seedSections();
+const largest = sections.find((s) => s.date === '2025-11-12')!;
+
+describe('render', () => {
+  it('passes MJML strict validation for every template and partial', async () => {
+    expect(await validateTemplates(templates, templatesDir, compileTaxonomy(taxonomy), settings)).toEqual([]);
+  });
+
+  it('would catch an invalid MJML template (the check is real)', async () => {
+    const sources = await readTemplateSources(templatesDir);
+    const broken = compileTemplates({ ...sources, partials: { ...sources.partials, paper: '<mj-text padding="oops">x</mj-text><mj-bogus />' } });
+    const problems = await validateTemplates(broken, templatesDir, compileTaxonomy(taxonomy), settings);
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems[0]!.message).toMatch(/invalid MJML/);
+    await expect(mjml2html('<mjml><mj-body><mj-bogus /></mj-body></mjml>', { validationLevel: 'strict' })).rejects.toThrow();
+  });
+
+  it('holds exactly the selected papers, in HTML and text', async () => {
+    const { selected, html, text } = await render(largest, { ...NO_PREFS, topics: ['video'] });
+    expect(selected.length).toBeGreaterThan(1);
+    for (const paper of largest.papers) {
+      const chosen = selected.some((s) => s.paper.id === paper.id);
+      expect(html.includes(`href="${paper.link}"`), paper.title.text).toBe(chosen);
+      expect(text.includes(paper.link!), paper.title.text).toBe(chosen);
+      if (chosen) expect(text).toContain(paper.title.text.slice(0, 40));
+    }
+  });
+
+  it('keeps the largest seed section under the clipping limit for an all-topics subscriber, with every title and link', async () => {
+    const { rendered, html, text } = await render(largest);
+    expect(Buffer.byteLength(html)).toBeLessThan(102_000);
+    expect(rendered.htmlBytes).toBeLessThanOrEqual(100_000);
+    for (const paper of largest.papers) {
+      expect(html).toContain(`href="${paper.link}"`);
+      expect(text).toContain(paper.link!);
+    }
+    expect(html).not.toMatch(/\\(textbf|textit|emph|times|rightarrow)/);
+    expect(text).not.toMatch(/\\[a-zA-Z%]/);
+  });
+
+  it('shortens a section too big for the limit by the documented ladder, listing "N more papers"', async () => {
+    // 60 papers: the 18-paper section three times over, with distinct ids.
+    const big: Section = {
+      ...largest,
+      papers: [0, 1, 2, 3].flatMap((copy) => largest.papers.map((p) => ({ ...p, id: `${p.id}-${copy}`, link: `${p.link}v${copy + 1}` }))),
+    };
+    const { rendered, html, text } = await render(big);
+    expect(Buffer.byteLength(html)).toBeLessThan(100_000);
+    expect(rendered.trim.abstractChars).toBe(0);
+    expect(rendered.trim.fullPapers).toBeLessThan(big.papers.length);
+    const more = big.papers.length - rendered.trim.fullPapers;
+    expect(html).toContain(`${more} more papers for you`);
+    // Nothing is lost: every paper is still linked, in full or in the list.
+    for (const paper of big.papers) expect(html).toContain(`href="${paper.link}"`);
+    expect(text).toContain(`${more} more papers for you`);
+  });
+
+  it('shortens abstracts first when that is enough', async () => {
+    const { rendered, html } = await render(largest, NO_PREFS, { maxHtmlBytes: 70_000 });
+    expect(rendered.trim.abstractChars).toBe(700);
+    expect(rendered.trim.fullPapers).toBe(18);
+    expect(Buffer.byteLength(html)).toBeLessThan(70_000);
+    expect(html).toContain('Read the full abstract');
+  });
+
+  it('escapes a <script> title and other digest values in HTML', async () => {
+    const { sections: [section] } = parseDigest(
+      '## 2025-12-01\n\n### <script>alert("x")</script> "Quoted" & <b>bold</b>\n\n**Authors:** <img src=x onerror=alert(1)>\n\n**Link:** https://arxiv.org/abs/2512.00001\n\n**Abstract:** a <iframe> b\n',
+      'x.md',
+    );
+    const { html, text } = await render(section!);
+    expect(html).not.toMatch(/<script>alert/);
+    expect(html).not.toMatch(/<img src=x/);
+    expect(html).not.toMatch(/<iframe>/);
+    expect(html).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;');
+    expect(text).toContain('<script>alert("x")</script> "Quoted" & <b>bold</b>');
+  });
+
+  it('escapes the per-recipient values too', async () => {
+    const { rendered } = await render(sections[7]!);
+    const html = fill(rendered.html, { ...person, greeting: 'Hi <b>Eve</b> & "co",' }, true);
+    expect(html).toContain('Hi &lt;b&gt;Eve&lt;/b&gt; &amp; &quot;co&quot;,');
+    expect(html).not.toContain('<b>Eve</b>');
+  });
+
+  it('writes a subject with the date, the first title and "and N more", and a preheader', async () => {
+    const { rendered } = await render(largest);
+    expect(rendered.subject).toMatch(/^12 Nov 2025: Simulating the Visual World with Artificial Intelligence: A Roadmap and 17 more$/);
+    expect(rendered.preheader).toMatch(/^18 new papers on /);
+    const { html } = await render(largest);
+    expect(html).toContain(escapeHtml(rendered.preheader.slice(0, 30)));
+  });
+
+  it('says why each paper was chosen for a subscriber with preferences', async () => {
+    const wasm = largest.papers.find((p) => p.id === '2511.07080')!;
+    const { text, html } = await render(largest, { ...NO_PREFS, topics: ['multilingual'], authors: [wasm.authors[0]!], keywords: ['Arabic'] });
+    expect(text.replace(/\s+/g, ' ')).toMatch(/Why you got this: your topic Multilingual; you follow [^;]+; your keyword “Arabic”\./);
+    expect(html).toContain('Why you got this: your topic Multilingual');
+  });
+
+  it('has manage and unsubscribe links in the footer of both parts', async () => {
+    const { html, text } = await render(sections[7]!);
+    expect(html).toContain(`href="${person.unsubscribeUrl}"`);
+    expect(html).toContain(`href="${person.manageUrl}"`);
+    expect(text).toContain(`Unsubscribe: ${person.unsubscribeUrl}`);
+    expect(text).toContain(`Manage your topics: ${person.manageUrl}`);
+  });
+});
