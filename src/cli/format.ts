@@ -22,7 +22,7 @@ export function formatRunSummary(summary: RunSummary): string {
   for (const o of summary.sections) {
     const state = o.before === o.after ? o.after : `${o.before} -> ${o.after}`;
     const note = o.changedAfterSend ? '  (text changed after it was sent; not resent)' : '';
-    lines.push(`  ${o.date}  ${state.padEnd(24)} ${String(o.papers).padStart(2)} papers  ${countsLine(o, summary.dryRun)}${note}`);
+    lines.push(`  ${o.date}  ${state.padEnd(24)} ${String(o.papers).padStart(2)} ${o.papers === 1 ? "paper " : "papers"}  ${countsLine(o, summary.dryRun)}${note}`);
   }
   const total = { sent: 0, wouldSend: 0, skipped: 0, failed: 0 };
   for (const o of summary.sections) {

@@ -42,7 +42,7 @@ export async function sectionsCommand(globals: GlobalOptions, flags: { json: boo
     const next = action === 'send' ? 'sent by the next run' : action === 'none' ? '' : `${action.replace('mark-', 'marked ')} by the next run`;
     const changed = changedAfterSend ? 'TEXT CHANGED after it was sent (not resent)' : '';
     console.log(
-      `  ${section.date}  ${state.padEnd(12)} ${String(section.papers.length).padStart(2)} papers  ${section.source}  ${[next, changed].filter(Boolean).join('; ')}`,
+      `  ${section.date}  ${state.padEnd(12)} ${String(section.papers.length).padStart(2)} ${section.papers.length === 1 ? "paper " : "papers"}  ${section.source}  ${[next, changed].filter(Boolean).join('; ')}`,
     );
   }
   return inputs.problems.length > 0 ? EXIT.partial : EXIT.ok;
