@@ -13,6 +13,7 @@ function countsLine(o: SectionOutcome, dryRun: boolean): string {
   if (!dryRun) parts.push(`failed ${c.failed}`);
   if (c.alreadyDone) parts.push(`done before ${c.alreadyDone}`);
   if (c.notEligible) parts.push(`joined later ${c.notEligible}`);
+  if (c.pending) parts.push(`pending ${c.pending}`);
   const extra = o.variants ? ` (${o.variants} variant${o.variants === 1 ? '' : 's'}, largest HTML ${kb(o.largestHtmlBytes)})` : '';
   return parts.join(', ') + extra;
 }
@@ -24,12 +25,13 @@ export function formatRunSummary(summary: RunSummary): string {
     const note = o.changedAfterSend ? '  (text changed after it was sent; not resent)' : '';
     lines.push(`  ${o.date}  ${state.padEnd(24)} ${String(o.papers).padStart(2)} ${o.papers === 1 ? "paper " : "papers"}  ${countsLine(o, summary.dryRun)}${note}`);
   }
-  const total = { sent: 0, wouldSend: 0, skipped: 0, failed: 0 };
+  const total = { sent: 0, wouldSend: 0, skipped: 0, failed: 0, pending: 0 };
   for (const o of summary.sections) {
     total.sent += o.counts?.sent ?? 0;
     total.wouldSend += o.counts?.wouldSend ?? 0;
     total.skipped += o.counts?.skippedNoMatch ?? 0;
     total.failed += o.counts?.failed ?? 0;
+    total.pending += o.counts?.pending ?? 0;
   }
   lines.push('');
   lines.push(
@@ -37,5 +39,9 @@ export function formatRunSummary(summary: RunSummary): string {
       ? `Dry run: ${total.wouldSend} emails would be sent, ${total.skipped} subscribers have no matching papers. Nothing was sent or recorded.`
       : `Emails: ${total.sent} sent, ${total.skipped} skipped (no matching papers), ${total.failed} failed.`,
   );
+  if (summary.stoppedEarly) {
+    const why = summary.stoppedEarly === 'quota' ? 'the daily sending quota was reached' : 'the run was interrupted';
+    lines.push(`Stopped early: ${why}. ${total.pending} messages (and any later sections) are pending; the next run sends them.`);
+  }
   return lines.join('\n');
 }

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { UserError } from '../errors.js';
+import { LockBusyError } from '../run/lock.js';
 import { renderCommand } from './commands/render.js';
 import { runCommand } from './commands/run.js';
 import { sectionsCommand } from './commands/sections.js';
@@ -7,7 +8,7 @@ import { validateCommand } from './commands/validate.js';
 import { DEFAULT_CONFIG_FILE } from '../config/load.js';
 
 /** Exit codes, documented in README.md. */
-export const EXIT = { ok: 0, error: 1, usage: 2, partial: 3 } as const;
+export const EXIT = { ok: 0, error: 1, usage: 2, partial: 3, incomplete: 4, busy: 75 } as const;
 
 export interface GlobalOptions {
   config: string;
@@ -70,7 +71,7 @@ try {
   } else if (err instanceof UserError) {
     console.error(`digest-mailer: ${err.message}${err.hint ? `\n  -> ${err.hint}` : ''}`);
     if (globals().verbose) console.error(err.stack);
-    process.exitCode = EXIT.error;
+    process.exitCode = err instanceof LockBusyError ? EXIT.busy : EXIT.error;
   } else {
     const error = err as Error;
     console.error(`digest-mailer: unexpected error: ${error?.message ?? String(err)}`);

@@ -12,7 +12,50 @@ const timeZone = z.string().refine(
   { message: 'is not an IANA time zone (e.g. "Europe/Berlin", "UTC")' },
 );
 
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name, e.g. "SMTP_PASSWORD"');
+
 const outboxTransport = z.strictObject({ type: z.literal('outbox') });
+
+const smtpTransport = z.strictObject({
+  type: z.literal('smtp'),
+  /** Either host/port here, or a whole smtp(s):// URL in the environment variable `urlEnv`. */
+  host: z.string().min(1).optional(),
+  port: z.number().int().min(1).max(65535).default(587),
+  /** true: TLS from the first byte (port 465). false: plain, upgraded by STARTTLS when offered. */
+  secure: z.boolean().default(false),
+  /** Refuse to send unless STARTTLS succeeds (with secure: false). */
+  requireTLS: z.boolean().default(true),
+  user: z.string().optional(),
+  /** Environment variable holding the SMTP password (never the password itself). */
+  passwordEnv: envName.default('SMTP_PASSWORD'),
+  /** Environment variable holding a full SMTP URL (smtps://user:pass@host:465); overrides host/port/user. */
+  urlEnv: envName.optional(),
+  maxConnections: z.number().int().min(1).max(50).default(5),
+  /** Messages per pooled connection before it is recycled. */
+  maxMessagesPerConnection: z.number().int().min(1).default(100),
+  timeoutMs: z.number().int().min(1000).default(60_000),
+  dkim: z
+    .strictObject({
+      domainName: z.string().min(1),
+      keySelector: z.string().min(1),
+      /** PEM private key: a file path (relative to the config file) or an environment variable. */
+      privateKeyFile: z.string().optional(),
+      privateKeyEnv: envName.optional(),
+    })
+    .refine((d) => Boolean(d.privateKeyFile) !== Boolean(d.privateKeyEnv), {
+      message: 'set exactly one of privateKeyFile or privateKeyEnv',
+    })
+    .optional(),
+});
+
+const sesTransport = z.strictObject({
+  type: z.literal('ses'),
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region, e.g. "eu-west-1"'),
+  /** Only for emulators and VPC endpoints; credentials always come from the SDK's default chain. */
+  endpoint: z.url().optional(),
+  /** SES configuration set for bounce, complaint and delivery events. */
+  configurationSet: z.string().min(1).optional(),
+});
 
 export const configSchema = z.strictObject({
   list: z.strictObject({
@@ -57,7 +100,28 @@ export const configSchema = z.strictObject({
       linkTtlDays: z.number().int().min(30).default(365),
     })
     .prefault({}),
-  transport: z.discriminatedUnion('type', [outboxTransport]).prefault({ type: 'outbox' }),
+  transport: z.discriminatedUnion('type', [outboxTransport, smtpTransport, sesTransport]).prefault({ type: 'outbox' }),
+  delivery: z
+    .strictObject({
+      /** Messages per second (token bucket). SES accounts have a maximum send rate; relays have limits too. */
+      ratePerSecond: z.number().positive().max(1000).default(10),
+      /** Messages in flight at once. */
+      concurrency: z.number().int().min(1).max(100).default(8),
+      /** Attempts per message for transient failures (4xx, dropped connections, throttling), first one included. */
+      maxAttempts: z.number().int().min(1).max(20).default(5),
+      /** First retry delay; doubles each attempt, with full jitter, capped at maxRetryDelayMs. */
+      retryBaseDelayMs: z.number().int().min(1).default(2_000),
+      maxRetryDelayMs: z.number().int().min(1).default(120_000),
+    })
+    .prefault({}),
+  schedule: z
+    .strictObject({
+      /** node-cron expression (minute hour day month weekday). */
+      cron: z.string().min(9).default('0 7 * * *'),
+      /** IANA zone for the cron expression; defaults to the top-level timezone. */
+      timezone: timeZone.optional(),
+    })
+    .prefault({}),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;

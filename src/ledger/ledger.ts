@@ -50,6 +50,7 @@ export class Ledger {
   private pending: string[] = [];
   private handle: FileHandle | null = null;
   private flushing: Promise<void> = Promise.resolve();
+  private nextFlush: Promise<void> | null = null;
 
   private constructor(
     readonly file: string,
@@ -109,16 +110,23 @@ export class Ledger {
     return this.pending.length;
   }
 
-  /** Writes queued events; concurrent callers are chained so lines land in record order. */
+  /**
+   * Writes queued events with one write and one fdatasync. Callers that arrive while a flush is
+   * on disk share the next one (group commit), so many workers cost few fsyncs.
+   */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(async () => {
+    if (this.nextFlush) return this.nextFlush;
+    const next = this.flushing.then(async () => {
+      this.nextFlush = null;
       if (!this.handle || this.pending.length === 0) return;
       const chunk = this.pending.join('');
       this.pending = [];
       await this.handle.write(chunk);
       await this.handle.datasync();
     });
-    return this.flushing;
+    this.nextFlush = next;
+    this.flushing = next;
+    return next;
   }
 
   async close(): Promise<void> {

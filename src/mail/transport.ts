@@ -9,9 +9,14 @@ export interface OutgoingMessage {
   envelope: { from: string; to: string };
 }
 
-export type SendResult =
-  | { ok: true; providerId?: string }
-  | { ok: false; permanent: boolean; reason: string };
+/**
+ * - transient: worth retrying (SMTP 4xx, dropped connection, timeout, SES throttling, 5xx)
+ * - permanent: retrying cannot help (SMTP 5xx, SES MessageRejected, a malformed address)
+ * - quota: the account may send no more today; stop the run, keep the rest pending
+ */
+export type FailureKind = 'transient' | 'permanent' | 'quota';
+
+export type SendResult = { ok: true; providerId?: string | undefined } | { ok: false; kind: FailureKind; reason: string };
 
 /** Carries composed messages; knows nothing of digests or subscribers. */
 export interface Transport {

@@ -7,12 +7,14 @@ import { isFinal } from '../ledger/events.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { composeMessage } from '../mail/compose.js';
 import { messageIdFor } from '../mail/message-id.js';
-import type { Transport } from '../mail/transport.js';
+import type { Dispatcher } from '../mail/flow.js';
 import { fill, type PersonalFields } from '../render/personalise.js';
 import { renderEmail, type RenderedEmail, type RenderSettings } from '../render/render.js';
 import type { CompiledTemplates } from '../render/templates.js';
 import { classifyPaper, type CompiledTaxonomy } from '../topics/classify.js';
 import { recipientLinks, type LinkSettings } from '../tokens/links.js';
+
+export type Outcome = 'sent' | 'failed' | 'skipped' | 'pending';
 
 export interface DeliveryCounts {
   sent: number;
@@ -22,6 +24,8 @@ export interface DeliveryCounts {
   alreadyDone: number;
   /** Subscribed after this section started going out: they get the next one. */
   notEligible: number;
+  /** Not attempted because the run stopped early (daily quota, SIGTERM): the next run sends them. */
+  pending: number;
   /** Dry run: messages that would go out. */
   wouldSend: number;
 }
@@ -43,10 +47,12 @@ export interface DeliveryContext {
   links: LinkSettings;
   ledger: Ledger;
   /** null in a dry run: nothing is sent and nothing recorded. */
-  transport: Transport | null;
+  dispatcher: Dispatcher | null;
   runAt: Date;
   concurrency: number;
-  onOutcome?: ((outcome: 'sent' | 'failed' | 'skipped') => void) | undefined;
+  onOutcome?: ((outcome: Outcome) => void) | undefined;
+  /** How many messages this section will try to send (for progress). */
+  onPlanned?: ((count: number) => void) | undefined;
 }
 
 export function greetingFor(subscriber: Subscriber): string {
@@ -127,8 +133,8 @@ export async function deliverSection(
   subscribers: readonly Subscriber[],
   ctx: DeliveryContext,
 ): Promise<SectionDeliveryResult> {
-  const { ledger, transport } = ctx;
-  const dryRun = transport === null;
+  const { ledger, dispatcher } = ctx;
+  const dryRun = dispatcher === null;
   const runAt = ctx.runAt.toISOString();
   const openedAt = ledger.section(section.date)?.openedAt ?? runAt;
   if (!dryRun) {
@@ -142,13 +148,15 @@ export async function deliverSection(
   const papers = section.papers.map((p) => classifyPaper(p, ctx.taxonomy));
   const selections = new Map<string, SelectedPaper[]>();
   const variants = new VariantCache(ctx.templates, ctx.config.paths.templates, ctx.renderSettings);
-  const counts: DeliveryCounts = { sent: 0, skippedNoMatch: 0, failed: 0, alreadyDone: 0, notEligible: 0, wouldSend: 0 };
+  const counts: DeliveryCounts = { sent: 0, skippedNoMatch: 0, failed: 0, alreadyDone: 0, notEligible: 0, pending: 0, wouldSend: 0 };
   let transientFailures = 0;
   let largestHtmlBytes = 0;
 
+  // Group commit: each worker waits until its outcome is on disk before taking the next
+  // recipient, so a crash can resend at most what was in flight (one message per worker).
   const record = async (event: Parameters<Ledger['record']>[0]) => {
     ledger.record(event);
-    if (ledger.unflushed >= 64) await ledger.flush();
+    await ledger.flush();
   };
 
   const jobs: { subscriber: Subscriber; selected: SelectedPaper[] }[] = [];
@@ -173,25 +181,34 @@ export async function deliverSection(
     if (selected.length === 0) {
       counts.skippedNoMatch++;
       ctx.onOutcome?.('skipped');
-      if (!dryRun) await record({ t: 'delivery', date: section.date, email: key, status: 'skipped-no-match', at: runAt });
+      if (!dryRun) {
+        // Losing a skip in a crash costs nothing (it is decided again), so no fsync wait here.
+        ledger.record({ t: 'delivery', date: section.date, email: key, status: 'skipped-no-match', at: runAt });
+        if (ledger.unflushed >= 512) await ledger.flush();
+      }
       continue;
     }
     jobs.push({ subscriber, selected });
   }
 
+  ctx.onPlanned?.(jobs.length);
   await pMap(
     jobs,
     async ({ subscriber, selected }) => {
       const rendered = await variants.render(section, selected);
       largestHtmlBytes = Math.max(largestHtmlBytes, rendered.htmlBytes);
-      if (dryRun) {
+      if (!dispatcher) {
         counts.wouldSend++;
         return;
       }
+      if (dispatcher.stopReason) {
+        counts.pending++;
+        ctx.onOutcome?.('pending');
+        return;
+      }
       const key = addressKey(subscriber.email);
-      const now = new Date();
-      const message = await composeFor(ctx.config, rendered, section, subscriber, ctx.links, now);
-      const result = await transport.send({
+      const message = await composeFor(ctx.config, rendered, section, subscriber, ctx.links, new Date());
+      const { result } = await dispatcher.send({
         sectionDate: section.date,
         recipient: subscriber.email,
         messageId: message.messageId,
@@ -204,9 +221,14 @@ export async function deliverSection(
         counts.sent++;
         ctx.onOutcome?.('sent');
         await record({ t: 'delivery', date: section.date, email: key, status: 'sent', at, messageId: message.messageId });
+      } else if (result.kind === 'quota' || (result.kind === 'transient' && dispatcher.stopReason)) {
+        // Not delivered and not the recipient's fault: left pending for the next run.
+        counts.pending++;
+        transientFailures++;
+        ctx.onOutcome?.('pending');
       } else {
         counts.failed++;
-        if (!result.permanent) transientFailures++;
+        if (result.kind === 'transient') transientFailures++;
         ctx.onOutcome?.('failed');
         await record({
           t: 'delivery',
@@ -216,7 +238,7 @@ export async function deliverSection(
           at,
           messageId: message.messageId,
           reason: result.reason,
-          permanent: result.permanent,
+          permanent: result.kind === 'permanent',
         });
       }
     },

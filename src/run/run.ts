@@ -2,11 +2,11 @@ import { addressKey } from '../audience/schema.js';
 import type { Config } from '../config/load.js';
 import { UserError, type Problem } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
-import type { Transport } from '../mail/transport.js';
+import type { Dispatcher, StopReason } from '../mail/flow.js';
 import { TemplateRenderError } from '../render/render.js';
 import type { LinkSettings } from '../tokens/links.js';
 import { renderSettings, type Inputs } from './context.js';
-import { deliverSection, type DeliveryCounts } from './deliver.js';
+import { deliverSection, type DeliveryCounts, type Outcome } from './deliver.js';
 import { planSections, todayIn, type SectionAction, type SectionState } from './plan.js';
 
 export interface RunOptions {
@@ -36,23 +36,27 @@ export interface RunSummary {
   today: string;
   sections: SectionOutcome[];
   problems: Problem[];
+  /** Set when the run stopped before the end (daily quota, SIGTERM); the rest stays pending. */
+  stoppedEarly: StopReason | null;
 }
 
 export interface RunDeps {
   config: Config;
   inputs: Inputs;
   ledger: Ledger;
-  transport: Transport | null;
+  /** null: dry run. */
+  dispatcher: Dispatcher | null;
   links: LinkSettings;
   now: () => Date;
   concurrency: number;
-  onOutcome?: (outcome: 'sent' | 'failed' | 'skipped') => void;
+  onOutcome?: (outcome: Outcome) => void;
+  onPlanned?: (count: number) => void;
 }
 
 /** One pass: plan every section, record before-start/empty ones, send the due ones. */
 export async function runPass(deps: RunDeps, options: RunOptions): Promise<RunSummary> {
   const { config, inputs, ledger } = deps;
-  const dryRun = options.dryRun || deps.transport === null;
+  const dryRun = options.dryRun || deps.dispatcher === null;
   const runAt = deps.now();
   const at = runAt.toISOString();
   const today = todayIn(config.timezone, runAt);
@@ -104,7 +108,8 @@ export async function runPass(deps: RunDeps, options: RunOptions): Promise<RunSu
       outcome.after = status;
       continue;
     }
-    if (plan.action !== 'send') continue;
+    // After a stop (daily quota, SIGTERM) later sections wait for the next run untouched.
+    if (plan.action !== 'send' || deps.dispatcher?.stopReason) continue;
     try {
       const result = await deliverSection(section, inputs.subscribers, {
         config,
@@ -113,10 +118,11 @@ export async function runPass(deps: RunDeps, options: RunOptions): Promise<RunSu
         renderSettings: renderSettings(config, inputs.taxonomy),
         links: deps.links,
         ledger,
-        transport: dryRun ? null : deps.transport,
+        dispatcher: dryRun ? null : deps.dispatcher,
         runAt,
         concurrency: deps.concurrency,
         onOutcome: deps.onOutcome,
+        onPlanned: deps.onPlanned,
       });
       outcome.counts = result.counts;
       outcome.variants = result.variants;
@@ -133,5 +139,5 @@ export async function runPass(deps: RunDeps, options: RunOptions): Promise<RunSu
     }
   }
   if (!dryRun) await ledger.flush();
-  return { dryRun, today, sections: outcomes, problems: inputs.problems };
+  return { dryRun, today, sections: outcomes, problems: inputs.problems, stoppedEarly: deps.dispatcher?.stopReason ?? null };
 }

@@ -1,10 +1,9 @@
 import { relative } from 'node:path';
-import { Ledger } from '../../ledger/ledger.js';
-import { createTransport } from '../../mail/transports/index.js';
-import { loadInputs } from '../../run/context.js';
-import { runPass } from '../../run/run.js';
+import { executeRun } from '../../run/execute.js';
+import type { RunSummary } from '../../run/run.js';
 import { formatRunSummary } from '../format.js';
 import { EXIT, type GlobalOptions } from '../main.js';
+import { createProgress } from '../progress.js';
 import { linkSettings, loadConfigFrom, printProblems } from '../shared.js';
 
 export interface RunFlags {
@@ -13,30 +12,48 @@ export interface RunFlags {
   section?: string;
 }
 
+/** The documented exit code of a finished pass. */
+export function exitCodeFor(summary: RunSummary): number {
+  if (summary.stoppedEarly) return EXIT.incomplete;
+  const failed = summary.sections.some((s) => s.error || (s.counts?.failed ?? 0) > 0);
+  return failed || summary.problems.length > 0 ? EXIT.partial : EXIT.ok;
+}
+
 export async function runCommand(globals: GlobalOptions, flags: RunFlags): Promise<number> {
   const config = await loadConfigFrom(globals);
-  const inputs = await loadInputs(config);
-  printProblems(inputs.problems);
-  const realMail = !flags.dryRun && config.transport.type !== 'outbox';
-  const links = linkSettings(config, realMail);
-  const ledger = flags.dryRun ? await Ledger.read(config.paths.state) : await Ledger.openForWriting(config.paths.state);
-  const transport = flags.dryRun ? null : createTransport(config);
+  const progress = createProgress(Boolean(process.stderr.isTTY) && !flags.dryRun);
+  let stop: (() => void) | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`\ndigest-mailer: ${signal} received; finishing the messages in flight, then stopping (the rest stays pending).`);
+    stop?.();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  let summary: RunSummary;
   try {
-    const summary = await runPass(
-      { config, inputs, ledger, transport, links, now: () => new Date(), concurrency: 8 },
+    summary = await executeRun(
+      config,
       { dryRun: flags.dryRun, backfill: flags.backfill, only: flags.section },
+      {
+        links: linkSettings,
+        command: `run${flags.section ? ` --section ${flags.section}` : ''}${flags.backfill ? ' --backfill' : ''}`,
+        onOutcome: (o) => progress.outcome(o),
+        onPlanned: (n) => progress.planned(n),
+        onStopHandle: (fn) => (stop = fn),
+      },
     );
-    console.log(`digest-mailer run: today is ${summary.today} (${config.timezone}), transport ${config.transport.type}`);
-    console.log(formatRunSummary(summary));
-    const sentTo = summary.sections.filter((s) => (s.counts?.sent ?? 0) > 0).map((s) => s.date);
-    if (config.transport.type === 'outbox' && sentTo.length > 0) {
-      const dir = relative(process.cwd(), config.paths.outbox) || '.';
-      console.log(`Outbox: ${sentTo.map((d) => `${dir}/${d}/`).join(', ')} (.eml files open in any mail client; .html in a browser)`);
-    }
-    const failed = summary.sections.some((s) => s.error || (s.counts?.failed ?? 0) > 0);
-    return failed || inputs.problems.length > 0 ? EXIT.partial : EXIT.ok;
   } finally {
-    await transport?.close();
-    await ledger.close();
+    progress.stop();
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
   }
+  printProblems(summary.problems);
+  console.log(`digest-mailer run: today is ${summary.today} (${config.timezone}), transport ${config.transport.type}`);
+  console.log(formatRunSummary(summary));
+  const sentTo = summary.sections.filter((s) => (s.counts?.sent ?? 0) > 0).map((s) => s.date);
+  if (config.transport.type === 'outbox' && sentTo.length > 0) {
+    const dir = relative(process.cwd(), config.paths.outbox) || '.';
+    console.log(`Outbox: ${sentTo.map((d) => `${dir}/${d}/`).join(', ')} (.eml files open in any mail client; .html in a browser)`);
+  }
+  return exitCodeFor(summary);
 }

@@ -1,0 +1,72 @@
+import { SingleBar } from 'cli-progress';
+import pino from 'pino';
+import type { Outcome } from '../run/deliver.js';
+
+export interface Progress {
+  planned(count: number): void;
+  outcome(outcome: Outcome): void;
+  stop(): void;
+}
+
+/** Structured JSON lines on stderr, for cron, systemd and CI logs. */
+export const logger = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination(2));
+
+/**
+ * A progress bar (sent, failed, remaining, rate) on a terminal; otherwise a structured log
+ * line every few seconds, so long runs show life either way.
+ */
+export function createProgress(interactive: boolean): Progress {
+  const counts = { planned: 0, sent: 0, failed: 0, skipped: 0, pending: 0 };
+  const started = Date.now();
+  const done = () => counts.sent + counts.failed + counts.pending;
+  const rate = () => counts.sent / Math.max(0.001, (Date.now() - started) / 1000);
+
+  if (interactive) {
+    const bar = new SingleBar({
+      format: ' {bar} {value}/{total} | sent {sent} | failed {failed} | remaining {remaining} | {rate}/s',
+      hideCursor: true,
+      stream: process.stderr,
+      clearOnComplete: false,
+    });
+    let startedBar = false;
+    const payload = () => ({ sent: counts.sent, failed: counts.failed, remaining: counts.planned - done(), rate: rate().toFixed(1) });
+    return {
+      planned(n) {
+        counts.planned += n;
+        if (!startedBar && counts.planned > 0) {
+          bar.start(counts.planned, done(), payload());
+          startedBar = true;
+        } else bar.setTotal(counts.planned);
+      },
+      outcome(o) {
+        if (o === 'skipped') return;
+        counts[o]++;
+        if (startedBar) bar.update(done(), payload());
+      },
+      stop() {
+        if (startedBar) bar.stop();
+      },
+    };
+  }
+
+  let lastLog = Date.now();
+  const log = (msg: string) =>
+    logger.info({ sent: counts.sent, failed: counts.failed, pending: counts.pending, remaining: counts.planned - done(), ratePerSecond: Number(rate().toFixed(2)) }, msg);
+  return {
+    planned(n) {
+      counts.planned += n;
+      if (n > 0) logger.info({ messages: n }, 'section planned');
+    },
+    outcome(o) {
+      if (o === 'skipped') return;
+      counts[o]++;
+      if (Date.now() - lastLog >= 5_000) {
+        lastLog = Date.now();
+        log('progress');
+      }
+    },
+    stop() {
+      if (counts.planned > 0) log('delivery finished');
+    },
+  };
+}
