@@ -1,19 +1,15 @@
 import { Command, CommanderError, Option } from 'commander';
 import { UserError } from '../errors.js';
+import { EXIT, type GlobalOptions } from './exit.js';
 import { LockBusyError } from '../run/lock.js';
 import { renderCommand } from './commands/render.js';
 import { runCommand } from './commands/run.js';
+import { scheduleCommand } from './commands/schedule.js';
+import { sendTestCommand } from './commands/send-test.js';
 import { sectionsCommand } from './commands/sections.js';
 import { validateCommand } from './commands/validate.js';
 import { DEFAULT_CONFIG_FILE } from '../config/load.js';
 
-/** Exit codes, documented in README.md. */
-export const EXIT = { ok: 0, error: 1, usage: 2, partial: 3, incomplete: 4, busy: 75 } as const;
-
-export interface GlobalOptions {
-  config: string;
-  verbose: boolean;
-}
 
 const program = new Command('digest-mailer')
   .description('Turns dated sections of a Markdown research digest into topic-filtered newsletters.')
@@ -53,6 +49,24 @@ program
   .requiredOption('--out <dir>', 'folder to write the files to')
   .action(async (opts) => {
     process.exitCode = await renderCommand(globals(), opts);
+  });
+
+program
+  .command('send-test')
+  .description('send one real message through the configured transport, marked [TEST]; the ledger is not touched')
+  .requiredOption('--to <address>', 'where to send it')
+  .option('--section <date>', 'section date (default: the newest with papers)')
+  .option('--subscriber <email>', 'render as this subscriber would get it')
+  .option('--topics <ids>', 'or for an ad-hoc topic set, comma-separated (default: everything)')
+  .action(async (opts) => {
+    process.exitCode = await sendTestCommand(globals(), opts);
+  });
+
+program
+  .command('schedule')
+  .description('run a pass on the configured cron schedule until SIGTERM; catches up a missed tick on start')
+  .action(async () => {
+    process.exitCode = await scheduleCommand(globals());
   });
 
 program

@@ -2,7 +2,7 @@ import { formatProblem, type Problem } from '../errors.js';
 import { loadConfig, type Config } from '../config/load.js';
 import { resolveSecret } from '../tokens/secret.js';
 import type { LinkSettings } from '../tokens/links.js';
-import type { GlobalOptions } from './main.js';
+import type { GlobalOptions } from './exit.js';
 
 export function loadConfigFrom(globals: GlobalOptions): Promise<Config> {
   return loadConfig(globals.config);

@@ -1,3 +1,4 @@
+import cron from 'node-cron';
 import { z } from 'zod';
 
 const timeZone = z.string().refine(
@@ -117,7 +118,10 @@ export const configSchema = z.strictObject({
   schedule: z
     .strictObject({
       /** node-cron expression (minute hour day month weekday). */
-      cron: z.string().min(9).default('0 7 * * *'),
+      cron: z
+        .string()
+        .refine((c) => cron.validate(c), 'is not a valid cron expression (e.g. "0 7 * * *")')
+        .default('0 7 * * *'),
       /** IANA zone for the cron expression; defaults to the top-level timezone. */
       timezone: timeZone.optional(),
     })

@@ -24,17 +24,20 @@ export interface DeliveryRecord {
 export type LedgerEvent =
   | ({ t: 'section'; date: string } & SectionRecord)
   | ({ t: 'delivery'; date: string; email: string } & DeliveryRecord)
-  | { t: 'subscriber'; email: string; firstSeen: string };
+  | { t: 'subscriber'; email: string; firstSeen: string }
+  /** A finished pass (not a dry run): the scheduler's catch-up looks at the last one. */
+  | { t: 'run'; at: string };
 
 export interface LedgerState {
   sections: Map<string, SectionRecord>;
   deliveries: Map<string, DeliveryRecord>;
   /** Address key -> when a run first saw this subscriber active. */
   firstSeen: Map<string, string>;
+  lastRunAt: string | null;
 }
 
 export function emptyState(): LedgerState {
-  return { sections: new Map(), deliveries: new Map(), firstSeen: new Map() };
+  return { sections: new Map(), deliveries: new Map(), firstSeen: new Map(), lastRunAt: null };
 }
 
 export function deliveryKey(date: string, email: string): string {
@@ -56,6 +59,9 @@ export function applyEvent(state: LedgerState, event: LedgerEvent): void {
     }
     case 'subscriber':
       if (!state.firstSeen.has(event.email)) state.firstSeen.set(event.email, event.firstSeen);
+      break;
+    case 'run':
+      if (!state.lastRunAt || event.at > state.lastRunAt) state.lastRunAt = event.at;
       break;
   }
 }

@@ -95,6 +95,11 @@ export class Ledger {
     return this.state.deliveries.get(deliveryKey(date, email));
   }
 
+  /** When the last (non-dry) pass started, ISO 8601; null before the first. */
+  get lastRunAt(): string | null {
+    return this.state.lastRunAt;
+  }
+
   firstSeen(email: string): string | undefined {
     return this.state.firstSeen.get(email);
   }

@@ -138,6 +138,9 @@ export async function runPass(deps: RunDeps, options: RunOptions): Promise<RunSu
       }
     }
   }
-  if (!dryRun) await ledger.flush();
+  if (!dryRun) {
+    ledger.record({ t: 'run', at });
+    await ledger.flush();
+  }
   return { dryRun, today, sections: outcomes, problems: inputs.problems, stoppedEarly: deps.dispatcher?.stopReason ?? null };
 }

@@ -66,3 +66,27 @@ We build a multilingual video benchmark with native speakers.
 
 We evaluate video models on Swahili and find large gaps.
 `;
+
+export const TEST_SECRET = 'test-secret-0123456789-0123456789-0123456789';
+
+/** Merges settings into the project's config.json (shallow per top-level key). */
+export async function configure(dir: string, patch: Record<string, unknown>): Promise<void> {
+  const file = join(dir, 'config.json');
+  const config = JSON.parse(await readFile(file, 'utf8'));
+  for (const [key, value] of Object.entries(patch)) config[key] = value;
+  await writeFile(file, JSON.stringify(config, null, 2));
+}
+
+/** Fast retries for tests; production defaults are seconds. */
+export const FAST_DELIVERY = { ratePerSecond: 500, concurrency: 4, maxAttempts: 4, retryBaseDelayMs: 20, maxRetryDelayMs: 100 };
+
+export function smtpTransport(port: number, extra: Record<string, unknown> = {}) {
+  return { type: 'smtp', host: '127.0.0.1', port, secure: false, requireTLS: false, maxConnections: 2, timeoutMs: 10_000, ...extra };
+}
+
+/** A subscribers file of `count` all-topics readers, reader0@example.org ... */
+export async function writeReaders(dir: string, count: number): Promise<string[]> {
+  const emails = Array.from({ length: count }, (_, i) => `reader${i}@example.org`);
+  await writeFile(join(dir, 'subscribers.json'), JSON.stringify({ subscribers: emails.map((email) => ({ email, name: `Reader ${email.slice(6, -12)}` })) }));
+  return emails;
+}

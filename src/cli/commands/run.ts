@@ -2,7 +2,7 @@ import { relative } from 'node:path';
 import { executeRun } from '../../run/execute.js';
 import type { RunSummary } from '../../run/run.js';
 import { formatRunSummary } from '../format.js';
-import { EXIT, type GlobalOptions } from '../main.js';
+import { EXIT, type GlobalOptions } from '../exit.js';
 import { createProgress } from '../progress.js';
 import { linkSettings, loadConfigFrom, printProblems } from '../shared.js';
 

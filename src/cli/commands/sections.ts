@@ -2,7 +2,7 @@ import { Ledger } from '../../ledger/ledger.js';
 import { loadInputs } from '../../run/context.js';
 import { planSections, todayIn } from '../../run/plan.js';
 import { classifyPaper } from '../../topics/classify.js';
-import { EXIT, type GlobalOptions } from '../main.js';
+import { EXIT, type GlobalOptions } from '../exit.js';
 import { loadConfigFrom, printProblems } from '../shared.js';
 
 export async function sectionsCommand(globals: GlobalOptions, flags: { json: boolean }): Promise<number> {

@@ -7,7 +7,7 @@ import { renderSettings } from '../../run/context.js';
 import { compileTaxonomy } from '../../topics/classify.js';
 import { loadTaxonomy } from '../../topics/load.js';
 import type { Taxonomy } from '../../topics/schema.js';
-import { EXIT, type GlobalOptions } from '../main.js';
+import { EXIT, type GlobalOptions } from '../exit.js';
 import { loadConfigFrom } from '../shared.js';
 
 /** Runs every check it can and lists every problem, instead of stopping at the first. */

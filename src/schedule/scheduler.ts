@@ -1,0 +1,96 @@
+import { CronExpressionParser } from 'cron-parser';
+import cron, { type ScheduledTask } from 'node-cron';
+import { ConfigError } from '../errors.js';
+
+export type TickOutcome = 'ran' | 'skipped-overlap' | 'failed';
+export type Trigger = 'scheduled' | 'catch-up';
+
+export interface SchedulerDeps {
+  cron: string;
+  timezone: string;
+  /** One pass; resolves with a one-line summary for the log, throws when the pass failed. */
+  pass: (trigger: Trigger) => Promise<string>;
+  /** When the last pass started (from the ledger), or null. */
+  lastRunAt: () => Promise<Date | null>;
+  now: () => Date;
+  log: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+}
+
+export function validateCron(expression: string, key = 'schedule.cron'): void {
+  if (!cron.validate(expression)) {
+    throw new ConfigError(`${key}: "${expression}" is not a valid cron expression`, 'Use five fields: minute hour day month weekday, e.g. "0 7 * * *".');
+  }
+}
+
+/** The latest tick of `expression` at or before `now`, in `timezone`. */
+export function previousTick(expression: string, timezone: string, now: Date): Date {
+  const parsed = CronExpressionParser.parse(expression, { currentDate: new Date(now.getTime() + 1), tz: timezone });
+  return parsed.prev().toDate();
+}
+
+/**
+ * Runs a pass on a node-cron schedule in an IANA zone. Passes never overlap (a tick during a
+ * pass is skipped and logged); a failed pass is logged and the scheduler keeps going; on start
+ * a tick missed while it was down (the last pass started before the latest tick) runs at once.
+ */
+export class Scheduler {
+  private task: ScheduledTask | null = null;
+  private running: Promise<TickOutcome> | null = null;
+
+  constructor(private readonly deps: SchedulerDeps) {
+    validateCron(deps.cron);
+  }
+
+  async tick(trigger: Trigger = 'scheduled'): Promise<TickOutcome> {
+    if (this.running) {
+      this.deps.log('warn', 'tick skipped: the previous pass is still running', { trigger });
+      return 'skipped-overlap';
+    }
+    const pass = (async (): Promise<TickOutcome> => {
+      const started = this.deps.now();
+      try {
+        const summary = await this.deps.pass(trigger);
+        this.deps.log('info', summary, { trigger, seconds: (this.deps.now().getTime() - started.getTime()) / 1000 });
+        return 'ran';
+      } catch (err) {
+        this.deps.log('error', `pass failed: ${(err as Error).message}`, { trigger });
+        return 'failed';
+      }
+    })();
+    this.running = pass;
+    try {
+      return await pass;
+    } finally {
+      this.running = null;
+    }
+  }
+
+  /** The tick that was missed while nothing was running, if any. */
+  async missedTick(): Promise<Date | null> {
+    const latest = previousTick(this.deps.cron, this.deps.timezone, this.deps.now());
+    const last = await this.deps.lastRunAt();
+    return last === null || last < latest ? latest : null;
+  }
+
+  async start(): Promise<void> {
+    this.task = cron.schedule(this.deps.cron, () => this.tick('scheduled'), {
+      timezone: this.deps.timezone,
+      noOverlap: true,
+      name: 'digest-mailer',
+    });
+    const next = this.task.getNextRun();
+    this.deps.log('info', 'scheduler started', { cron: this.deps.cron, timezone: this.deps.timezone, nextRun: next?.toISOString() });
+    const missed = await this.missedTick();
+    if (missed) {
+      this.deps.log('info', 'catching up a tick missed while the scheduler was down', { missed: missed.toISOString() });
+      await this.tick('catch-up');
+    }
+  }
+
+  /** Stops ticking and waits for a pass in progress (the caller asks it to stop first). */
+  async stop(): Promise<void> {
+    await this.task?.destroy();
+    this.task = null;
+    await this.running;
+  }
+}

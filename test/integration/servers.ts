@@ -1,0 +1,156 @@
+import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
+import * as sesLocal from 'aws-ses-v2-local';
+
+// A CommonJS module with `exports.default`: seen from ESM, the function is one level down.
+type StartSes = (config: { host: string; port: number }) => Promise<import('node:http').Server>;
+const sesExports = sesLocal as unknown as { default: StartSes | { default: StartSes } };
+const startSes: StartSes = typeof sesExports.default === 'function' ? sesExports.default : sesExports.default.default;
+
+export interface ReceivedMail {
+  to: string[];
+  raw: Buffer;
+}
+
+export interface SmtpSink {
+  port: number;
+  messages: ReceivedMail[];
+  connections: number;
+  /** RCPT TO attempts per address, accepted or not. */
+  attempts: Map<string, number>;
+  close(): Promise<void>;
+}
+
+export interface SmtpSinkOptions {
+  /** Decide the answer to RCPT TO: undefined accepts, a number rejects with that code. */
+  rcpt?: (address: string, attempt: number) => number | undefined;
+  /** Delay before accepting DATA, to keep a run busy. */
+  dataDelayMs?: number;
+}
+
+/** A real SMTP server on 127.0.0.1 (the smtp-server package) that keeps what it receives. */
+export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
+  const sink = { messages: [] as ReceivedMail[], connections: 0, attempts: new Map<string, number>() };
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    size: 10 * 1024 * 1024,
+    onConnect(_session, callback) {
+      sink.connections++;
+      callback();
+    },
+    onRcptTo(address: SMTPServerAddress, _session, callback) {
+      const key = address.address.toLowerCase();
+      const attempt = (sink.attempts.get(key) ?? 0) + 1;
+      sink.attempts.set(key, attempt);
+      const code = options.rcpt?.(key, attempt);
+      if (code) {
+        callback(Object.assign(new Error(code >= 500 ? 'Mailbox unavailable' : 'Try again later'), { responseCode: code }));
+        return;
+      }
+      callback();
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        const done = () => {
+          sink.messages.push({ to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()), raw: Buffer.concat(chunks) });
+          callback();
+        };
+        if (options.dataDelayMs) setTimeout(done, options.dataDelayMs);
+        else done();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.server.address() as AddressInfo).port;
+  return {
+    port,
+    get messages() {
+      return sink.messages;
+    },
+    get connections() {
+      return sink.connections;
+    },
+    attempts: sink.attempts,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export interface SesEmulator {
+  url: string;
+  store(): Promise<{ emails: { destination: { to: string[] }; subject: string; body: { html?: string; text?: string } }[] }>;
+  clear(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** aws-ses-v2-local, the SES API emulator, on 127.0.0.1. */
+export async function startSesEmulator(): Promise<SesEmulator> {
+  const server = await startSes({ host: '127.0.0.1', port: 0 });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    store: async () => (await fetch(`${url}/store`)).json() as ReturnType<SesEmulator['store']>,
+    clear: async () => {
+      await fetch(`${url}/clear-store`, { method: 'POST' });
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export type SesAnswer = 'forward' | { status: number; code: string; message: string };
+
+export interface SesProxy {
+  url: string;
+  /** Raw MIME of every SendRawEmail request that reached it. */
+  requests: { raw: Buffer; answer: SesAnswer }[];
+  close(): Promise<void>;
+}
+
+function body(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+/**
+ * A small proxy in front of the emulator that answers some requests with SES query-API errors
+ * (the XML error format the AWS SDK parses) and forwards the rest.
+ */
+export async function startSesProxy(target: string, decide: (index: number, raw: Buffer) => SesAnswer): Promise<SesProxy> {
+  const requests: SesProxy['requests'] = [];
+  const server: Server = createServer(async (req, res) => {
+    const data = await body(req);
+    const params = new URLSearchParams(data.toString());
+    const raw = Buffer.from(params.get('RawMessage.Data') ?? '', 'base64');
+    const answer = decide(requests.length, raw);
+    requests.push({ raw, answer });
+    if (answer !== 'forward') {
+      res.writeHead(answer.status, { 'content-type': 'text/xml' });
+      res.end(
+        `<ErrorResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/"><Error><Type>Sender</Type><Code>${answer.code}</Code><Message>${answer.message}</Message></Error><RequestId>test-${requests.length}</RequestId></ErrorResponse>`,
+      );
+      return;
+    }
+    const upstream = request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.end(data);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export const THROTTLED = { status: 400, code: 'Throttling', message: 'Maximum sending rate exceeded.' };
+export const DAILY_QUOTA = { status: 400, code: 'Throttling', message: 'Daily message quota exceeded.' };
+export const REJECTED = { status: 400, code: 'MessageRejected', message: 'Email address is not verified.' };
