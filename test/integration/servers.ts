@@ -106,7 +106,7 @@ export type SesAnswer = 'forward' | { status: number; code: string; message: str
 export interface SesProxy {
   url: string;
   /** Raw MIME of every SendRawEmail request that reached it. */
-  requests: { raw: Buffer; answer: SesAnswer }[];
+  requests: { raw: Buffer; params: URLSearchParams; answer: SesAnswer }[];
   close(): Promise<void>;
 }
 
@@ -129,7 +129,7 @@ export async function startSesProxy(target: string, decide: (index: number, raw:
     const params = new URLSearchParams(data.toString());
     const raw = Buffer.from(params.get('RawMessage.Data') ?? '', 'base64');
     const answer = decide(requests.length, raw);
-    requests.push({ raw, answer });
+    requests.push({ raw, params, answer });
     if (answer !== 'forward') {
       res.writeHead(answer.status, { 'content-type': 'text/xml' });
       res.end(
