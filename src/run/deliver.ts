@@ -245,7 +245,8 @@ export async function deliverSection(
     { concurrency: ctx.concurrency },
   );
 
-  const complete = transientFailures === 0;
+  // Anyone left pending (stopped early) or failed transiently keeps the section open for the next run.
+  const complete = transientFailures === 0 && counts.pending === 0;
   if (!dryRun) {
     if (complete) ledger.record({ t: 'section', date: section.date, status: 'sent', hash: section.hash, at: new Date().toISOString(), openedAt });
     await ledger.flush();

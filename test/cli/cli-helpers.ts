@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,4 +89,35 @@ export async function writeReaders(dir: string, count: number): Promise<string[]
   const emails = Array.from({ length: count }, (_, i) => `reader${i}@example.org`);
   await writeFile(join(dir, 'subscribers.json'), JSON.stringify({ subscribers: emails.map((email) => ({ email, name: `Reader ${email.slice(6, -12)}` })) }));
   return emails;
+}
+
+/** Starts the CLI without waiting, for tests that signal or kill it part way. */
+export function spawnCli(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/digest-mailer.js'), '--config', join(cwd, 'config.json'), ...args], {
+    cwd,
+    env: { ...process.env, DIGEST_MAILER_SECRET: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, exited, output: () => ({ stdout, stderr }) };
+}
+
+/** Polls until `condition` holds, failing after `timeoutMs`. */
+export async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Replaces the digest with one small section (fast to compose for thousands of readers). */
+export async function useSmallDigest(dir: string): Promise<void> {
+  await writeFile(join(dir, 'digests/2025-11.md'), EXTRA_SECTION('2025-11-14', '2025-11-13'));
 }

@@ -1,0 +1,120 @@
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { simpleParser } from 'mailparser';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  FAST_DELIVERY,
+  TEST_SECRET,
+  cli,
+  configure,
+  makeProject,
+  smtpTransport,
+  spawnCli,
+  useSmallDigest,
+  waitFor,
+  writeReaders,
+} from '../cli/cli-helpers.js';
+import { startSmtpSink, type SmtpSink } from './servers.js';
+
+const env = { DIGEST_MAILER_SECRET: TEST_SECRET };
+let sink: SmtpSink | null = null;
+afterEach(async () => {
+  await sink?.close();
+  sink = null;
+});
+
+function countByRecipient(s: SmtpSink): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const m of s.messages) counts.set(m.to[0]!, (counts.get(m.to[0]!) ?? 0) + 1);
+  return counts;
+}
+
+describe('crash safety', () => {
+  it('a run killed with SIGKILL part way is finished by the next run; duplicates stay within the in-flight window', async () => {
+    sink = await startSmtpSink();
+    const dir = await makeProject();
+    await useSmallDigest(dir);
+    const readers = await writeReaders(dir, 2000);
+    const concurrency = 8;
+    await configure(dir, { transport: smtpTransport(sink.port, { maxConnections: 4 }), delivery: { ...FAST_DELIVERY, ratePerSecond: 1000, concurrency } });
+
+    const first = spawnCli(dir, ['run'], env);
+    await waitFor(() => sink!.messages.length >= 400, 90_000, '400 messages at the sink');
+    first.child.kill('SIGKILL');
+    expect((await first.exited).signal).toBe('SIGKILL');
+    const beforeRestart = sink.messages.length;
+    expect(beforeRestart).toBeLessThan(readers.length);
+
+    const second = await cli(dir, ['run'], env);
+    expect(second.stderr).not.toMatch(/another digest-mailer run is in progress/);
+    expect(second.code).toBe(0);
+
+    const counts = countByRecipient(sink);
+    for (const email of readers) expect(counts.get(email), email).toBeGreaterThanOrEqual(1);
+    const duplicates = sink.messages.length - readers.length;
+    expect(duplicates).toBeLessThanOrEqual(concurrency);
+    for (const [email, n] of counts) {
+      if (n < 2) continue;
+      const ids = await Promise.all(sink.messages.filter((m) => m.to[0] === email).map(async (m) => (await simpleParser(m.raw)).messageId));
+      expect(new Set(ids).size, `${email} got ${n} copies`).toBe(1);
+    }
+    // The ledger survived the kill as valid JSON lines.
+    for (const line of (await readFile(join(dir, 'state/ledger.jsonl'), 'utf8')).trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+  });
+
+  it('SIGTERM finishes the messages in flight, records them, exits 4, and the next run completes', async () => {
+    sink = await startSmtpSink({ dataDelayMs: 60 });
+    const dir = await makeProject();
+    await useSmallDigest(dir);
+    const readers = await writeReaders(dir, 40);
+    await configure(dir, { transport: smtpTransport(sink.port), delivery: { ...FAST_DELIVERY, concurrency: 2 } });
+    const run = spawnCli(dir, ['run'], env);
+    await waitFor(() => sink!.messages.length >= 3, 30_000, 'three messages');
+    run.child.kill('SIGTERM');
+    const { code } = await run.exited;
+    expect(code).toBe(4);
+    expect(run.output().stdout).toMatch(/Stopped early: the run was interrupted/);
+    const delivered = sink.messages.length;
+    expect(delivered).toBeLessThan(readers.length);
+    const ledger = (await readFile(join(dir, 'state/ledger.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(ledger.filter((e) => e.t === 'delivery' && e.status === 'sent')).toHaveLength(delivered);
+
+    const again = await cli(dir, ['run'], env);
+    expect(again.code).toBe(0);
+    expect(sink.messages).toHaveLength(readers.length);
+    expect(new Set(sink.messages.map((m) => m.to[0])).size).toBe(readers.length);
+  });
+});
+
+describe('one run at a time', () => {
+  it('a second concurrent run exits with the lock message and sends nothing', async () => {
+    sink = await startSmtpSink({ dataDelayMs: 150 });
+    const dir = await makeProject();
+    await useSmallDigest(dir);
+    const readers = await writeReaders(dir, 12);
+    await configure(dir, { transport: smtpTransport(sink.port), delivery: { ...FAST_DELIVERY, concurrency: 1 } });
+    const first = spawnCli(dir, ['run'], env);
+    await waitFor(() => sink!.messages.length >= 1, 30_000, 'the first run to start sending');
+    const second = await cli(dir, ['run'], env);
+    expect(second.code).toBe(75);
+    expect(second.stderr).toMatch(/another digest-mailer run is in progress \(pid \d+ on .*"run"/);
+    expect((await first.exited).code).toBe(0);
+    expect(sink.messages).toHaveLength(readers.length);
+    expect(new Set(sink.messages.map((m) => m.to[0])).size).toBe(readers.length);
+    expect(await readdir(join(dir, 'state'))).not.toContain('run.lock');
+  });
+});
+
+describe('digest-mailer schedule', () => {
+  it('catches up on start, runs on its cron ticks, and exits cleanly on SIGTERM', async () => {
+    const dir = await makeProject();
+    await configure(dir, { schedule: { cron: '* * * * * *' } });
+    const scheduler = spawnCli(dir, ['schedule']);
+    await waitFor(() => /"trigger":"catch-up".*"msg":"run finished/.test(scheduler.output().stderr), 30_000, 'the catch-up run');
+    await waitFor(() => /"trigger":"scheduled".*"msg":"run finished/.test(scheduler.output().stderr), 30_000, 'a scheduled run');
+    scheduler.child.kill('SIGTERM');
+    expect((await scheduler.exited).code).toBe(0);
+    expect(await readdir(join(dir, 'outbox'))).toEqual(['2025-11-13']);
+    expect((await readdir(join(dir, 'outbox/2025-11-13'))).filter((f) => f.endsWith('.eml'))).toHaveLength(6);
+  });
+});
