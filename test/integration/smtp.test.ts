@@ -104,3 +104,36 @@ describe('SMTP delivery to a real smtp-server on 127.0.0.1', () => {
     await expect(readFile(join(dir, 'state/ledger.jsonl'))).rejects.toThrow();
   });
 });
+
+describe('SMTP DKIM signing', () => {
+  it('signs the raw message with the key from the environment', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    sink = await startSmtpSink();
+    const dir = await makeProject();
+    await configure(dir, {
+      transport: smtpTransport(sink.port, { dkim: { domainName: 'example.org', keySelector: 'digest', privateKeyEnv: 'DKIM_KEY' } }),
+      delivery: FAST_DELIVERY,
+    });
+    const run = await cli(dir, ['run'], { ...env, DKIM_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() });
+    expect(run.code).toBe(0);
+    expect(sink.messages).toHaveLength(6);
+    for (const m of sink.messages) {
+      const signature = (await simpleParser(m.raw)).headerLines.find((h) => h.key === 'dkim-signature')?.line.replace(/\r?\n\s+/g, ' ');
+      expect(signature).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256;/);
+      expect(signature).toMatch(/ d=example\.org;/);
+      expect(signature).toMatch(/ s=digest;/);
+    }
+  });
+
+  it('names the missing DKIM key variable', async () => {
+    sink = await startSmtpSink();
+    const dir = await makeProject();
+    await configure(dir, {
+      transport: smtpTransport(sink.port, { dkim: { domainName: 'example.org', keySelector: 'digest', privateKeyEnv: 'DKIM_KEY' } }),
+    });
+    const run = await cli(dir, ['run'], env);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/transport\.dkim\.privateKeyEnv: the environment variable DKIM_KEY is not set/);
+  });
+});
