@@ -5,6 +5,20 @@ const headerSafe = z.string().regex(/^[^\p{Cc}]*$/u, 'must not contain line brea
 
 export const subscriberStatus = z.enum(['active', 'pending', 'unsubscribed', 'bounced', 'suppressed']);
 
+/** Who or what changed a subscriber, and when: kept with the entry (consent records). */
+export const historyEntrySchema = z.strictObject({
+  at: z.iso.datetime({ offset: true }),
+  event: z.enum([
+    'subscribed', 'confirmed', 'preferences-changed', 'unsubscribed', 'resubscribed',
+    'suppressed', 'bounced-transient', 'complained', 'added', 'imported', 'confirmation-sent',
+  ]),
+  /** web, one-click, cli, import, ses-webhook ... */
+  by: z.string().min(1).max(60),
+  detail: z.string().max(500).optional(),
+});
+
+export type HistoryEntry = z.infer<typeof historyEntrySchema>;
+
 export const subscriberSchema = z.strictObject({
   email: z.email().max(254).transform((e) => e.trim()),
   name: headerSafe.max(120).optional(),
@@ -19,6 +33,9 @@ export const subscriberSchema = z.strictObject({
   /** Words or phrases looked for in title, motivation, method and abstract. */
   keywords: z.array(headerSafe.min(2).max(80)).default([]),
   subscribedAt: z.iso.datetime({ offset: true }).optional(),
+  /** Transient bounces seen (counted, not suppressed). */
+  transientBounces: z.number().int().min(0).optional(),
+  history: z.array(historyEntrySchema).optional(),
 });
 
 export const subscribersFileSchema = z.object({

@@ -4,6 +4,8 @@ import { EXIT, type GlobalOptions } from './exit.js';
 import { LockBusyError } from '../run/lock.js';
 import { renderCommand } from './commands/render.js';
 import { runCommand } from './commands/run.js';
+import { serveCommand } from './commands/serve.js';
+import { subscribersAdd, subscribersExport, subscribersImport, subscribersList, subscribersRemove } from './commands/subscribers.js';
 import { scheduleCommand } from './commands/schedule.js';
 import { sendTestCommand } from './commands/send-test.js';
 import { sectionsCommand } from './commands/sections.js';
@@ -67,6 +69,50 @@ program
   .description('run a pass on the configured cron schedule until SIGTERM; catches up a missed tick on start')
   .action(async () => {
     process.exitCode = await scheduleCommand(globals());
+  });
+
+program
+  .command('serve')
+  .description('the subscription web app (subscribe, confirm, preferences, unsubscribe, SES feedback)')
+  .option('--schedule', 'also run the daily schedule in this process', false)
+  .option('--host <host>', 'address to listen on (default: web.host)')
+  .option('--port <port>', 'port to listen on (default: web.port)')
+  .action(async (opts) => {
+    process.exitCode = await serveCommand(globals(), opts);
+  });
+
+const subscribers = program.command('subscribers').description('manage the subscriber list');
+subscribers
+  .command('list')
+  .option('--json', 'machine-readable', false)
+  .action(async (opts) => {
+    process.exitCode = await subscribersList(globals(), opts);
+  });
+subscribers
+  .command('add <email>')
+  .description('add an active subscriber (the operator vouches for consent)')
+  .option('--name <name>')
+  .option('--topics <ids>', 'comma-separated topic ids (default: all)')
+  .action(async (email, opts) => {
+    process.exitCode = await subscribersAdd(globals(), email, opts);
+  });
+subscribers
+  .command('remove <email>')
+  .description('delete a subscriber and their history')
+  .action(async (email) => {
+    process.exitCode = await subscribersRemove(globals(), email);
+  });
+subscribers
+  .command('import <file>')
+  .description('add subscribers from CSV or JSON; every rejected row is reported')
+  .action(async (file) => {
+    process.exitCode = await subscribersImport(globals(), file);
+  });
+subscribers
+  .command('export')
+  .option('--format <format>', 'csv or json', 'csv')
+  .action(async (opts) => {
+    process.exitCode = await subscribersExport(globals(), opts);
   });
 
 program

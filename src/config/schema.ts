@@ -115,6 +115,37 @@ export const configSchema = z.strictObject({
       maxRetryDelayMs: z.number().int().min(1).default(120_000),
     })
     .prefault({}),
+  web: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8080),
+      /** Behind a reverse proxy, trust X-Forwarded-For for client addresses (rate limits). */
+      trustProxy: z.boolean().default(false),
+      bodyLimitBytes: z.number().int().min(1024).max(1_048_576).default(16_384),
+      /** Lifetime of the double opt-in confirmation link. */
+      confirmTtlHours: z.number().int().min(1).max(24 * 14).default(48),
+      /** Subscribe form posts per client IP per minute. */
+      subscribePerIpPerMinute: z.number().int().min(1).default(10),
+      /** Confirmation emails per address per hour (more requests get the same answer, no email). */
+      confirmationsPerAddressPerHour: z.number().int().min(1).default(3),
+    })
+    .prefault({}),
+  webhooks: z
+    .strictObject({
+      ses: z
+        .strictObject({
+          /** Host names (regular expressions) allowed for SigningCertURL and SubscribeURL. */
+          trustedHosts: z.array(z.string().min(1)).default(['^sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?$']),
+          /** Only accept messages from these SNS topics (empty: any topic). */
+          topicArns: z.array(z.string().min(1)).default([]),
+          /** Certificates by SigningCertURL, as PEM files: used instead of downloading (offline, tests). */
+          pinnedCertificates: z.record(z.string(), z.string()).default({}),
+          /** Allow http:// URLs (tests on 127.0.0.1 only; SNS itself always uses https). */
+          allowHttp: z.boolean().default(false),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   schedule: z
     .strictObject({
       /** node-cron expression (minute hour day month weekday). */

@@ -14,7 +14,8 @@ export interface ComposeInput {
   html: string;
   messageId: string;
   date: Date;
-  list: {
+  /** List headers; left out for transactional mail such as the confirmation email. */
+  list?: {
     /** List-Id value, e.g. `Multimodal LLM Digest <mllm-digest.example.org>`. */
     name: string;
     id: string;
@@ -39,7 +40,13 @@ function mailbox(box: Mailbox): { name: string; address: string } | string {
  * HTML), the list headers of RFC 2369/2919 and RFC 8058 one-click unsubscribe.
  */
 export async function composeMessage(input: ComposeInput): Promise<Buffer> {
-  const mailto = `mailto:${input.list.unsubscribeMailto}?subject=unsubscribe`;
+  const list = input.list
+    ? {
+        'List-Id': `${headerSafe(input.list.name)} <${input.list.id}>`,
+        'List-Unsubscribe': `<${input.list.unsubscribeUrl}>, <mailto:${input.list.unsubscribeMailto}?subject=unsubscribe>`,
+        'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+      }
+    : {};
   const extra = Object.fromEntries(Object.entries(input.headers ?? {}).map(([k, v]) => [k, headerSafe(v)]));
   const composer = new MailComposer({
     from: mailbox(input.from),
@@ -50,12 +57,7 @@ export async function composeMessage(input: ComposeInput): Promise<Buffer> {
     html: input.html,
     messageId: input.messageId,
     date: input.date,
-    headers: {
-      'List-Id': `${headerSafe(input.list.name)} <${input.list.id}>`,
-      'List-Unsubscribe': `<${input.list.unsubscribeUrl}>, <${mailto}>`,
-      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
-      ...extra,
-    },
+    headers: { ...list, ...extra },
   });
   return composer.compile().build();
 }

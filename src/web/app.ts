@@ -1,0 +1,35 @@
+import type { FastifyInstance } from 'fastify';
+import { SubscriberStore } from '../audience/store.js';
+import type { Config } from '../config/load.js';
+import { createTransport } from '../mail/transports/index.js';
+import type { LinkSettings } from '../tokens/links.js';
+import { loadTaxonomy } from '../topics/load.js';
+import { ConfirmationMailer, type ConfirmationLog } from './confirmation.js';
+import { loadPages } from './pages.js';
+import { buildServer } from './server.js';
+
+export interface WebApp {
+  app: FastifyInstance;
+  store: SubscriberStore;
+  mailer: ConfirmationMailer;
+  close(): Promise<void>;
+}
+
+/** The subscription web app with its edges: the store file, the transport, the templates. */
+export async function createWebApp(config: Config, links: LinkSettings, log: ConfirmationLog, options: { logger?: boolean } = {}): Promise<WebApp> {
+  const taxonomy = await loadTaxonomy(config.paths.topics);
+  const store = new SubscriberStore(config.paths.subscribers, new Set(taxonomy.topics.map((t) => t.id)));
+  await store.read(); // fail now, naming the file, if the list is unreadable
+  const mailer = await ConfirmationMailer.create(config, createTransport(config), links, log);
+  const pages = await loadPages(config.paths.templates, config.list);
+  const app = await buildServer({ config, taxonomy, store, links, mailer, pages, ...(options.logger === false ? { logger: false } : {}) });
+  return {
+    app,
+    store,
+    mailer,
+    async close() {
+      await app.close();
+      await mailer.close();
+    },
+  };
+}

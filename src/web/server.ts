@@ -1,0 +1,344 @@
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import multipart from '@fastify/multipart';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { addressKey, type Subscriber } from '../audience/schema.js';
+import type { SubscriberStore } from '../audience/store.js';
+import type { Config } from '../config/load.js';
+import type { Taxonomy } from '../topics/schema.js';
+import { recipientLinks, type LinkSettings } from '../tokens/links.js';
+import { verifyToken, type TokenPurpose } from '../tokens/tokens.js';
+import type { ConfirmationMailer } from './confirmation.js';
+import type { Pages, PageName } from './pages.js';
+import { certificateLoader, feedbackActions, isTrustedUrl, sesEventSchema, verifySnsMessage, type CertificateLoader, type SnsTrust } from './sns.js';
+import { dirname } from 'node:path';
+
+export interface ServerDeps {
+  config: Config;
+  taxonomy: Taxonomy;
+  store: SubscriberStore;
+  links: LinkSettings;
+  mailer: ConfirmationMailer;
+  pages: Pages;
+  now?: () => Date;
+  /** Overrides the certificate source (tests); by default pinned files, then download. */
+  loadCertificate?: CertificateLoader;
+  logger?: boolean;
+}
+
+const headerSafeText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[^\p{Cc}]*$/u, 'must not contain line breaks or control characters')
+    .transform((s) => s.trim());
+
+/** A form field that may come once or many times (checkboxes). */
+const many = z
+  .union([z.string(), z.array(z.string())])
+  .optional()
+  .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]));
+
+const lines = (maxItems: number, maxLength: number) =>
+  z
+    .string()
+    .max(4000)
+    .optional()
+    .transform((v) => (v ?? '').split(/\r?\n/).map((l) => l.trim()).filter(Boolean))
+    .pipe(z.array(headerSafeText(maxLength).pipe(z.string().min(2))).max(maxItems));
+
+const subscribeBody = z.object({
+  email: z.email('Enter a valid email address.').max(254),
+  name: headerSafeText(120).optional(),
+  topics: many,
+});
+
+const tokenField = z.object({ token: z.string().min(10).max(1000) });
+
+const preferencesBody = tokenField.extend({
+  name: headerSafeText(120).optional(),
+  topics: many,
+  excludeTopics: many,
+  authors: lines(50, 120),
+  keywords: lines(50, 80),
+});
+
+/** Builds the subscription web app; `listen` is the caller's. */
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const { config, taxonomy, store, links, mailer, pages } = deps;
+  const now = deps.now ?? (() => new Date());
+  const topicIds = new Set(taxonomy.topics.map((t) => t.id));
+  const trust: SnsTrust = {
+    trustedHosts: config.webhooks.ses.trustedHosts.map((h) => new RegExp(h)),
+    allowHttp: config.webhooks.ses.allowHttp,
+    topicArns: config.webhooks.ses.topicArns,
+  };
+  const loadCertificate = deps.loadCertificate ?? certificateLoader(config.webhooks.ses.pinnedCertificates, dirname(config.file));
+
+  const app = Fastify({
+    bodyLimit: config.web.bodyLimitBytes,
+    trustProxy: config.web.trustProxy,
+    // Tokens travel in query strings: log paths only, never queries or bodies.
+    logger:
+      deps.logger === false
+        ? false
+        : {
+            level: 'info',
+            serializers: {
+              req: (req) => ({ method: req.method, url: req.url.split('?')[0] }),
+              res: (res) => ({ statusCode: res.statusCode }),
+            },
+          },
+  });
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+      },
+    },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    crossOriginEmbedderPolicy: false,
+  });
+  await app.register(formbody);
+  // RFC 8058 one-click posts SHOULD be multipart/form-data.
+  await app.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fileSize: 0, files: 0, fields: 20, fieldSize: 2000 } });
+  await app.register(rateLimit, { global: false });
+
+  const html = (reply: FastifyReply, status: number, name: PageName, title: string, data: Record<string, unknown> = {}) =>
+    reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(pages.render(name, title, data));
+  const message = (reply: FastifyReply, status: number, heading: string, text: string, link?: { href: string; text: string }) =>
+    html(reply, status, 'message', heading, { heading, message: text, link });
+
+  const topicChoices = (checked: readonly string[]) =>
+    taxonomy.topics.map((t) => ({ id: t.id, label: t.label, description: t.description, checked: checked.includes(t.id) }));
+
+  /** The subscriber a token names, or a 403 page: forged, tampered, wrong purpose or expired. */
+  const claimsOr403 = (reply: FastifyReply, token: unknown, purpose: TokenPurpose): string | null => {
+    const result = typeof token === 'string' ? verifyToken(links.secret, token, purpose, Math.floor(now().getTime() / 1000)) : null;
+    if (result?.ok) return result.claims.email;
+    const expired = result && !result.ok && result.reason === 'expired';
+    void message(
+      reply,
+      403,
+      expired ? 'This link has expired' : 'This link is not valid',
+      expired ? 'Links in our emails expire for your safety.' : 'The link may have been cut short or changed. Use the link from your most recent email.',
+      purpose === 'confirm' ? { href: '/subscribe', text: 'Subscribe again' } : undefined,
+    );
+    return null;
+  };
+  const badRequest = (reply: FastifyReply, error: z.ZodError) =>
+    message(reply, 400, 'Something is missing', error.issues.map((i) => `${i.path.join('.') || 'form'}: ${i.message}`).join(' '));
+
+  app.get('/', (_req, reply) => reply.redirect('/subscribe', 303));
+  app.get('/healthz', (_req, reply) => reply.type('text/plain').send('ok'));
+  app.get('/style.css', (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(pages.css));
+
+  app.get('/subscribe', (_req, reply) => html(reply, 200, 'subscribe', 'Subscribe', { topics: topicChoices([]), values: {} }));
+
+  app.post(
+    '/subscribe',
+    { config: { rateLimit: { max: config.web.subscribePerIpPerMinute, timeWindow: '1 minute' } } },
+    async (req, reply) => {
+      const parsed = subscribeBody.safeParse(req.body ?? {});
+      if (!parsed.success) {
+        const values = (req.body ?? {}) as Record<string, unknown>;
+        return html(reply, 400, 'subscribe', 'Subscribe', {
+          error: parsed.error.issues.map((i) => i.message).join(' '),
+          topics: topicChoices([]),
+          values: { email: typeof values.email === 'string' ? values.email : '', name: typeof values.name === 'string' ? values.name : '' },
+        });
+      }
+      const { email, name, topics } = parsed.data;
+      const unknown = topics.filter((t) => !topicIds.has(t));
+      if (unknown.length) return message(reply, 400, 'Unknown topic', `There is no topic "${unknown[0]}". Go back and choose from the list.`);
+
+      // Same answer whatever the address's state: no enumeration, and an active
+      // subscriber is not disturbed.
+      const toConfirm = await store.update((edit) => {
+        const existing = edit.find(email);
+        const status = existing?.status;
+        if (status === 'active' || status === 'bounced' || status === 'suppressed') return null;
+        const next: Subscriber = {
+          ...(existing ?? { email, excludeTopics: [], authors: [], keywords: [] }),
+          email: existing?.email ?? email,
+          ...(name ? { name } : {}),
+          status: 'pending',
+          topics,
+          subscribedAt: now().toISOString(),
+        };
+        edit.put(next, { event: 'subscribed', by: 'web', detail: status === 'unsubscribed' ? 'resubscribe requested' : undefined });
+        return next;
+      });
+      if (toConfirm && mailer.allow(email)) mailer.send(toConfirm);
+      return html(reply, 200, 'check-inbox', 'Check your inbox', { ttlHours: config.web.confirmTtlHours });
+    },
+  );
+
+  app.get('/confirm', async (req, reply) => {
+    const email = claimsOr403(reply, (req.query as Record<string, unknown>).token, 'confirm');
+    if (!email) return reply;
+    const outcome = await store.update((edit) => {
+      const s = edit.find(email);
+      if (!s) return 'missing' as const;
+      if (s.status === 'pending' || s.status === 'unsubscribed') edit.put({ ...s, status: 'active' }, { event: 'confirmed', by: 'web' });
+      return s.status === 'bounced' || s.status === 'suppressed' ? ('suppressed' as const) : ('ok' as const);
+    });
+    if (outcome === 'missing') return message(reply, 404, 'No subscription found', 'This address is not on the list any more.', { href: '/subscribe', text: 'Subscribe' });
+    if (outcome === 'suppressed') return message(reply, 409, 'We cannot send to this address', 'Mail to it bounced, so we stopped sending. Write to us from this address to start again.');
+    return html(reply, 200, 'confirmed', "You're subscribed", { email, manageUrl: recipientLinks(links, email, now()).manageUrl });
+  });
+
+  const preferencesPage = async (reply: FastifyReply, email: string, token: string, extra: Record<string, unknown> = {}) => {
+    const { subscribers } = await store.read();
+    const s = subscribers.find((x) => addressKey(x.email) === email);
+    if (!s) return message(reply, 404, 'No subscription found', 'This address is not on the list any more.', { href: '/subscribe', text: 'Subscribe' });
+    return html(reply, (extra.status as number | undefined) ?? 200, 'preferences', 'Your preferences', {
+      subscriber: s,
+      token,
+      include: topicChoices(s.topics),
+      exclude: topicChoices(s.excludeTopics),
+      authors: s.authors.join('\n'),
+      keywords: s.keywords.join('\n'),
+      unsubscribed: s.status === 'unsubscribed',
+      suppressed: s.status === 'bounced' || s.status === 'suppressed',
+      unsubscribeUrl: recipientLinks(links, email, now()).unsubscribeUrl,
+      ...extra,
+    });
+  };
+
+  app.get('/preferences', async (req, reply) => {
+    const query = req.query as Record<string, unknown>;
+    const email = claimsOr403(reply, query.token, 'manage');
+    if (!email) return reply;
+    return preferencesPage(reply, email, String(query.token), { saved: query.saved === '1' });
+  });
+
+  app.post('/preferences', async (req, reply) => {
+    const parsed = preferencesBody.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      const token = (req.body as Record<string, unknown> | undefined)?.token;
+      const email = claimsOr403(reply, token, 'manage');
+      if (!email) return reply;
+      return preferencesPage(reply, email, String(token), { status: 400, error: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join(' ') });
+    }
+    const email = claimsOr403(reply, parsed.data.token, 'manage');
+    if (!email) return reply;
+    const { name, topics, excludeTopics, authors, keywords } = parsed.data;
+    const unknown = [...topics, ...excludeTopics].filter((t) => !topicIds.has(t));
+    if (unknown.length) return preferencesPage(reply, email, parsed.data.token, { status: 400, error: `Unknown topic "${unknown[0]}".` });
+    const found = await store.update((edit) => {
+      const s = edit.find(email);
+      if (!s) return false;
+      edit.put({ ...s, ...(name !== undefined ? { name: name || undefined } : {}), topics, excludeTopics, authors, keywords }, { event: 'preferences-changed', by: 'web' });
+      return true;
+    });
+    if (!found) return message(reply, 404, 'No subscription found', 'This address is not on the list any more.');
+    return reply.redirect(`/preferences?token=${encodeURIComponent(parsed.data.token)}&saved=1`, 303);
+  });
+
+  app.post('/preferences/resubscribe', async (req, reply) => {
+    const parsed = tokenField.safeParse(req.body ?? {});
+    if (!parsed.success) return badRequest(reply, parsed.error);
+    const email = claimsOr403(reply, parsed.data.token, 'manage');
+    if (!email) return reply;
+    await store.update((edit) => {
+      const s = edit.find(email);
+      // The signed link proves the address; a bounced or suppressed address stays suppressed.
+      if (s?.status === 'unsubscribed') edit.put({ ...s, status: 'active' }, { event: 'resubscribed', by: 'web' });
+    });
+    return reply.redirect(`/preferences?token=${encodeURIComponent(parsed.data.token)}&saved=1`, 303);
+  });
+
+  app.get('/unsubscribe', (req, reply) => {
+    const token = (req.query as Record<string, unknown>).token;
+    const email = claimsOr403(reply, token, 'unsubscribe');
+    if (!email) return reply;
+    return html(reply, 200, 'unsubscribe', 'Unsubscribe', { email, token, manageUrl: recipientLinks(links, email, now()).manageUrl });
+  });
+
+  app.post('/unsubscribe', async (req, reply) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const oneClick = body['List-Unsubscribe'] === 'One-Click';
+    const token = (req.query as Record<string, unknown>).token ?? body.token;
+    const email = claimsOr403(reply, token, 'unsubscribe');
+    if (!email) return reply;
+    await store.update((edit) => {
+      const s = edit.find(email);
+      if (s && s.status !== 'unsubscribed' && s.status !== 'suppressed' && s.status !== 'bounced') {
+        edit.put({ ...s, status: 'unsubscribed' }, { event: 'unsubscribed', by: oneClick ? 'one-click' : 'web' });
+      }
+    });
+    // RFC 8058: the one-click POST gets a plain success, no page and no confirmation step.
+    if (oneClick) return reply.code(200).type('text/plain; charset=utf-8').send('Unsubscribed.');
+    return html(reply, 200, 'unsubscribed', "You're unsubscribed", { email, manageUrl: recipientLinks(links, email, now()).manageUrl });
+  });
+
+  app.post('/webhooks/ses', async (req, reply) => {
+    let body: unknown = req.body;
+    if (typeof body === 'string') {
+      try {
+        body = JSON.parse(body);
+      } catch {
+        return reply.code(400).type('text/plain').send('not JSON');
+      }
+    }
+    const verified = await verifySnsMessage(body, trust, loadCertificate);
+    if (!verified.ok) {
+      req.log.warn({ reason: verified.reason }, 'SNS message refused');
+      return reply.code(403).type('text/plain').send('forbidden');
+    }
+    const sns = verified.message;
+    if (sns.Type === 'SubscriptionConfirmation') {
+      if (!sns.SubscribeURL || !isTrustedUrl(sns.SubscribeURL, trust)) return reply.code(403).type('text/plain').send('untrusted SubscribeURL');
+      const res = await fetch(sns.SubscribeURL, { signal: AbortSignal.timeout(5_000) });
+      req.log.info({ topic: sns.TopicArn, status: res.status }, 'SNS subscription confirmed');
+      return reply.code(res.ok ? 200 : 502).type('text/plain').send(res.ok ? 'confirmed' : 'confirmation failed');
+    }
+    if (sns.Type !== 'Notification') return reply.code(200).type('text/plain').send('ignored');
+    let event: unknown;
+    try {
+      event = JSON.parse(sns.Message);
+    } catch {
+      return reply.code(400).type('text/plain').send('Message is not JSON');
+    }
+    const parsedEvent = sesEventSchema.safeParse(event);
+    if (!parsedEvent.success) return reply.code(400).type('text/plain').send('not an SES event');
+    const actions = feedbackActions(parsedEvent.data);
+    await store.update((edit) => {
+      for (const action of actions) {
+        const email = /<([^>]+)>/.exec(action.email)?.[1] ?? action.email.trim();
+        const s: Subscriber = edit.find(email) ?? { email, status: 'suppressed', topics: [], excludeTopics: [], authors: [], keywords: [] };
+        if (action.action === 'suppress') edit.put({ ...s, status: 'suppressed' }, { event: 'suppressed', by: 'ses-webhook', detail: action.detail });
+        else if (action.action === 'unsubscribe') edit.put({ ...s, status: s.status === 'suppressed' ? 'suppressed' : 'unsubscribed' }, { event: 'complained', by: 'ses-webhook', detail: action.detail });
+        else if (edit.find(email)) edit.put({ ...s, transientBounces: (s.transientBounces ?? 0) + 1 }, { event: 'bounced-transient', by: 'ses-webhook', detail: action.detail });
+      }
+    });
+    req.log.info({ actions: actions.map((a) => a.action) }, 'SES feedback applied');
+    return reply.code(200).type('text/plain').send('ok');
+  });
+
+  app.setNotFoundHandler((_req, reply) => message(reply, 404, 'Page not found', 'There is nothing at this address.', { href: '/subscribe', text: 'Subscribe' }));
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) req.log.error({ err: { message: err.message, code: err.code } }, 'request failed');
+    const text =
+      status === 413 ? 'That was too much data for this form.'
+      : status === 415 ? 'This form cannot be sent in that format.'
+      : status === 429 ? 'Too many requests from your address. Please wait a minute and try again.'
+      : status === 400 ? 'The request could not be read.'
+      : status === 500 ? 'Something went wrong on our side. Please try again later.'
+      : err.message;
+    return message(reply, status, status === 500 ? 'Server error' : 'Request refused', text);
+  });
+  return app;
+}
