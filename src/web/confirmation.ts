@@ -6,6 +6,7 @@ import mjml2html from 'mjml';
 import { addressKey, type Subscriber } from '../audience/schema.js';
 import type { Config } from '../config/load.js';
 import { composeMessage } from '../mail/compose.js';
+import { InputError } from '../errors.js';
 import { Dispatcher, RateLimiter, systemClock } from '../mail/flow.js';
 import type { Transport } from '../mail/transport.js';
 import { greetingFor } from '../run/deliver.js';
@@ -46,6 +47,19 @@ export class ConfirmationMailer {
     const read = (f: string) => readFile(join(config.paths.templates, f), 'utf8');
     const templates = { mjml: hb.compile(await read('confirm.mjml.hbs')), text: hb.compile(await read('confirm.txt.hbs'), { noEscape: true }) };
     return new ConfirmationMailer(config, transport, links, templates, log, now);
+  }
+
+  /** Renders the confirmation template with sample values under MJML's strict validation (for `validate`). */
+  static async check(config: Config): Promise<void> {
+    const hb = Handlebars.create();
+    const source = await readFile(join(config.paths.templates, 'confirm.mjml.hbs'), 'utf8');
+    const view = { list: config.list, email: 'reader@example.org', greeting: 'Hello,', confirmUrl: `${config.baseUrl}/confirm?token=sample`, ttlHours: 48 };
+    try {
+      await mjml2html(hb.compile(source)(view), { validationLevel: 'strict' });
+    } catch (err) {
+      const details = (err as { errors?: { formattedMessage?: string }[] }).errors?.map((e) => e.formattedMessage).join('; ');
+      throw new InputError(`${join(config.paths.templates, 'confirm.mjml.hbs')}: ${details ?? (err as Error).message}`);
+    }
   }
 
   /** Whether another confirmation may go to this address now (and counts it if so). */
@@ -108,9 +122,18 @@ export class ConfirmationMailer {
     void job.finally(() => this.inFlight.delete(job));
   }
 
-  /** Waits for queued emails, then closes the transport. */
-  async close(): Promise<void> {
-    await Promise.all([...this.inFlight]);
+  /**
+   * Waits up to `graceMs` for queued emails, then abandons the rest (logged; the reader can
+   * ask again) and closes the transport, so shutdown never hangs behind a long queue.
+   */
+  async close(graceMs = 10_000): Promise<void> {
+    const all = Promise.all([...this.inFlight]);
+    const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
+    if (timedOut) {
+      this.log('warn', 'shutting down with confirmation emails unsent', { unsent: this.inFlight.size });
+      this.dispatcher.stop('signal');
+      await all;
+    }
     await this.transport.close();
   }
 

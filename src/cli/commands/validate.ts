@@ -8,6 +8,8 @@ import { compileTaxonomy } from '../../topics/classify.js';
 import { loadTaxonomy } from '../../topics/load.js';
 import type { Taxonomy } from '../../topics/schema.js';
 import { EXIT, type GlobalOptions } from '../exit.js';
+import { loadPages } from '../../web/pages.js';
+import { ConfirmationMailer } from '../../web/confirmation.js';
 import { loadConfigFrom } from '../shared.js';
 
 /** Runs every check it can and lists every problem, instead of stopping at the first. */
@@ -38,6 +40,9 @@ export async function validateCommand(globals: GlobalOptions): Promise<number> {
   if (templates && compiled && taxonomy) {
     problems.push(...(await validateTemplates(templates, config.paths.templates, compiled, renderSettings(config, taxonomy))));
   }
+
+  await attempt('web page templates', () => loadPages(config.paths.templates, config.list));
+  await attempt('confirmation email template', () => ConfirmationMailer.check(config));
 
   if (problems.length === 0) {
     console.log(

@@ -1,0 +1,167 @@
+import { appendFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { simpleParser } from 'mailparser';
+import { afterEach, describe, expect, it } from 'vitest';
+import { signToken } from '../../src/tokens/tokens.js';
+import { EXTRA_SECTION, FAST_DELIVERY, TEST_SECRET, cli, configure, makeProject, smtpTransport, waitFor } from '../cli/cli-helpers.js';
+import { startSmtpSink, type SmtpSink } from '../integration/servers.js';
+import { entry, linkIn, startApp, type RunningApp } from './web-helpers.js';
+
+const env = { DIGEST_MAILER_SECRET: TEST_SECRET };
+let sink: SmtpSink | null = null;
+let web: RunningApp | null = null;
+afterEach(async () => {
+  await web?.close();
+  web = null;
+  await sink?.close();
+  sink = null;
+});
+
+async function project() {
+  sink = await startSmtpSink();
+  const dir = await makeProject();
+  await configure(dir, { transport: smtpTransport(sink.port), delivery: FAST_DELIVERY });
+  web = await startApp(dir);
+  return dir;
+}
+
+const mailsTo = (s: SmtpSink, email: string) => s.messages.filter((m) => m.to[0] === email);
+
+describe('subscribe, confirm, preferences, one-click unsubscribe (real HTTP on 127.0.0.1)', () => {
+  it('follows a reader from the form to their inbox and out again', async () => {
+    const dir = await project();
+    const page = await web!.get('/subscribe');
+    expect(page.status).toBe(200);
+    const form = await page.text();
+    expect(form).toContain('<label for="email">Email address</label>');
+    expect(form).toContain('value="multilingual"');
+
+    const posted = await web!.post('/subscribe', { email: 'newcomer@example.org', name: 'New Comer', topics: ['multilingual', 'video'] });
+    expect(posted.status).toBe(200);
+    expect(await posted.text()).toContain('Check your inbox');
+    expect(await entry(dir, 'newcomer@example.org')).toMatchObject({ status: 'pending', topics: ['multilingual', 'video'] });
+
+    await waitFor(() => mailsTo(sink!, 'newcomer@example.org').length === 1, 10_000, 'the confirmation email');
+    const confirmation = await simpleParser(mailsTo(sink!, 'newcomer@example.org')[0]!.raw);
+    expect(confirmation.subject).toBe('Confirm your subscription to Multimodal LLM Digest');
+    const confirmUrl = await linkIn(mailsTo(sink!, 'newcomer@example.org')[0]!.raw, '/confirm');
+    const confirmed = await web!.get(confirmUrl);
+    expect(confirmed.status).toBe(200);
+    expect(await confirmed.text()).toContain("You're subscribed");
+    const stored = await entry(dir, 'newcomer@example.org');
+    expect(stored.status).toBe('active');
+    expect(stored.history.map((h: { event: string; by: string }) => `${h.event}/${h.by}`)).toEqual(['subscribed/web', 'confirmed/web']);
+
+    // The next run includes them.
+    const run = await cli(dir, ['run'], env);
+    expect(run.code).toBe(0);
+    expect(mailsTo(sink!, 'newcomer@example.org')).toHaveLength(2);
+    const digest = mailsTo(sink!, 'newcomer@example.org')[1]!.raw;
+    expect((await simpleParser(digest)).subject).toMatch(/^13 Nov 2025: /);
+
+    // Preferences change what the next run sends: exclude the topic of the next section.
+    const manage = await linkIn(digest, '/preferences');
+    const prefsPage = await web!.get(manage);
+    expect(prefsPage.status).toBe(200);
+    const token = new URL(manage).searchParams.get('token')!;
+    const saved = await web!.post('/preferences', { token, topics: ['rl'], excludeTopics: ['multilingual'], authors: 'Ana López\n', keywords: '' });
+    expect(saved.status).toBe(303);
+    expect(saved.headers.get('location')).toMatch(/saved=1/);
+    expect(await entry(dir, 'newcomer@example.org')).toMatchObject({ topics: ['rl'], excludeTopics: ['multilingual'], authors: ['Ana López'] });
+    await appendFile(join(dir, 'digests/2025-11.md'), EXTRA_SECTION('2025-11-14', '2025-11-13'));
+    expect((await cli(dir, ['run'], env)).code).toBe(0);
+    expect(mailsTo(sink!, 'newcomer@example.org')).toHaveLength(2); // excluded: no mail
+
+    await web!.post('/preferences', { token, topics: ['video'], authors: '', keywords: '' });
+    await appendFile(join(dir, 'digests/2025-11.md'), EXTRA_SECTION('2025-11-17', '2025-11-14'));
+    expect((await cli(dir, ['run'], env)).code).toBe(0);
+    expect(mailsTo(sink!, 'newcomer@example.org')).toHaveLength(3);
+
+    // RFC 8058 one-click: POST to the List-Unsubscribe URL, no page, no confirmation.
+    const last = await simpleParser(mailsTo(sink!, 'newcomer@example.org')[2]!.raw);
+    const listUnsubscribe = (last.headers.get('list') as { unsubscribe: { url: string } }).unsubscribe.url;
+    const oneClick = await web!.post(listUnsubscribe, 'List-Unsubscribe=One-Click');
+    expect(oneClick.status).toBe(200);
+    expect(await oneClick.text()).toBe('Unsubscribed.');
+    expect(await entry(dir, 'newcomer@example.org')).toMatchObject({ status: 'unsubscribed' });
+    await appendFile(join(dir, 'digests/2025-11.md'), EXTRA_SECTION('2025-11-18', '2025-11-17'));
+    expect((await cli(dir, ['run'], env)).code).toBe(0);
+    expect(mailsTo(sink!, 'newcomer@example.org')).toHaveLength(3);
+
+    // Resubscribing is possible from the preference page.
+    const resub = await web!.post('/preferences/resubscribe', { token });
+    expect(resub.status).toBe(303);
+    expect(await entry(dir, 'newcomer@example.org')).toMatchObject({ status: 'active' });
+  });
+
+  it('accepts the one-click POST as multipart/form-data too, and the unsubscribe page has one button', async () => {
+    const dir = await project();
+    const token = signToken(TEST_SECRET, { email: 'ana.lopez@example.org', purpose: 'unsubscribe', expires: Math.floor(Date.now() / 1000) + 3600 });
+    const page = await web!.get(`/unsubscribe?token=${token}`);
+    expect(page.status).toBe(200);
+    expect((await page.text()).match(/<button/g)).toHaveLength(1);
+    const body = new FormData();
+    body.append('List-Unsubscribe', 'One-Click');
+    const res = await fetch(`${web!.url}/unsubscribe?token=${token}`, { method: 'POST', body });
+    expect(res.status).toBe(200);
+    expect((await entry(dir, 'ana.lopez@example.org')).history.at(-1)).toMatchObject({ event: 'unsubscribed', by: 'one-click' });
+  });
+
+  it('answers the same for a known, unknown, active and suppressed address, and does not disturb an active one', async () => {
+    const dir = await project();
+    const answers = await Promise.all(
+      ['ana.lopez@example.org', 'stranger@example.org', 'olivia.chen@example.com'].map(async (email) => {
+        const res = await web!.post('/subscribe', { email });
+        return [res.status, (await res.text()).replace(/\s+/g, ' ')];
+      }),
+    );
+    expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1);
+    await web!.mailer.drain();
+    expect(mailsTo(sink!, 'ana.lopez@example.org')).toHaveLength(0);
+    expect(mailsTo(sink!, 'olivia.chen@example.com')).toHaveLength(0);
+    expect(mailsTo(sink!, 'stranger@example.org')).toHaveLength(1);
+    expect(await entry(dir, 'ana.lopez@example.org')).toMatchObject({ status: 'active' });
+    expect((await entry(dir, 'ana.lopez@example.org')).history).toBeUndefined();
+  });
+
+  it('limits confirmation emails per address', async () => {
+    await project();
+    for (let i = 0; i < 5; i++) expect((await web!.post('/subscribe', { email: 'eager@example.org' })).status).toBe(200);
+    await web!.mailer.drain();
+    expect(mailsTo(sink!, 'eager@example.org')).toHaveLength(3);
+  });
+});
+
+describe('tokens on the web', () => {
+  it('refuses forged, tampered, wrong-purpose and expired tokens with 403 and changes nothing', async () => {
+    const dir = await project();
+    const file = join(dir, 'subscribers.json');
+    const before = await readFile(file, 'utf8');
+    const now = Math.floor(Date.now() / 1000);
+    const good = signToken(TEST_SECRET, { email: 'ana.lopez@example.org', purpose: 'unsubscribe', expires: now + 3600 });
+    const [v, payload, sig] = good.split('.');
+    const otherPayload = Buffer.from(JSON.stringify({ e: 'jonas.weber@example.com', p: 'unsubscribe', x: now + 3600 })).toString('base64url');
+    const bad = {
+      forged: signToken('an-attacker-secret-that-is-long-enough-123', { email: 'ana.lopez@example.org', purpose: 'unsubscribe', expires: now + 3600 }),
+      tampered: `${v}.${otherPayload}.${sig}`,
+      wrongPurpose: signToken(TEST_SECRET, { email: 'ana.lopez@example.org', purpose: 'manage', expires: now + 3600 }),
+      expired: signToken(TEST_SECRET, { email: 'ana.lopez@example.org', purpose: 'unsubscribe', expires: now - 1 }),
+      garbage: 'v1.bm9wZQ.xx',
+    };
+    void payload;
+    for (const [kind, token] of Object.entries(bad)) {
+      expect((await web!.post(`/unsubscribe?token=${token}`, 'List-Unsubscribe=One-Click')).status, kind).toBe(403);
+      expect((await web!.get(`/unsubscribe?token=${token}`)).status, kind).toBe(403);
+      expect((await web!.post('/unsubscribe', { token })).status, kind).toBe(403);
+    }
+    const confirmForManage = signToken(TEST_SECRET, { email: 'ana.lopez@example.org', purpose: 'confirm', expires: now + 3600 });
+    expect((await web!.get(`/preferences?token=${confirmForManage}`)).status).toBe(403);
+    expect((await web!.post('/preferences', { token: confirmForManage, topics: 'rl' })).status).toBe(403);
+    expect((await web!.get(`/confirm?token=${bad.expired.replace('unsubscribe', 'confirm')}`)).status).toBe(403);
+    const expiredConfirm = signToken(TEST_SECRET, { email: 'tom.becker@example.org', purpose: 'confirm', expires: now - 10 });
+    const expiredPage = await web!.get(`/confirm?token=${expiredConfirm}`);
+    expect(expiredPage.status).toBe(403);
+    expect(await expiredPage.text()).toContain('This link has expired');
+    expect(await readFile(file, 'utf8')).toBe(before);
+  });
+});
