@@ -91,11 +91,14 @@ describe('one run at a time', () => {
     sink = await startSmtpSink({ dataDelayMs: 150 });
     const dir = await makeProject();
     await useSmallDigest(dir);
-    const readers = await writeReaders(dir, 12);
+    // 60 readers, one at a time, 150 ms each: the first run holds the lock for about 9 s,
+    // well past the second CLI's start-up even on a loaded machine.
+    const readers = await writeReaders(dir, 60);
     await configure(dir, { transport: smtpTransport(sink.port), delivery: { ...FAST_DELIVERY, concurrency: 1 } });
     const first = spawnCli(dir, ['run'], env);
     await waitFor(() => sink!.messages.length >= 1, 30_000, 'the first run to start sending');
     const second = await cli(dir, ['run'], env);
+    expect(sink.messages.length).toBeLessThan(readers.length); // the first run was still going
     expect(second.code).toBe(75);
     expect(second.stderr).toMatch(/another digest-mailer run is in progress \(pid \d+ on .*"run"/);
     expect((await first.exited).code).toBe(0);
