@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { signToken } from '../../src/tokens/tokens.js';
-import { EXTRA_SECTION, FAST_DELIVERY, TEST_SECRET, cli, configure, makeProject, smtpTransport, waitFor } from '../cli/cli-helpers.js';
+import { EXTRA_SECTION, FAST_DELIVERY, TEST_SECRET, cli, configure, makeProject, smtpTransport, spawnCli, waitFor } from '../cli/cli-helpers.js';
 import { startSmtpSink, type SmtpSink } from '../integration/servers.js';
 import { entry, linkIn, startApp, type RunningApp } from './web-helpers.js';
 
@@ -163,5 +163,20 @@ describe('tokens on the web', () => {
     expect(expiredPage.status).toBe(403);
     expect(await expiredPage.text()).toContain('This link has expired');
     expect(await readFile(file, 'utf8')).toBe(before);
+  });
+});
+
+describe('serve --schedule', () => {
+  it('runs the web app and the schedule in one process', async () => {
+    const dir = await makeProject();
+    await configure(dir, { schedule: { cron: '* * * * * *' } });
+    const server = spawnCli(dir, ['serve', '--schedule', '--port', '0']);
+    await waitFor(() => /listening on/.test(server.output().stdout), 20_000, 'the server');
+    await waitFor(() => /"msg":"run finished/.test(server.output().stderr), 30_000, 'a scheduled pass');
+    const url = /listening on (\S+)/.exec(server.output().stdout)![1]!;
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+    expect((await readFile(join(dir, 'state/ledger.jsonl'), 'utf8')).length).toBeGreaterThan(0);
   });
 });
