@@ -3,7 +3,8 @@ import type { SelectedPaper } from '../audience/select.js';
 import type { Section } from '../digest/types.js';
 import { InputError } from '../errors.js';
 import { makePlaceholders, toFillable, type Fillable, type Placeholders } from './personalise.js';
-import type { CompiledTemplates } from './templates.js';
+import { locateRenderedLine, type CompiledTemplates } from './templates.js';
+import { join, relative } from 'node:path';
 import { buildView, type Trim, type ViewSettings } from './view.js';
 
 export interface RenderSettings extends ViewSettings {
@@ -42,11 +43,15 @@ async function compileMjml(source: string, templatesDir: string): Promise<string
     const result = await mjml2html(source, { validationLevel: 'strict', keepComments: false, filePath: templatesDir });
     return result.html;
   } catch (err) {
-    const details = (err as { errors?: { line?: number; message?: string; formattedMessage?: string }[] }).errors;
-    const lines = details?.map((e) => e.formattedMessage ?? `line ${e.line}: ${e.message}`) ?? [(err as Error).message];
+    const details = (err as { errors?: { line?: number; message?: string }[] }).errors;
+    const lines = details?.map((e) => {
+      if (!e.line) return e.message ?? 'invalid MJML';
+      const at = locateRenderedLine(source, e.line);
+      return `${relative(process.cwd(), join(templatesDir, at.file))}:${at.line}: ${e.message}`;
+    }) ?? [(err as Error).message];
     throw new TemplateRenderError(
-      `the digest template produced invalid MJML (lines are in the rendered MJML):\n  ${lines.join('\n  ')}`,
-      'Check the MJML tags and attributes in templates/digest.mjml.hbs and templates/partials/.',
+      `the digest template produced invalid MJML:\n  ${lines.join('\n  ')}`,
+      'Check the MJML tags and attributes at the lines named above.',
     );
   }
 }

@@ -29,6 +29,25 @@ export const TEMPLATE_FILES = {
   preheader: 'preheader.hbs',
 } as const;
 
+export const partialStart = (name: string) => `<!--dm-partial:${name}-->`;
+
+/**
+ * Where a line of rendered MJML came from: the innermost partial open at that line and the
+ * line within it, else the layout. Exact unless an expression above it in the same partial
+ * expanded to several lines.
+ */
+export function locateRenderedLine(rendered: string, line: number): { file: string; line: number } {
+  const lines = rendered.split('\n');
+  const open: { name: string; line: number }[] = [];
+  for (let i = 0; i < Math.min(line - 1, lines.length); i++) {
+    const start = /<!--dm-partial:([\w-]+)-->/.exec(lines[i]!);
+    if (start) open.push({ name: start[1]!, line: i + 1 });
+    if (/<!--\/dm-partial:[\w-]+-->/.test(lines[i]!)) open.pop();
+  }
+  const inner = open[open.length - 1];
+  return inner ? { file: join('partials', `${inner.name}.mjml.hbs`), line: line - inner.line } : { file: TEMPLATE_FILES.layout, line };
+}
+
 /** Word-wraps text at `width` columns, indenting continuation lines (and the first unless first=false). */
 export function wrapText(text: string, width: number, indent: string, indentFirst = true): string {
   const lines: string[] = [];
@@ -87,7 +106,8 @@ export function compileTemplates(sources: TemplateSources, displayBase = process
     } catch (err) {
       throw new InputError(`${file}: ${(err as Error).message}`, 'Fix the Handlebars syntax in this partial.');
     }
-    hb.registerPartial(partial, source);
+    // Markers (HTML comments, dropped by MJML) let an MJML error name the partial it came from.
+    hb.registerPartial(partial, `${partialStart(partial)}\n${source}\n<!--/dm-partial:${partial}-->`);
   }
   return {
     mjml: compile(hb, sources.layout, name(TEMPLATE_FILES.layout), false),

@@ -142,3 +142,23 @@ describe('render', () => {
     expect(text).toContain(`Manage your topics: ${person.manageUrl}`);
   });
 });
+
+describe('template errors', () => {
+  it('names the partial file and line of an MJML error', async () => {
+    const sources = await readTemplateSources(templatesDir);
+    const paper = sources.partials.paper!.split('\n');
+    paper.splice(0, 0, '<mj-text padding="bogus">x</mj-text>');
+    const broken = compileTemplates({ ...sources, partials: { ...sources.partials, paper: paper.join('\n') } });
+    const section = seedSections()[7]!;
+    const error = await renderEmail(broken, templatesDir, section, selectPapers(classified(section), NO_PREFS), settings).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/templates\/partials\/paper\.mjml\.hbs:1: Attribute padding/);
+  });
+
+  it('names the file and line of a Handlebars syntax error', async () => {
+    const sources = await readTemplateSources(templatesDir);
+    expect(() => compileTemplates({ ...sources, partials: { ...sources.partials, footer: '<mj-section>\n{{#if x}}\n</mj-section>' } })).toThrow(
+      /templates\/partials\/footer\.mjml\.hbs: Parse error on line 3/,
+    );
+  });
+});
