@@ -1,0 +1,58 @@
+import { addressKey, type Subscriber } from '../audience/schema.js';
+import { selectPapers } from '../audience/select.js';
+import type { Config } from '../config/load.js';
+import type { Section } from '../digest/types.js';
+import { UserError } from '../errors.js';
+import { renderEmail, type RenderedEmail } from '../render/render.js';
+import { classifyPaper } from '../topics/classify.js';
+import { loadInputs, renderSettings, type Inputs } from './context.js';
+
+export interface Audience {
+  section?: string | undefined;
+  subscriber?: string | undefined;
+  topics?: string | undefined;
+}
+
+/** A stand-in subscriber for an ad-hoc topic set (render, send-test, preview). */
+export function adHocSubscriber(topics: string[]): Subscriber {
+  return { email: 'preview@example.org', name: 'Preview', status: 'active', topics, excludeTopics: [], authors: [], keywords: [] };
+}
+
+/**
+ * The one email of a section for a subscriber from the list or an ad-hoc topic set, rendered
+ * by the same code as a run. Null (after saying so) when nothing matches.
+ */
+export async function prepareEmail(
+  config: Config,
+  flags: Audience,
+  loaded?: Inputs,
+): Promise<{ section: Section; subscriber: Subscriber; rendered: RenderedEmail } | null> {
+  if (flags.subscriber !== undefined && flags.topics !== undefined) {
+    throw new UserError('give only one of --subscriber EMAIL or --topics a,b');
+  }
+  const inputs = loaded ?? (await loadInputs(config));
+  const section = flags.section
+    ? inputs.sections.find((s) => s.date === flags.section)
+    : inputs.sections.filter((s) => s.papers.length > 0).at(-1);
+  if (!section) throw new UserError(`no section dated ${flags.section ?? '(any)'}`, 'Run "digest-mailer sections" to list the dates.');
+
+  let subscriber: Subscriber;
+  if (flags.subscriber !== undefined) {
+    const found = inputs.subscribers.find((s) => addressKey(s.email) === addressKey(flags.subscriber!));
+    if (!found) throw new UserError(`no subscriber ${flags.subscriber} in ${config.paths.subscribers}`);
+    subscriber = found;
+  } else {
+    const topics = (flags.topics ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+    const known = new Set(inputs.taxonomy.topics.map((t) => t.id));
+    const unknown = topics.filter((t) => !known.has(t));
+    if (unknown.length) throw new UserError(`unknown topic ${unknown.join(', ')}`, `Known topics: ${[...known].join(', ')}.`);
+    subscriber = adHocSubscriber(topics);
+  }
+
+  const papers = section.papers.map((p) => classifyPaper(p, inputs.compiledTaxonomy));
+  const selected = selectPapers(papers, subscriber);
+  if (selected.length === 0) return null;
+  const rendered = await renderEmail(inputs.templates, config.paths.templates, section, selected, renderSettings(config, inputs.taxonomy));
+  return { section, subscriber, rendered };
+}
+
