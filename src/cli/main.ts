@@ -4,6 +4,7 @@ import { EXIT, type GlobalOptions } from './exit.js';
 import { LockBusyError } from '../run/lock.js';
 import { renderCommand } from './commands/render.js';
 import { runCommand } from './commands/run.js';
+import { previewCommand } from './commands/preview.js';
 import { serveCommand } from './commands/serve.js';
 import { subscribersAdd, subscribersExport, subscribersImport, subscribersList, subscribersRemove } from './commands/subscribers.js';
 import { scheduleCommand } from './commands/schedule.js';
@@ -113,6 +114,15 @@ subscribers
   .option('--format <format>', 'csv or json', 'csv')
   .action(async (opts) => {
     process.exitCode = await subscribersExport(globals(), opts);
+  });
+
+program
+  .command('preview')
+  .description('local preview of every email, live-reloading on template, digest, topic and subscriber edits')
+  .option('--host <host>', 'address to listen on (default: preview.host, 127.0.0.1)')
+  .option('--port <port>', 'port to listen on (default: preview.port, 8081)')
+  .action(async (opts) => {
+    process.exitCode = await previewCommand(globals(), opts);
   });
 
 program

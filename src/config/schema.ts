@@ -130,6 +130,13 @@ export const configSchema = z.strictObject({
       confirmationsPerAddressPerHour: z.number().int().min(1).default(3),
     })
     .prefault({}),
+  preview: z
+    .strictObject({
+      /** The preview is for your own machine: keep it on loopback. */
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8081),
+    })
+    .prefault({}),
   webhooks: z
     .strictObject({
       ses: z

@@ -59,7 +59,8 @@ export function greetingFor(subscriber: Subscriber): string {
   return subscriber.name ? `Hi ${subscriber.name},` : 'Hello,';
 }
 
-function selectionKey(selected: readonly SelectedPaper[]): string {
+/** Equal keys, equal emails: the papers and the reasons shown for them. */
+export function selectionKey(selected: readonly SelectedPaper[]): string {
   return JSON.stringify(selected.map(({ paper, why }) => [paper.id, why]));
 }
 

@@ -1,0 +1,284 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Handlebars from 'handlebars';
+import { z } from 'zod';
+import { addressKey } from '../audience/schema.js';
+import type { Config } from '../config/load.js';
+import { formatProblem, UserError } from '../errors.js';
+import { Ledger } from '../ledger/ledger.js';
+import { loadInputs, type Inputs } from '../run/context.js';
+import { composeFor } from '../run/deliver.js';
+import { planSections, todayIn } from '../run/plan.js';
+import { prepareEmail, type Audience } from '../run/prepare.js';
+import { sendTestEmail } from '../run/send-test.js';
+import type { LinkSettings } from '../tokens/links.js';
+import { classifyPaper } from '../topics/classify.js';
+import { audienceStats } from './stats.js';
+import type { ChangeWatcher } from './watch.js';
+
+/** Gmail clips HTML bodies above about 102 KB. */
+export const CLIP_LIMIT = 102_000;
+
+export interface PreviewDeps {
+  config: Config;
+  links: LinkSettings;
+  watcher?: ChangeWatcher | undefined;
+  logger?: boolean;
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const VIEWS = ['email', 'dark', 'text', 'headers'] as const;
+
+const audienceQuery = z
+  .object({
+    subscriber: z.string().min(3).max(254).optional(),
+    topics: z.string().max(500).optional(),
+    /** The checkbox form sends `topic` once per ticked box. */
+    topic: z.union([z.string().max(60), z.array(z.string().max(60)).max(50)]).optional(),
+    view: z.enum(VIEWS).default('email'),
+  })
+  .transform(({ topic, ...q }) => (topic === undefined ? q : { ...q, topics: [q.topics ?? '', ...[topic].flat()].filter(Boolean).join(',') }))
+  .refine((q) => !(q.subscriber && q.topics !== undefined), { message: 'give either subscriber or topics, not both' });
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function compilePages(templatesDir: string) {
+  const dir = join(templatesDir, 'preview');
+  const hb = Handlebars.create();
+  hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  const read = (f: string) => readFile(join(dir, f), 'utf8');
+  return {
+    layout: hb.compile(await read('layout.hbs')),
+    index: hb.compile(await read('index.hbs')),
+    section: hb.compile(await read('section.hbs')),
+    css: await read('preview.css'),
+    js: await read('preview.js'),
+  };
+}
+
+/**
+ * The local preview: every section for every subscriber or topic set, rendered by the run's own
+ * code (prepareEmail, renderEmail, composeFor), read fresh from disk on each request and
+ * reloaded in the browser when a watched file changes. It never sends a run and never writes
+ * the ledger; its only outgoing mail is the explicit "send test".
+ */
+export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInstance> {
+  const { config, links } = deps;
+  const pages = await compilePages(config.paths.templates);
+  const app = Fastify({
+    logger: deps.logger === false ? false : { level: 'info', serializers: { req: (req) => ({ method: req.method, url: req.url }) } },
+  });
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:', 'https:'],
+        frameSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'self'"],
+      },
+    },
+    frameguard: { action: 'sameorigin' },
+    crossOriginEmbedderPolicy: false,
+  });
+  await app.register(formbody);
+
+  const page = (reply: FastifyReply, status: number, title: string, body: string) =>
+    reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(pages.layout({ title, body, list: config.list }));
+
+  /** Inputs read now; a broken template or topics file becomes a message, not a crash. */
+  const inputsOrError = async (): Promise<{ inputs: Inputs } | { error: string }> => {
+    try {
+      return { inputs: await loadInputs(config) };
+    } catch (err) {
+      if (err instanceof UserError) return { error: `${err.message}${err.hint ? `\n-> ${err.hint}` : ''}` };
+      throw err;
+    }
+  };
+
+  const sectionOr404 = (inputs: Inputs, date: string) => {
+    if (!DATE.test(date)) throw new HttpError(400, `"${date}" is not a date (YYYY-MM-DD)`);
+    const section = inputs.sections.find((s) => s.date === date);
+    if (!section) throw new HttpError(404, `no section dated ${date}`);
+    return section;
+  };
+
+  const audienceOf = (inputs: Inputs, query: unknown): { audience: Audience; view: (typeof VIEWS)[number] } => {
+    const parsed = audienceQuery.safeParse(query);
+    if (!parsed.success) throw new HttpError(400, parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '));
+    const { subscriber, topics, view } = parsed.data;
+    if (subscriber && !inputs.subscribers.some((s) => addressKey(s.email) === addressKey(subscriber))) {
+      throw new HttpError(404, `no subscriber ${subscriber}`);
+    }
+    if (topics !== undefined) {
+      const known = new Set(inputs.taxonomy.topics.map((t) => t.id));
+      const unknown = topics.split(',').map((t) => t.trim()).filter((t) => t && !known.has(t));
+      if (unknown.length) throw new HttpError(400, `unknown topic ${unknown.join(', ')}`);
+    }
+    return { audience: { subscriber, topics: subscriber ? undefined : (topics ?? '') }, view };
+  };
+
+  /** The exact message a run would send for this audience, or null when nothing matches. */
+  const message = async (inputs: Inputs, date: string, audience: Audience) => {
+    const prepared = await prepareEmail(config, { ...audience, section: date }, inputs);
+    if (!prepared) return null;
+    const composed = await composeFor(config, prepared.rendered, prepared.section, prepared.subscriber, links, new Date());
+    return { ...prepared, ...composed };
+  };
+
+  const fail = (reply: FastifyReply, err: unknown) => {
+    if (err instanceof HttpError) return page(reply, err.status, 'Preview', `<h1>${err.status === 404 ? 'Not found' : 'Bad request'}</h1><p class="error">${Handlebars.escapeExpression(err.message)}</p><p><a href="/">All sections</a></p>`);
+    if (err instanceof UserError) return page(reply, 500, 'Template error', `<h1>Template error</h1><pre class="error">${Handlebars.escapeExpression(err.message)}</pre>`);
+    throw err;
+  };
+
+  app.get('/preview.css', (_req, reply) => reply.type('text/css; charset=utf-8').send(pages.css));
+  app.get('/preview.js', (_req, reply) => reply.type('text/javascript; charset=utf-8').send(pages.js));
+
+  app.get('/', async (_req, reply) => {
+    const loaded = await inputsOrError();
+    if ('error' in loaded) return page(reply, 200, 'Preview', pages.index({ error: loaded.error }));
+    const { inputs } = loaded;
+    const ledger = await Ledger.read(config.paths.state);
+    const today = todayIn(config.timezone, new Date());
+    const plans = planSections(inputs.sections, ledger.sections, { today, backfill: false });
+    const sections = plans
+      .map(({ section, state }) => ({ date: section.date, papers: section.papers.length, state, source: section.source }))
+      .reverse();
+    return page(reply, 200, 'Preview', pages.index({ sections, today, problems: inputs.problems.map(formatProblem) }));
+  });
+
+  app.get('/section/:date', async (req, reply) => {
+    const loaded = await inputsOrError();
+    const date = (req.params as { date: string }).date;
+    if ('error' in loaded) return page(reply, 200, `Section ${date}`, pages.section({ date, error: loaded.error }));
+    const { inputs } = loaded;
+    try {
+      const section = sectionOr404(inputs, date);
+      const { audience, view } = audienceOf(inputs, req.query);
+      const papers = section.papers.map((p) => classifyPaper(p, inputs.compiledTaxonomy));
+      const stats = audienceStats(papers, inputs.subscribers);
+      const selectedTopics = (audience.topics ?? '').split(',').filter(Boolean);
+      const query = new URLSearchParams(audience.subscriber ? { subscriber: audience.subscriber } : { topics: audience.topics ?? '' }).toString();
+      const base = {
+        date,
+        papers: section.papers.length,
+        source: section.source,
+        stats: { ...stats, unreached: stats.unreached.map((p) => ({ title: p.title.text, link: p.link })) },
+        subscribers: inputs.subscribers.map((s) => ({ email: s.email, label: `${s.name ?? s.email} <${s.email}> (${s.status})`, selected: audience.subscriber !== undefined && addressKey(s.email) === addressKey(audience.subscriber) })),
+        topics: inputs.taxonomy.topics.map((t) => ({ id: t.id, label: t.label, checked: selectedTopics.includes(t.id) })),
+        adHoc: audience.subscriber === undefined,
+        query,
+        view,
+        tabs: VIEWS.map((v) => ({ id: v, label: { email: 'Email', dark: 'Dark mode', text: 'Plain text', headers: 'Headers' }[v], current: v === view })),
+      };
+      let msg;
+      try {
+        msg = await message(inputs, date, audience);
+      } catch (err) {
+        if (err instanceof UserError) return page(reply, 200, `Section ${date}`, pages.section({ ...base, error: `${err.message}${err.hint ? `\n-> ${err.hint}` : ''}` }));
+        throw err;
+      }
+      if (!msg) return page(reply, 200, `Section ${date}`, pages.section({ ...base, nothing: true }));
+      const headerBlock = msg.raw.toString('utf8').split(/\r?\n\r?\n/)[0]!.replace(/\r?\n[ \t]+/g, ' ');
+      const headers = headerBlock.split(/\r?\n/).map((line) => ({ name: line.slice(0, line.indexOf(':')), value: line.slice(line.indexOf(':') + 1).trim() }));
+      const htmlBytes = Buffer.byteLength(msg.html);
+      return page(
+        reply,
+        200,
+        `Section ${date}`,
+        pages.section({
+          ...base,
+          email: {
+            subject: msg.rendered.subject,
+            preheader: msg.rendered.preheader,
+            to: msg.subscriber.email,
+            htmlBytes,
+            percent: Math.min(100, Math.round((htmlBytes / CLIP_LIMIT) * 100)),
+            over: htmlBytes > CLIP_LIMIT,
+            trimmed: msg.rendered.trim.abstractChars !== null || msg.rendered.trim.fullPapers < msg.rendered.paperIds.length,
+            fullPapers: msg.rendered.trim.fullPapers,
+            paperCount: msg.rendered.paperIds.length,
+            text: msg.text,
+            headers: headers.filter((h) => /^(From|To|Reply-To|Subject|Date|Message-ID|List-Id|List-Unsubscribe|List-Unsubscribe-Post|MIME-Version|Content-Type)$/i.test(h.name)),
+          },
+        }),
+      );
+    } catch (err) {
+      return fail(reply, err);
+    }
+  });
+
+  const rawRoute = (kind: 'html' | 'text' | 'eml') => async (req: { params: unknown; query: unknown }, reply: FastifyReply) => {
+    const loaded = await inputsOrError();
+    if ('error' in loaded) return reply.code(500).type('text/plain; charset=utf-8').send(loaded.error);
+    try {
+      const date = (req.params as { date: string }).date;
+      sectionOr404(loaded.inputs, date);
+      const { audience } = audienceOf(loaded.inputs, req.query);
+      const msg = await message(loaded.inputs, date, audience);
+      if (!msg) return reply.code(404).type('text/plain; charset=utf-8').send('No paper matches: this audience gets no email for this section.');
+      if (kind === 'text') return reply.type('text/plain; charset=utf-8').send(msg.text);
+      if (kind === 'eml') return reply.type('message/rfc822').header('content-disposition', `attachment; filename="${date}.eml"`).send(msg.raw);
+      // Dark view: apply the template's own dark-mode rules unconditionally, as a client in
+      // dark mode would.
+      const dark = (req.query as Record<string, unknown>).dark === '1';
+      const html = dark ? msg.html.replace(/@media\s*\(prefers-color-scheme:\s*dark\)/g, '@media all') : msg.html;
+      return reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'self'").send(html);
+    } catch (err) {
+      if (err instanceof HttpError) return reply.code(err.status).type('text/plain; charset=utf-8').send(err.message);
+      if (err instanceof UserError) return reply.code(500).type('text/plain; charset=utf-8').send(err.message);
+      throw err;
+    }
+  };
+  app.get('/email/:date/html', rawRoute('html'));
+  app.get('/email/:date/text', rawRoute('text'));
+  app.get('/email/:date/eml', rawRoute('eml'));
+
+  app.get('/events', (req, reply) => {
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    reply.raw.write('retry: 1000\n\n');
+    const onChange = (what: string) => reply.raw.write(`event: change\ndata: ${JSON.stringify(what)}\n\n`);
+    deps.watcher?.on('change', onChange);
+    const ping = setInterval(() => reply.raw.write(': ping\n\n'), 15_000);
+    req.raw.on('close', () => {
+      clearInterval(ping);
+      deps.watcher?.off('change', onChange);
+    });
+  });
+
+  app.post('/send-test', async (req, reply) => {
+    const body = z
+      .object({ to: z.string().max(254), section: z.string().regex(DATE), subscriber: z.string().max(254).optional(), topics: z.string().max(500).optional() })
+      .safeParse(req.body ?? {});
+    if (!body.success) return page(reply, 400, 'Send test', `<h1>Bad request</h1><p class="error">${Handlebars.escapeExpression(body.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '))}</p>`);
+    const { to, section, subscriber, topics } = body.data;
+    const back = `/section/${section}?${new URLSearchParams(subscriber ? { subscriber } : { topics: topics ?? '' }).toString()}`;
+    try {
+      const result = await sendTestEmail(config, to, subscriber ? { section, subscriber } : { section, topics: topics ?? '' }, links);
+      return page(reply, result.ok ? 200 : 502, 'Send test', `<h1>Send test</h1><p class="${result.ok ? 'notice' : 'error'}" role="status">${Handlebars.escapeExpression(result.message)}</p><p><a href="${Handlebars.escapeExpression(back)}">Back to the email</a></p>`);
+    } catch (err) {
+      if (err instanceof UserError) return page(reply, 400, 'Send test', `<h1>Send test</h1><p class="error">${Handlebars.escapeExpression(err.message)}</p><p><a href="${Handlebars.escapeExpression(back)}">Back</a></p>`);
+      throw err;
+    }
+  });
+
+  app.setNotFoundHandler((_req, reply) => page(reply, 404, 'Not found', '<h1>Not found</h1><p><a href="/">All sections</a></p>'));
+  return app;
+}
+
