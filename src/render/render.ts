@@ -50,7 +50,7 @@ async function compileMjml(source: string, templatesDir: string): Promise<string
       return `${relative(process.cwd(), join(templatesDir, at.file))}:${at.line}: ${e.message}`;
     }) ?? [(err as Error).message];
     throw new TemplateRenderError(
-      `the digest template produced invalid MJML:\n  ${lines.join('\n  ')}`,
+      `the digest template produced invalid MJML:\n  ${[...new Set(lines)].join('\n  ')}`,
       'Check the MJML tags and attributes at the lines named above.',
     );
   }

@@ -1,0 +1,128 @@
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { simpleParser } from 'mailparser';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { messageIdFor } from '../../src/mail/message-id.js';
+import { FAST_DELIVERY, smtpTransport } from '../cli/cli-helpers.js';
+import { startSmtpSink, type SmtpSink } from '../integration/servers.js';
+import { startPreview, type RunningPreview } from './preview-helpers.js';
+
+let preview: RunningPreview;
+let sink: SmtpSink;
+beforeAll(async () => {
+  sink = await startSmtpSink();
+  preview = await startPreview({ transport: smtpTransport(sink.port), delivery: FAST_DELIVERY });
+});
+afterAll(async () => {
+  await preview.close();
+  await sink.close();
+});
+
+const get = (path: string) => fetch(`${preview.url}${path}`);
+
+describe('preview routes over HTTP', () => {
+  it('GET / lists every section with its status', async () => {
+    const res = await get('/');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    const html = await res.text();
+    for (const date of ['2025-11-03', '2025-11-04', '2025-11-05', '2025-11-06', '2025-11-07', '2025-11-10', '2025-11-12', '2025-11-13']) {
+      expect(html).toContain(`href="/section/${date}"`);
+    }
+    expect(html).toContain('status-pending');
+  });
+
+  it('GET /section/:date shows the email, stats and every view', async () => {
+    const res = await get('/section/2025-11-12?subscriber=priya.raman@example.org');
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toMatch(/<strong>9<\/strong> of 9 active subscribers get an email/);
+    expect(html).toMatch(/<strong>\d+<\/strong> distinct variants/);
+    expect(html).toContain('id="desktop"');
+    expect(html).toContain('id="phone"');
+    const bytes = /HTML (\d+) bytes of Gmail/.exec(html)?.[1];
+    expect(Number(bytes)).toBeGreaterThan(10_000);
+    expect(html).toContain(`aria-valuenow="${bytes}"`);
+    const text = await (await get('/section/2025-11-12?subscriber=priya.raman@example.org&view=text')).text();
+    expect(text).toContain('id="text"');
+    expect(text).toContain('Why you got this');
+    const headers = await (await get('/section/2025-11-12?subscriber=priya.raman@example.org&view=headers')).text();
+    expect(headers).toContain('List-Unsubscribe-Post');
+    expect(headers).toContain(messageIdFor('2025-11-12', 'priya.raman@example.org', 'mllm-digest.example.org').replace('<', '&lt;').replace('>', '&gt;'));
+    const dark = await (await get('/section/2025-11-12?topics=video&view=dark')).text();
+    expect(dark).toContain('dark=1');
+  });
+
+  it('lists the papers nobody receives', async () => {
+    expect(await (await get('/section/2025-11-13')).text()).toContain('every paper reaches someone');
+    const file = join(preview.dir, 'subscribers.json');
+    const original = await readFile(file, 'utf8');
+    await writeFile(file, JSON.stringify({ subscribers: [{ email: 'only-video@example.org', topics: ['video'] }] }));
+    try {
+      const html = await (await get('/section/2025-11-13')).text();
+      expect(html).toMatch(/<strong>0<\/strong> of 1 active subscribers get an email/);
+      expect(html).toMatch(/<strong>4<\/strong> papers nobody receives/);
+      expect(html).toContain('Taming Object Hallucinations with Verified Atomic Confidence Estimation');
+    } finally {
+      await writeFile(file, original);
+    }
+  });
+
+  it('serves the email itself as HTML, text and .eml, with the dark styles forced on request', async () => {
+    const html = await get('/email/2025-11-12/html?topics=video');
+    expect(html.status).toBe(200);
+    expect(html.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    const body = await html.text();
+    expect(body).toContain('prefers-color-scheme: dark');
+    const dark = await (await get('/email/2025-11-12/html?topics=video&dark=1')).text();
+    expect(dark).not.toContain('prefers-color-scheme: dark');
+    const text = await get('/email/2025-11-12/text?topic=video&topic=rl');
+    expect(text.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(await text.text()).toContain('Unsubscribe: https://digest.example.org/unsubscribe?token=');
+    const eml = await get('/email/2025-11-12/eml?subscriber=ana.lopez@example.org');
+    expect(eml.headers.get('content-type')).toBe('message/rfc822');
+    expect((await simpleParser(Buffer.from(await eml.arrayBuffer()))).subject).toMatch(/^12 Nov 2025: /);
+  });
+
+  it('answers 404 for an unknown section or subscriber and 400 for a bad query', async () => {
+    expect((await get('/section/2024-01-01')).status).toBe(404);
+    expect((await get('/email/2024-01-01/html')).status).toBe(404);
+    expect((await get('/section/2025-11-12?subscriber=nobody@example.org')).status).toBe(404);
+    expect((await get('/section/yesterday')).status).toBe(400);
+    expect((await get('/section/2025-11-12?topics=astrology')).status).toBe(400);
+    expect((await get('/section/2025-11-12?subscriber=ana.lopez@example.org&topics=video')).status).toBe(400);
+    expect((await get('/section/2025-11-12?view=sideways')).status).toBe(400);
+    expect((await get('/email/2025-11-12/html?topics=astrology')).status).toBe(400);
+    expect((await get('/nowhere')).status).toBe(404);
+  });
+
+  it('says when an audience gets no email', async () => {
+    const res = await get('/section/2025-11-13?subscriber=kwame.mensah@example.com');
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('id="no-email"');
+    expect((await get('/email/2025-11-13/html?subscriber=kwame.mensah@example.com')).status).toBe(404);
+  });
+
+  it('streams change events', async () => {
+    const res = await get('/events');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    await res.body?.cancel();
+  });
+
+  it('sends a test through the configured transport, never writing the ledger', async () => {
+    const res = await fetch(`${preview.url}/send-test`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'to=editor%40example.org&section=2025-11-12&subscriber=priya.raman%40example.org',
+    });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('sent &quot;[TEST] 12 Nov 2025');
+    expect(sink.messages).toHaveLength(1);
+    expect((await simpleParser(sink.messages[0]!.raw)).subject).toMatch(/^\[TEST\] 12 Nov 2025: SpatialThinker/);
+    const bad = await fetch(`${preview.url}/send-test`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'to=nope&section=2025-11-12' });
+    expect(bad.status).toBe(400);
+    await expect(stat(join(preview.dir, 'state/ledger.jsonl'))).rejects.toThrow();
+    expect(await readdir(preview.dir)).not.toContain('outbox');
+  });
+});
