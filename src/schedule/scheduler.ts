@@ -77,6 +77,14 @@ export class Scheduler {
       timezone: this.deps.timezone,
       noOverlap: true,
       name: 'digest-mailer',
+      // A tick that fires late (a busy or suspended machine) still runs, up to 5 minutes late;
+      // one node-cron gives up on is run as a catch-up rather than silently skipped.
+      missedExecutionTolerance: 300_000,
+      suppressMissedWarning: true,
+    });
+    this.task.on('execution:missed', (context) => {
+      this.deps.log('warn', 'a tick fired late; running it now', { tick: context.date.toISOString() });
+      void this.tick('catch-up');
     });
     const next = this.task.getNextRun();
     this.deps.log('info', 'scheduler started', { cron: this.deps.cron, timezone: this.deps.timezone, nextRun: next?.toISOString() });
