@@ -98,3 +98,15 @@ export class Dispatcher {
     return { result, attempts: this.policy.maxAttempts };
   }
 }
+
+/** The run's flow control from the `delivery` config section. */
+export function dispatcherFor(
+  transport: Transport,
+  delivery: { ratePerSecond: number; maxAttempts: number; retryBaseDelayMs: number; maxRetryDelayMs: number },
+): Dispatcher {
+  return new Dispatcher(transport, new RateLimiter(delivery.ratePerSecond, systemClock), {
+    maxAttempts: delivery.maxAttempts,
+    baseDelayMs: delivery.retryBaseDelayMs,
+    maxDelayMs: delivery.maxRetryDelayMs,
+  });
+}

@@ -1,6 +1,6 @@
 import type { Config } from '../config/load.js';
 import { Ledger } from '../ledger/ledger.js';
-import { Dispatcher, RateLimiter, systemClock } from '../mail/flow.js';
+import { dispatcherFor } from '../mail/flow.js';
 import { createTransport } from '../mail/transports/index.js';
 import type { LinkSettings } from '../tokens/links.js';
 import { loadInputs } from './context.js';
@@ -35,11 +35,7 @@ export async function executeRun(config: Config, options: RunOptions, hooks: Exe
   try {
     const transport = createTransport(config);
     const { delivery } = config;
-    const dispatcher = new Dispatcher(transport, new RateLimiter(delivery.ratePerSecond, systemClock), {
-      maxAttempts: delivery.maxAttempts,
-      baseDelayMs: delivery.retryBaseDelayMs,
-      maxDelayMs: delivery.maxRetryDelayMs,
-    });
+    const dispatcher = dispatcherFor(transport, delivery);
     hooks.onStopHandle?.(() => dispatcher.stop('signal'));
     const ledger = await Ledger.openForWriting(config.paths.state);
     try {

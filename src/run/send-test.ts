@@ -4,7 +4,7 @@ import { addressKey } from '../audience/schema.js';
 import type { Config } from '../config/load.js';
 import { UserError } from '../errors.js';
 import { composeMessage } from '../mail/compose.js';
-import { Dispatcher, RateLimiter, systemClock } from '../mail/flow.js';
+import { dispatcherFor } from '../mail/flow.js';
 import { createTransport } from '../mail/transports/index.js';
 import { fill } from '../render/personalise.js';
 import { recipientLinks, type LinkSettings } from '../tokens/links.js';
@@ -43,11 +43,7 @@ export async function sendTestEmail(config: Config, to: string, audience: Audien
   });
   const transport = createTransport(config);
   try {
-    const dispatcher = new Dispatcher(transport, new RateLimiter(config.delivery.ratePerSecond, systemClock), {
-      maxAttempts: config.delivery.maxAttempts,
-      baseDelayMs: config.delivery.retryBaseDelayMs,
-      maxDelayMs: config.delivery.maxRetryDelayMs,
-    });
+    const dispatcher = dispatcherFor(transport, config.delivery);
     const { result, attempts } = await dispatcher.send({
       sectionDate: `test-${section.date}`,
       recipient: to,

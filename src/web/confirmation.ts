@@ -7,7 +7,7 @@ import { addressKey, type Subscriber } from '../audience/schema.js';
 import type { Config } from '../config/load.js';
 import { composeMessage } from '../mail/compose.js';
 import { InputError } from '../errors.js';
-import { Dispatcher, RateLimiter, systemClock } from '../mail/flow.js';
+import { dispatcherFor, type Dispatcher } from '../mail/flow.js';
 import type { Transport } from '../mail/transport.js';
 import { greetingFor } from '../run/deliver.js';
 import { signedUrl, type LinkSettings } from '../tokens/links.js';
@@ -35,11 +35,7 @@ export class ConfirmationMailer {
     private readonly now: () => Date,
   ) {
     const { delivery } = config;
-    this.dispatcher = new Dispatcher(transport, new RateLimiter(delivery.ratePerSecond, systemClock), {
-      maxAttempts: delivery.maxAttempts,
-      baseDelayMs: delivery.retryBaseDelayMs,
-      maxDelayMs: delivery.maxRetryDelayMs,
-    });
+    this.dispatcher = dispatcherFor(transport, delivery);
   }
 
   static async create(config: Config, transport: Transport, links: LinkSettings, log: ConfirmationLog, now = () => new Date()) {

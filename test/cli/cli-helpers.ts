@@ -121,3 +121,13 @@ export async function waitFor(condition: () => boolean, timeoutMs: number, what:
 export async function useSmallDigest(dir: string): Promise<void> {
   await writeFile(join(dir, 'digests/2025-11.md'), EXTRA_SECTION('2025-11-14', '2025-11-13'));
 }
+
+/** Active subscribers of subscribers.example.json whose preferences match a 2025-11-13 paper. */
+export const RECIPIENTS_2025_11_13 = [
+  'ana.lopez@example.org',
+  'fatima.zahra@example.org',
+  'jonas.weber@example.com',
+  'priya.raman@example.org',
+  'reader@example.com',
+  'sofia.rossi@example.org',
+];

@@ -2,7 +2,8 @@ import { appendFile, readFile, readdir, stat, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EXTRA_SECTION, cli, makeProject } from './cli-helpers.js';
+import { EXTRA_SECTION, RECIPIENTS_2025_11_13, cli, makeProject } from './cli-helpers.js';
+import { outboxFileStem } from '../../src/mail/transports/outbox.js';
 
 async function outboxFiles(dir: string): Promise<Record<string, string[]>> {
   const root = join(dir, 'outbox');
@@ -18,15 +19,7 @@ async function statuses(dir: string): Promise<Record<string, string>> {
   return Object.fromEntries(parsed.sections.map((s) => [s.date, s.status]));
 }
 
-// Active subscribers of subscribers.example.json whose preferences match a 2025-11-13 paper.
-const EXPECTED_13 = [
-  'ana.lopez_at_example.org.eml',
-  'fatima.zahra_at_example.org.eml',
-  'jonas.weber_at_example.com.eml',
-  'priya.raman_at_example.org.eml',
-  'reader_at_example.com.eml',
-  'sofia.rossi_at_example.org.eml',
-];
+const EXPECTED_13 = RECIPIENTS_2025_11_13.map((email) => `${outboxFileStem(email)}.eml`);
 
 describe('ledger semantics through the CLI', () => {
   let dir: string;

@@ -1,17 +1,10 @@
 import { simpleParser } from 'mailparser';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { messageIdFor } from '../../src/mail/message-id.js';
-import { FAST_DELIVERY, TEST_SECRET, cli, configure, makeProject } from '../cli/cli-helpers.js';
+import { FAST_DELIVERY, RECIPIENTS_2025_11_13, TEST_SECRET, cli, configure, makeProject } from '../cli/cli-helpers.js';
 import { DAILY_QUOTA, REJECTED, THROTTLED, startSesEmulator, startSesProxy, type SesAnswer, type SesEmulator, type SesProxy } from './servers.js';
 
-const EXPECTED = [
-  'ana.lopez@example.org',
-  'fatima.zahra@example.org',
-  'jonas.weber@example.com',
-  'priya.raman@example.org',
-  'reader@example.com',
-  'sofia.rossi@example.org',
-];
+const EXPECTED = RECIPIENTS_2025_11_13;
 // Credentials reach the SDK through its default chain (here: the environment), never the config.
 const env = {
   DIGEST_MAILER_SECRET: TEST_SECRET,

@@ -3,17 +3,10 @@ import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { messageIdFor } from '../../src/mail/message-id.js';
-import { FAST_DELIVERY, TEST_SECRET, cli, configure, makeProject, smtpTransport } from '../cli/cli-helpers.js';
+import { FAST_DELIVERY, RECIPIENTS_2025_11_13, TEST_SECRET, cli, configure, makeProject, smtpTransport } from '../cli/cli-helpers.js';
 import { startSmtpSink, type SmtpSink } from './servers.js';
 
-const EXPECTED = [
-  'ana.lopez@example.org',
-  'fatima.zahra@example.org',
-  'jonas.weber@example.com',
-  'priya.raman@example.org',
-  'reader@example.com',
-  'sofia.rossi@example.org',
-];
+const EXPECTED = RECIPIENTS_2025_11_13;
 const env = { DIGEST_MAILER_SECRET: TEST_SECRET };
 
 let sink: SmtpSink | null = null;
