@@ -1,3 +1,4 @@
+import { escapeHtml } from '../digest/html.js';
 import type { Section } from '../digest/types.js';
 
 /**
@@ -5,7 +6,7 @@ import type { Section } from '../digest/types.js';
  * a long author list, markup to escape). `validate` and the template tests render it.
  */
 export function sampleSection(): Section {
-  const text = (t: string) => ({ text: t, html: t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;') });
+  const text = (t: string) => ({ text: t, html: escapeHtml(t) });
   return {
     date: '2025-01-15',
     range: { from: '2025-01-14', to: '2025-01-15' },

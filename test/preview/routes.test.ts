@@ -103,6 +103,14 @@ describe('preview routes over HTTP', () => {
     expect((await get('/email/2025-11-13/html?subscriber=kwame.mensah@example.com')).status).toBe(404);
   });
 
+  it('serves its stylesheet and live-reload script', async () => {
+    const css = await get('/preview.css');
+    expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
+    const js = await get('/preview.js');
+    expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(await js.text()).toContain("new EventSource('/events')");
+  });
+
   it('streams change events', async () => {
     const res = await get('/events');
     expect(res.status).toBe(200);

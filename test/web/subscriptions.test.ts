@@ -180,3 +180,26 @@ describe('serve --schedule', () => {
     expect((await readFile(join(dir, 'state/ledger.jsonl'), 'utf8')).length).toBeGreaterThan(0);
   });
 });
+
+describe('confirmation email', () => {
+  it('passes MJML strict validation and carries a signed, expiring confirm link', async () => {
+    const { loadConfig } = await import('../../src/config/load.js');
+    const { ConfirmationMailer } = await import('../../src/web/confirmation.js');
+    const { OutboxTransport } = await import('../../src/mail/transports/outbox.js');
+    const { verifyToken } = await import('../../src/tokens/tokens.js');
+    const dir = await makeProject();
+    const config = await loadConfig(join(dir, 'config.json'));
+    await expect(ConfirmationMailer.check(config)).resolves.toBeUndefined();
+    const now = new Date('2026-01-01T00:00:00Z');
+    const mailer = await ConfirmationMailer.create(config, new OutboxTransport(join(dir, 'outbox')), { baseUrl: config.baseUrl, secret: TEST_SECRET, ttlDays: 365 }, () => undefined, () => now);
+    const { raw, confirmUrl } = await mailer.compose({ email: 'Ana@Example.org', status: 'pending', topics: [], excludeTopics: [], authors: [], keywords: [] });
+    const token = new URL(confirmUrl).searchParams.get('token')!;
+    const at = (hours: number) => Math.floor(now.getTime() / 1000) + hours * 3600;
+    expect(verifyToken(TEST_SECRET, token, 'confirm', at(47))).toMatchObject({ ok: true, claims: { email: 'ana@example.org' } });
+    expect(verifyToken(TEST_SECRET, token, 'confirm', at(49))).toEqual({ ok: false, reason: 'expired' });
+    const mail = await simpleParser(raw);
+    expect(mail.headers.has('list-unsubscribe')).toBe(false);
+    expect(mail.text).toContain(confirmUrl);
+    await mailer.close();
+  });
+});
