@@ -12,10 +12,10 @@ import {
 } from './events.js';
 
 export const LEDGER_FILE = 'ledger.jsonl';
+export const DELIVERIES_DIR = 'deliveries';
 
-/** Reads the journal; a torn last line (a crash mid-append) is ignored, damage elsewhere is an error. */
-export function parseJournal(text: string, file: string): { state: LedgerState; validBytes: number } {
-  const state = emptyState();
+/** Reads journal text; a torn last line (a crash mid-append) is ignored, damage elsewhere is an error. */
+export function parseJournal(text: string, file: string, state: LedgerState = emptyState()): { state: LedgerState; validBytes: number } {
   let offset = 0;
   let lineNo = 0;
   while (offset < text.length) {
@@ -40,47 +40,94 @@ export function parseJournal(text: string, file: string): { state: LedgerState; 
   return { state, validBytes: Buffer.byteLength(text.slice(0, offset)) };
 }
 
-/**
- * The durable record of what was sent, skipped or failed: an append-only JSON-lines journal
- * in the state folder. Each flush is one write plus fdatasync, so a crash loses at most the
- * events not yet flushed and never corrupts what was flushed. Appending (not rewriting) keeps
- * it cheap per recipient and lets shards later keep one journal each.
- */
-export class Ledger {
+/** One append-only JSON-lines file. */
+class Journal {
   private pending: string[] = [];
   private handle: FileHandle | null = null;
+
+  constructor(readonly file: string) {}
+
+  /** Folds the file into `state`; when writable, cuts a torn tail so appends start on a clean line. */
+  async load(state: LedgerState, writable: boolean): Promise<void> {
+    const text = await readFile(this.file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return '';
+      throw err;
+    });
+    const { validBytes } = parseJournal(text, this.file, state);
+    if (!writable) return;
+    if (Buffer.byteLength(text) > validBytes) await truncate(this.file, validBytes);
+    this.handle = await open(this.file, 'a');
+  }
+
+  queue(event: LedgerEvent): void {
+    this.pending.push(`${JSON.stringify(event)}\n`);
+  }
+
+  get queued(): number {
+    return this.pending.length;
+  }
+
+  async write(): Promise<void> {
+    if (!this.handle || this.pending.length === 0) return;
+    const chunk = this.pending.join('');
+    this.pending = [];
+    await this.handle.write(chunk);
+    await this.handle.datasync();
+  }
+
+  async close(): Promise<void> {
+    await this.handle?.close();
+    this.handle = null;
+  }
+}
+
+/**
+ * The durable record of what was sent, skipped or failed, as append-only JSON-lines journals in
+ * the state folder: `ledger.jsonl` for sections, subscribers' first-seen times and passes, and
+ * `deliveries/<date>.jsonl` per section for the per-recipient outcomes. A run loads only the
+ * deliveries of the sections it works on, so memory does not grow with history. Each flush is
+ * one write plus fdatasync per touched file, so a crash loses at most the events not yet
+ * flushed and never corrupts what was flushed. Appending keeps it cheap per recipient, and a
+ * future shard can keep journals of its own.
+ */
+export class Ledger {
+  private readonly main: Journal;
+  private readonly deliveryJournals = new Map<string, Journal>();
   private flushing: Promise<void> = Promise.resolve();
   private nextFlush: Promise<void> | null = null;
 
   private constructor(
-    readonly file: string,
+    private readonly stateDir: string,
     private readonly state: LedgerState,
     private readonly writable: boolean,
-  ) {}
+  ) {
+    this.main = new Journal(join(stateDir, LEDGER_FILE));
+  }
 
-  private static async load(stateDir: string) {
-    const file = join(stateDir, LEDGER_FILE);
-    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return '';
-      throw err;
-    });
-    return { file, text, ...parseJournal(text, file) };
+  get file(): string {
+    return this.main.file;
   }
 
   /** Opens for reading only: `sections`, `--dry-run` and previews never write. */
   static async read(stateDir: string): Promise<Ledger> {
-    const { file, state } = await Ledger.load(stateDir);
-    return new Ledger(file, state, false);
+    const ledger = new Ledger(stateDir, emptyState(), false);
+    await ledger.main.load(ledger.state, false);
+    return ledger;
   }
 
   static async openForWriting(stateDir: string): Promise<Ledger> {
-    await mkdir(stateDir, { recursive: true });
-    const { file, text, state, validBytes } = await Ledger.load(stateDir);
-    // Cut a torn tail so the next append starts on a clean line.
-    if (Buffer.byteLength(text) > validBytes) await truncate(file, validBytes);
-    const ledger = new Ledger(file, state, true);
-    ledger.handle = await open(file, 'a');
+    await mkdir(join(stateDir, DELIVERIES_DIR), { recursive: true });
+    const ledger = new Ledger(stateDir, emptyState(), true);
+    await ledger.main.load(ledger.state, true);
     return ledger;
+  }
+
+  /** Loads one section's delivery outcomes (once); needed before `delivery(date, ...)`. */
+  async loadDeliveries(date: string): Promise<void> {
+    if (this.deliveryJournals.has(date)) return;
+    const journal = new Journal(join(this.stateDir, DELIVERIES_DIR, `${date}.jsonl`));
+    this.deliveryJournals.set(date, journal);
+    await journal.load(this.state, this.writable);
   }
 
   section(date: string): SectionRecord | undefined {
@@ -92,6 +139,7 @@ export class Ledger {
   }
 
   delivery(date: string, email: string): DeliveryRecord | undefined {
+    if (!this.deliveryJournals.has(date)) throw new Error(`deliveries of ${date} are not loaded`);
     return this.state.deliveries.get(deliveryKey(date, email));
   }
 
@@ -107,27 +155,27 @@ export class Ledger {
   /** Applies the event now and queues it for the next flush. */
   record(event: LedgerEvent): void {
     if (!this.writable) throw new Error('ledger opened read-only');
+    const journal = event.t === 'delivery' ? this.deliveryJournals.get(event.date) : this.main;
+    if (!journal) throw new Error(`deliveries of ${event.t === 'delivery' ? event.date : ''} are not loaded`);
     applyEvent(this.state, event);
-    this.pending.push(`${JSON.stringify(event)}\n`);
+    journal.queue(event);
   }
 
   get unflushed(): number {
-    return this.pending.length;
+    return this.main.queued + [...this.deliveryJournals.values()].reduce((n, j) => n + j.queued, 0);
   }
 
   /**
-   * Writes queued events with one write and one fdatasync. Callers that arrive while a flush is
-   * on disk share the next one (group commit), so many workers cost few fsyncs.
+   * Writes queued events. Callers that arrive while a flush is on disk share the next one
+   * (group commit), so many workers cost few fsyncs. Deliveries are written before the main
+   * journal, so a section is never recorded as sent ahead of its recipients.
    */
   flush(): Promise<void> {
     if (this.nextFlush) return this.nextFlush;
     const next = this.flushing.then(async () => {
       this.nextFlush = null;
-      if (!this.handle || this.pending.length === 0) return;
-      const chunk = this.pending.join('');
-      this.pending = [];
-      await this.handle.write(chunk);
-      await this.handle.datasync();
+      await Promise.all([...this.deliveryJournals.values()].map((j) => j.write()));
+      await this.main.write();
     });
     this.nextFlush = next;
     this.flushing = next;
@@ -136,7 +184,6 @@ export class Ledger {
 
   async close(): Promise<void> {
     await this.flush();
-    await this.handle?.close();
-    this.handle = null;
+    await Promise.all([this.main.close(), ...[...this.deliveryJournals.values()].map((j) => j.close())]);
   }
 }

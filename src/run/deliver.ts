@@ -137,6 +137,7 @@ export async function deliverSection(
   const { ledger, dispatcher } = ctx;
   const dryRun = dispatcher === null;
   const runAt = ctx.runAt.toISOString();
+  await ledger.loadDeliveries(section.date);
   const openedAt = ledger.section(section.date)?.openedAt ?? runAt;
   if (!dryRun) {
     const previous = ledger.section(section.date);

@@ -59,7 +59,9 @@ describe('crash safety', () => {
       expect(new Set(ids).size, `${email} got ${n} copies`).toBe(1);
     }
     // The ledger survived the kill as valid JSON lines.
-    for (const line of (await readFile(join(dir, 'state/ledger.jsonl'), 'utf8')).trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+    for (const file of ['state/ledger.jsonl', 'state/deliveries/2025-11-14.jsonl']) {
+      for (const line of (await readFile(join(dir, file), 'utf8')).trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+    }
   });
 
   it('SIGTERM finishes the messages in flight, records them, exits 4, and the next run completes', async () => {
@@ -76,8 +78,8 @@ describe('crash safety', () => {
     expect(run.output().stdout).toMatch(/Stopped early: the run was interrupted/);
     const delivered = sink.messages.length;
     expect(delivered).toBeLessThan(readers.length);
-    const ledger = (await readFile(join(dir, 'state/ledger.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-    expect(ledger.filter((e) => e.t === 'delivery' && e.status === 'sent')).toHaveLength(delivered);
+    const outcomes = (await readFile(join(dir, 'state/deliveries/2025-11-14.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(outcomes.filter((e) => e.status === 'sent')).toHaveLength(delivered);
 
     const again = await cli(dir, ['run'], env);
     expect(again.code).toBe(0);

@@ -15,8 +15,9 @@ afterEach(async () => {
   sink = null;
 });
 
-async function ledgerLines(dir: string) {
-  return (await readFile(join(dir, 'state/ledger.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+/** The per-recipient outcomes the ledger recorded for a section. */
+async function deliveries(dir: string, date: string) {
+  return (await readFile(join(dir, `state/deliveries/${date}.jsonl`), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
 }
 
 describe('SMTP delivery to a real smtp-server on 127.0.0.1', () => {
@@ -65,7 +66,7 @@ describe('SMTP delivery to a real smtp-server on 127.0.0.1', () => {
     expect(sink.attempts.get('priya.raman@example.org')).toBe(1);
     expect(sink.messages.some((m) => m.to[0] === 'priya.raman@example.org')).toBe(false);
 
-    const failure = (await ledgerLines(dir)).find((e) => e.t === 'delivery' && e.email === 'priya.raman@example.org');
+    const failure = (await deliveries(dir, '2025-11-13')).find((e) => e.email === 'priya.raman@example.org');
     expect(failure).toMatchObject({ status: 'failed', permanent: true, reason: expect.stringMatching(/550/) });
 
     const again = await cli(dir, ['run'], env);
