@@ -139,10 +139,13 @@ export async function deliverSection(
   const runAt = ctx.runAt.toISOString();
   await ledger.loadDeliveries(section.date);
   const openedAt = ledger.section(section.date)?.openedAt ?? runAt;
+  // The hash of what went out first stays, so an edit after sending remains visible.
+  const started = ledger.section(section.date);
+  const hash = started && (started.status === 'sent' || started.status === 'sending') ? started.hash : section.hash;
   if (!dryRun) {
     const previous = ledger.section(section.date);
     if (previous?.status !== 'sending') {
-      ledger.record({ t: 'section', date: section.date, status: 'sending', hash: section.hash, at: runAt, openedAt });
+      ledger.record({ t: 'section', date: section.date, status: 'sending', hash, at: runAt, openedAt });
       await ledger.flush();
     }
   }
@@ -250,7 +253,7 @@ export async function deliverSection(
   // Anyone left pending (stopped early) or failed transiently keeps the section open for the next run.
   const complete = transientFailures === 0 && counts.pending === 0;
   if (!dryRun) {
-    if (complete) ledger.record({ t: 'section', date: section.date, status: 'sent', hash: section.hash, at: new Date().toISOString(), openedAt });
+    if (complete) ledger.record({ t: 'section', date: section.date, status: 'sent', hash, at: new Date().toISOString(), openedAt });
     await ledger.flush();
   }
   return { counts, variants: variants.size, complete, largestHtmlBytes };

@@ -90,6 +90,11 @@ describe('ledger semantics through the CLI', () => {
     expect(await outboxFiles(dir)).toEqual(before);
     const sections = await cli(dir, ['sections']);
     expect(sections.stdout).toMatch(/2025-11-13\s+sent .*TEXT CHANGED/);
+    // Even asked for by date, it is not resent, and the edit stays on record.
+    const forced = await cli(dir, ['run', '--section', '2025-11-13']);
+    expect(forced.stdout).toMatch(/Emails: 0 sent/);
+    expect(await outboxFiles(dir)).toEqual(before);
+    expect((await cli(dir, ['sections'])).stdout).toMatch(/2025-11-13\s+sent .*TEXT CHANGED/);
   });
 
   it('--backfill on an empty ledger sends every past section', async () => {
