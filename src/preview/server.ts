@@ -97,6 +97,25 @@ export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInst
   });
   await app.register(formbody);
 
+  // A local tool that can send mail must not be driven by other websites: refuse foreign Host
+  // headers (DNS rebinding) and cross-origin form posts (CSRF) to the send-test button.
+  const localHosts = new Set(['127.0.0.1', 'localhost', '[::1]', config.preview.host]);
+  app.addHook('onRequest', async (req, reply) => {
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '');
+    if (!localHosts.has(host)) return reply.code(403).type('text/plain').send('the preview only answers requests addressed to this machine');
+    const origin = req.headers.origin;
+    if (req.method === 'POST' && origin !== undefined && origin !== 'null') {
+      let originHost = '';
+      try {
+        originHost = new URL(origin).host;
+      } catch {
+        originHost = '';
+      }
+      if (originHost !== req.headers.host) return reply.code(403).type('text/plain').send('cross-origin posts are refused');
+    }
+    return undefined;
+  });
+
   const page = (reply: FastifyReply, status: number, title: string, body: string) =>
     reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(pages.layout({ title, body, list: config.list }));
 

@@ -111,6 +111,23 @@ describe('preview routes over HTTP', () => {
     expect(await js.text()).toContain("new EventSource('/events')");
   });
 
+  it('refuses foreign Host headers and cross-origin posts', async () => {
+    const { request } = await import('node:http');
+    const status = (headers: Record<string, string>, method = 'GET', body = '') =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(`${preview.url}/${method === 'POST' ? 'send-test' : ''}`, { method, headers }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    expect(await status({ host: 'evil.example:8081' })).toBe(403);
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    expect(await status({ ...form, origin: 'https://evil.example' }, 'POST', 'to=a%40example.org&section=2025-11-12')).toBe(403);
+    expect(sink.messages).toHaveLength(0);
+  });
+
   it('streams change events', async () => {
     const res = await get('/events');
     expect(res.status).toBe(200);
