@@ -40,7 +40,9 @@ export class TemplateRenderError extends InputError {}
 
 async function compileMjml(source: string, templatesDir: string): Promise<string> {
   try {
-    const result = await mjml2html(source, { validationLevel: 'strict', keepComments: false, filePath: templatesDir });
+    // fonts: {} stops MJML from linking Google Fonts for "Roboto" in the font stack: no tracking,
+    // no external request; the stack falls back to system fonts.
+    const result = await mjml2html(source, { validationLevel: 'strict', keepComments: false, filePath: templatesDir, fonts: {} });
     return result.html;
   } catch (err) {
     const details = (err as { errors?: { line?: number; message?: string }[] }).errors;

@@ -80,7 +80,7 @@ export class ConfirmationMailer {
       confirmUrl,
       ttlHours: this.config.web.confirmTtlHours,
     };
-    const { html } = await mjml2html(this.templates.mjml(view), { validationLevel: 'strict' });
+    const { html } = await mjml2html(this.templates.mjml(view), { validationLevel: 'strict', fonts: {} });
     const messageId = `<confirm-${randomBytes(8).toString('hex')}@${this.config.list.id}>`;
     const raw = await composeMessage({
       from: this.config.list.from,

@@ -162,3 +162,10 @@ describe('template errors', () => {
     );
   });
 });
+
+describe('privacy', () => {
+  it('loads nothing from outside: no web fonts, scripts or remote styles', async () => {
+    const { html } = await render(largest);
+    expect(html).not.toMatch(/fonts\.googleapis|<link\b|@import|<script/i);
+  });
+});
