@@ -104,10 +104,6 @@ export class Ledger {
     this.main = new Journal(join(stateDir, LEDGER_FILE));
   }
 
-  get file(): string {
-    return this.main.file;
-  }
-
   /** Opens for reading only: `sections`, `--dry-run` and previews never write. */
   static async read(stateDir: string): Promise<Ledger> {
     const ledger = new Ledger(stateDir, emptyState(), false);

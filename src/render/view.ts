@@ -118,4 +118,3 @@ export function buildView(
   };
 }
 
-export type View = ReturnType<typeof buildView>;

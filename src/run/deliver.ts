@@ -138,16 +138,13 @@ export async function deliverSection(
   const dryRun = dispatcher === null;
   const runAt = ctx.runAt.toISOString();
   await ledger.loadDeliveries(section.date);
-  const openedAt = ledger.section(section.date)?.openedAt ?? runAt;
+  const previous = ledger.section(section.date);
+  const openedAt = previous?.openedAt ?? runAt;
   // The hash of what went out first stays, so an edit after sending remains visible.
-  const started = ledger.section(section.date);
-  const hash = started && (started.status === 'sent' || started.status === 'sending') ? started.hash : section.hash;
-  if (!dryRun) {
-    const previous = ledger.section(section.date);
-    if (previous?.status !== 'sending') {
-      ledger.record({ t: 'section', date: section.date, status: 'sending', hash, at: runAt, openedAt });
-      await ledger.flush();
-    }
+  const hash = previous?.status === 'sent' || previous?.status === 'sending' ? previous.hash : section.hash;
+  if (!dryRun && previous?.status !== 'sending') {
+    ledger.record({ t: 'section', date: section.date, status: 'sending', hash, at: runAt, openedAt });
+    await ledger.flush();
   }
 
   const papers = section.papers.map((p) => classifyPaper(p, ctx.taxonomy));
@@ -229,7 +226,6 @@ export async function deliverSection(
       } else if (result.kind === 'quota' || (result.kind === 'transient' && dispatcher.stopReason)) {
         // Not delivered and not the recipient's fault: left pending for the next run.
         counts.pending++;
-        transientFailures++;
         ctx.onOutcome?.('pending');
       } else {
         counts.failed++;

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Paper } from '../../src/digest/types.js';
 import { classifyPaper, compileTaxonomy, termPattern } from '../../src/topics/classify.js';
 import { parseTaxonomy } from '../../src/topics/load.js';
+import { scoreTagger } from '../../src/topics/evaluate.js';
 import { ROOT, seedSections, seedTaxonomy } from '../helpers.js';
 
 const gold: Record<string, string[]> = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/seed-topics.json'), 'utf8')).labels;
@@ -38,17 +39,7 @@ describe('topic tagger', () => {
     const papers = seedSections().flatMap((s) => s.papers);
     expect(papers).toHaveLength(42);
     expect(Object.keys(gold)).toHaveLength(42);
-    let tp = 0;
-    let fp = 0;
-    let fn = 0;
-    for (const p of papers) {
-      const expected = new Set(gold[p.id]);
-      const got = new Set(classifyPaper(p, compiled).topics);
-      for (const t of got) expected.has(t) ? tp++ : fp++;
-      for (const t of expected) if (!got.has(t)) fn++;
-    }
-    const precision = tp / (tp + fp);
-    const recall = tp / (tp + fn);
+    const { precision, recall } = scoreTagger(papers, gold, compiled);
     expect(precision).toBeGreaterThanOrEqual(0.85);
     expect(recall).toBeGreaterThanOrEqual(0.85);
   });
