@@ -1,7 +1,7 @@
 import type { Subscriber } from '../audience/schema.js';
 import { matcherFor, preferenceKey, type SelectedPaper } from '../audience/select.js';
 import type { ClassifiedPaper } from '../topics/classify.js';
-import { selectionKey } from '../run/deliver.js';
+import { variantKey } from '../render/render.js';
 
 export interface AudienceStats {
   active: number;
@@ -28,7 +28,7 @@ export function audienceStats(papers: readonly ClassifiedPaper[], subscribers: r
     if (!selected) selections.set(key, (selected = matcherFor(s).select(papers)));
     if (selected.length === 0) continue;
     recipients++;
-    variants.add(selectionKey(selected));
+    variants.add(variantKey(selected));
     for (const { paper } of selected) reached.add(paper.id);
   }
   return { active, recipients, variants: variants.size, unreached: papers.filter((p) => !reached.has(p.id)) };

@@ -1,15 +1,39 @@
 import { randomBytes } from 'node:crypto';
 import { escapeHtml } from '../digest/html.js';
+import { wrapText } from './templates.js';
 
-/** What differs between two recipients of the same rendered variant. */
-export interface PersonalFields {
+/**
+ * What differs between two recipients of the same rendered variant. A variant is keyed by its
+ * papers (and the followed authors among them); everything here is filled in per recipient.
+ */
+export interface RecipientFields {
   greeting: string;
   email: string;
   manageUrl: string;
   unsubscribeUrl: string;
 }
 
-export const PERSONAL_FIELDS = ['greeting', 'email', 'manageUrl', 'unsubscribeUrl'] as const satisfies readonly (keyof PersonalFields)[];
+export interface PersonalFields extends RecipientFields {
+  /** "Here are all 18 new papers of the day." or "5 of today's 18 papers match your interests." */
+  summary: string;
+  preheader: string;
+  /** Per paper shown in full, in order: the "why you got this" line, or null for no line at all. */
+  reasons: readonly (string | null)[];
+}
+
+/** A reader's copy of a variant (see render.ts ReaderCopy) with the recipient's own fields. */
+export function personalFields(copy: Pick<PersonalFields, 'summary' | 'preheader' | 'reasons'>, recipient: RecipientFields): PersonalFields {
+  return { ...recipient, summary: copy.summary, preheader: copy.preheader, reasons: copy.reasons };
+}
+
+export const SCALAR_FIELDS = ['greeting', 'email', 'manageUrl', 'unsubscribeUrl', 'summary', 'preheader'] as const;
+export type ScalarField = (typeof SCALAR_FIELDS)[number];
+
+/**
+ * A per-recipient hole. A reason slot owns the element around it (`<p …>…</p>` in HTML, the
+ * blank line and indent in text) so a recipient without a reason gets no empty paragraph.
+ */
+export type Slot = { field: ScalarField } | { field: 'reason'; index: number; before: string; after: string };
 
 /**
  * A rendered body cut at its per-recipient slots. Filling it is a join of strings, so the
@@ -17,38 +41,75 @@ export const PERSONAL_FIELDS = ['greeting', 'email', 'manageUrl', 'unsubscribeUr
  */
 export interface Fillable {
   parts: string[];
-  slots: (keyof PersonalFields)[];
+  slots: Slot[];
 }
 
-export type Placeholders = Record<keyof PersonalFields, string>;
+export interface Placeholders extends Record<ScalarField, string> {
+  reason(index: number): string;
+}
+
+/** Plain-text reason lines are wrapped at this width, as the text template wraps its fields. */
+export const TEXT_WIDTH = 72;
 
 /** Markers that survive Handlebars escaping and MJML untouched, unique per render. */
 export function makePlaceholders(): Placeholders {
   const nonce = randomBytes(6).toString('hex');
-  return Object.fromEntries(PERSONAL_FIELDS.map((f) => [f, `@@dm${nonce}${f}@@`])) as Placeholders;
+  const scalars = Object.fromEntries(SCALAR_FIELDS.map((f) => [f, `@@dm${nonce}${f}@@`])) as Record<ScalarField, string>;
+  return { ...scalars, reason: (i: number) => `@@dm${nonce}reason${i}@@` };
 }
 
-export function toFillable(rendered: string, placeholders: Placeholders): Fillable {
-  const byMarker = new Map(PERSONAL_FIELDS.map((f) => [placeholders[f], f]));
-  const pattern = new RegExp(PERSONAL_FIELDS.map((f) => placeholders[f]).join('|'), 'g');
+function nonceOf(placeholders: Placeholders): string {
+  return /^@@dm([0-9a-f]+)greeting@@$/.exec(placeholders.greeting)![1]!;
+}
+
+/**
+ * Cuts a rendered body at the placeholders. In HTML a reason marker that is the whole content of
+ * a `<p>` takes the element (and the white space before it) with it; in text it takes the blank line and indent before it.
+ */
+export function toFillable(rendered: string, placeholders: Placeholders, kind: 'html' | 'text'): Fillable {
+  const nonce = nonceOf(placeholders);
+  const marker = `@@dm${nonce}([a-zA-Z]+?)(\\d*)@@`;
+  const pattern = kind === 'html' ? new RegExp(`(\\s*<p\\b[^>]*>)?${marker}(</p>)?`, 'g') : new RegExp(`(\\n*)([ \\t]*)${marker}`, 'g');
   const parts: string[] = [];
-  const slots: (keyof PersonalFields)[] = [];
+  const slots: Slot[] = [];
   let last = 0;
   for (const match of rendered.matchAll(pattern)) {
-    parts.push(rendered.slice(last, match.index));
-    slots.push(byMarker.get(match[0])!);
-    last = match.index + match[0].length;
+    const [whole] = match;
+    const [field, index] = kind === 'html' ? [match[2]!, match[3]!] : [match[3]!, match[4]!];
+    const start = match.index;
+    const end = start + whole.length;
+    if (field === 'reason') {
+      const before = kind === 'html' ? (match[1] ?? '') : `${match[1]}\u0000${match[2]}`;
+      const after = kind === 'html' ? (match[4] ?? '') : '';
+      parts.push(rendered.slice(last, start));
+      slots.push({ field: 'reason', index: Number(index), before, after });
+      last = end;
+    } else {
+      // Whatever the pattern took around a plain field belongs to the template, not the slot.
+      const lead = kind === 'html' ? (match[1] ?? '') : `${match[1]}${match[2]}`;
+      const trail = kind === 'html' ? (match[4] ?? '') : '';
+      parts.push(rendered.slice(last, start) + lead);
+      slots.push({ field: field as ScalarField });
+      last = end - trail.length;
+    }
   }
   parts.push(rendered.slice(last));
   return { parts, slots };
 }
 
+/** The bytes of one slot's value as it appears in the filled body. */
+export function slotValue(slot: Slot, values: PersonalFields, html: boolean): string {
+  if (slot.field !== 'reason') return html ? escapeHtml(values[slot.field]) : values[slot.field];
+  const reason = values.reasons[slot.index];
+  if (!reason) return '';
+  if (html) return `${slot.before}${escapeHtml(reason)}${slot.after}`;
+  const [newlines, indent] = slot.before.split('\u0000') as [string, string];
+  return newlines + wrapText(reason, TEXT_WIDTH, indent);
+}
+
 /** Puts one recipient's values in; `html` escapes them for element text and attributes. */
 export function fill(fillable: Fillable, values: PersonalFields, html: boolean): string {
   let out = fillable.parts[0]!;
-  for (let i = 0; i < fillable.slots.length; i++) {
-    const value = values[fillable.slots[i]!];
-    out += (html ? escapeHtml(value) : value) + fillable.parts[i + 1]!;
-  }
+  for (let i = 0; i < fillable.slots.length; i++) out += slotValue(fillable.slots[i]!, values, html) + fillable.parts[i + 1]!;
   return out;
 }

@@ -2,7 +2,7 @@ import mjml2html from 'mjml';
 import type { SelectedPaper } from '../audience/select.js';
 import type { Section } from '../digest/types.js';
 import { InputError } from '../errors.js';
-import { makePlaceholders, toFillable, type Fillable, type Placeholders } from './personalise.js';
+import { makePlaceholders, toFillable, type Fillable, type Placeholders, type RecipientFields, type Slot } from './personalise.js';
 import { locateRenderedLine, type CompiledTemplates } from './templates.js';
 import { join, relative } from 'node:path';
 import { buildView, type Trim, type ViewSettings } from './view.js';
@@ -12,9 +12,8 @@ export interface RenderSettings extends ViewSettings {
   maxHtmlBytes: number;
 }
 
-export interface RenderedEmail {
-  subject: string;
-  preheader: string;
+/** One variant: the email for one paper set, cut at its per-recipient slots. */
+export interface RenderedVariant {
   html: Fillable;
   text: Fillable;
   /** Bytes of HTML with every per-recipient slot at its allowance: the worst case a recipient gets. */
@@ -24,8 +23,35 @@ export interface RenderedEmail {
   paperIds: string[];
 }
 
+/** The per-reader text of a variant: computed per preference set, filled into the slots. */
+export interface ReaderCopy {
+  subject: string;
+  preheader: string;
+  summary: string;
+  /** Per paper shown in full: its "why you got this" line, or null. */
+  reasons: (string | null)[];
+}
+
+/** A variant with one reader's copy: everything but the recipient's name, address and links. */
+export type RenderedEmail = RenderedVariant & ReaderCopy;
+
+/**
+ * The render key (shared contract): the ordered paper ids and, per paper, the followed authors
+ * it names (they stay visible in a shortened author list). Reasons, greeting, links and the
+ * subject are per-recipient slots, so readers with the same papers share one MJML compile.
+ */
+export function variantKey(selected: readonly SelectedPaper[]): string {
+  return JSON.stringify(selected.map(({ paper, why }) => (why.authors.length ? [paper.id, ...why.authors] : paper.id)));
+}
+
 /** Bytes allowed for each per-recipient value (signed URLs are about 200, names up to 120 characters). */
 export const SLOT_ALLOWANCE = 400;
+/** Bytes allowed for a reason line's text (lines are cut at REASON_MAX_CHARS), besides its element. */
+export const REASON_ALLOWANCE = 300;
+
+function slotAllowance(slot: Slot): number {
+  return slot.field === 'reason' ? slot.before.length + slot.after.length + REASON_ALLOWANCE : SLOT_ALLOWANCE;
+}
 
 /**
  * The trim ladder, tried in order until the HTML fits: full text; abstracts cut to 700, then
@@ -70,8 +96,25 @@ function oneLine(text: string): string {
   return text.replace(/[\r\n\t\u2028\u2029]+/g, ' ').replace(/\s{2,}/g, ' ').trim();
 }
 
-/** Renders one variant at one trim level (exported for template validation and previews). */
-export async function renderAtTrim(
+/** The reader-specific text of a variant, for this reader's selection: cheap, no MJML. */
+export function readerCopy(
+  templates: CompiledTemplates,
+  section: Section,
+  selected: readonly SelectedPaper[],
+  settings: ViewSettings,
+  trim: Trim,
+): ReaderCopy {
+  const view = buildView(section, selected, settings, trim);
+  return {
+    subject: oneLine(templates.subject(view)),
+    preheader: oneLine(templates.preheader(view)),
+    summary: view.summary,
+    reasons: view.papers.map((p) => p.why),
+  };
+}
+
+/** Renders one variant at one trim level, per-reader parts as placeholders (exported for validation and previews). */
+export async function renderVariantAtTrim(
   templates: CompiledTemplates,
   templatesDir: string,
   section: Section,
@@ -79,14 +122,38 @@ export async function renderAtTrim(
   settings: RenderSettings,
   trim: Trim,
   placeholders: Placeholders = makePlaceholders(),
-): Promise<RenderedEmail> {
-  const view = buildView(section, selected, settings, trim, placeholders);
-  const subject = oneLine(templates.subject(view));
+): Promise<RenderedVariant> {
+  const real = buildView(section, selected, settings, trim);
+  const view = {
+    ...real,
+    summary: placeholders.summary,
+    preheader: placeholders.preheader,
+    papers: real.papers.map((p, i) => ({ ...p, why: placeholders.reason(i) })),
+    recipient: placeholders,
+  };
+  const html = toFillable(await compileMjml(templates.mjml(view), templatesDir), placeholders, 'html');
+  const text = toFillable(tidyText(templates.text(view)), placeholders, 'text');
+  const htmlBytes = Buffer.byteLength(html.parts.join('')) + html.slots.reduce((n, slot) => n + slotAllowance(slot), 0);
+  return { html, text, htmlBytes, trim, paperIds: selected.map((s) => s.paper.id) };
+}
+
+/**
+ * One reader's email rendered in one piece with every value in place: what splicing into a
+ * variant must equal (the tests compare the two). Not used for sending: it costs a compile.
+ */
+export async function renderWhole(
+  templates: CompiledTemplates,
+  templatesDir: string,
+  section: Section,
+  selected: readonly SelectedPaper[],
+  settings: RenderSettings,
+  trim: Trim,
+  recipient: RecipientFields,
+): Promise<{ html: string; text: string }> {
+  const view = buildView(section, selected, settings, trim);
   const preheader = oneLine(templates.preheader(view));
-  const html = toFillable(await compileMjml(templates.mjml({ ...view, preheader }), templatesDir), placeholders);
-  const text = toFillable(tidyText(templates.text(view)), placeholders);
-  const htmlBytes = Buffer.byteLength(html.parts.join('')) + html.slots.length * SLOT_ALLOWANCE;
-  return { subject, preheader, html, text, htmlBytes, trim, paperIds: selected.map((s) => s.paper.id) };
+  const full = { ...view, preheader, recipient };
+  return { html: await compileMjml(templates.mjml(full), templatesDir), text: tidyText(templates.text(full)) };
 }
 
 /**
@@ -94,17 +161,17 @@ export async function renderAtTrim(
  * Tries the trim ladder until the HTML is under budget; a section too big even as a title
  * list is rendered as small as it goes and reported by `htmlBytes`.
  */
-export async function renderEmail(
+export async function renderVariant(
   templates: CompiledTemplates,
   templatesDir: string,
   section: Section,
   selected: readonly SelectedPaper[],
   settings: RenderSettings,
-): Promise<RenderedEmail> {
+): Promise<RenderedVariant> {
   const placeholders = makePlaceholders();
-  const attempt = (trim: Trim) => renderAtTrim(templates, templatesDir, section, selected, settings, trim, placeholders);
+  const attempt = (trim: Trim) => renderVariantAtTrim(templates, templatesDir, section, selected, settings, trim, placeholders);
 
-  let best: RenderedEmail | null = null;
+  let best: RenderedVariant | null = null;
   for (const trim of trimLadder(selected.length)) {
     best = await attempt(trim);
     if (best.htmlBytes <= settings.maxHtmlBytes) return best;
@@ -124,4 +191,16 @@ export async function renderEmail(
     }
   }
   return best!;
+}
+
+/** One reader's email: the variant of their paper set plus their copy. */
+export async function renderEmail(
+  templates: CompiledTemplates,
+  templatesDir: string,
+  section: Section,
+  selected: readonly SelectedPaper[],
+  settings: RenderSettings,
+): Promise<RenderedEmail> {
+  const variant = await renderVariant(templates, templatesDir, section, selected, settings);
+  return { ...variant, ...readerCopy(templates, section, selected, settings, variant.trim) };
 }

@@ -3,7 +3,7 @@ import { selectPapers } from '../audience/select.js';
 import { UserError } from '../errors.js';
 import type { CompiledTaxonomy } from '../topics/classify.js';
 import { classifyPaper } from '../topics/classify.js';
-import { renderAtTrim, type RenderSettings } from './render.js';
+import { renderVariantAtTrim, type RenderSettings } from './render.js';
 import { sampleSection } from './sample.js';
 import type { CompiledTemplates } from './templates.js';
 
@@ -28,7 +28,7 @@ export async function validateTemplates(
   const problems: Problem[] = [];
   for (const c of cases) {
     try {
-      await renderAtTrim(templates, templatesDir, section, c.selected, settings, c.trim);
+      await renderVariantAtTrim(templates, templatesDir, section, c.selected, settings, c.trim);
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
       problems.push({ where: templatesDir, message: `rendering ${c.name}: ${err.message}`, ...(err.hint ? { hint: err.hint } : {}) });

@@ -3,7 +3,6 @@ import { normalizeName } from '../audience/select.js';
 import { escapeHtml } from '../digest/html.js';
 import type { RichText, Section } from '../digest/types.js';
 import { truncateText } from './templates.js';
-import type { Placeholders } from './personalise.js';
 
 /** How much of the content fits: see README "Staying under Gmail's clipping limit". */
 export interface Trim {
@@ -51,13 +50,16 @@ function listPhrase(items: string[]): string {
   return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
 }
 
+export const REASON_MAX_CHARS = 160;
+
 export function whyLine(why: Why, labels: Readonly<Record<string, string>>): string | null {
   if (why.everything) return null;
   const reasons: string[] = [];
   if (why.topics.length) reasons.push(`your ${why.topics.length > 1 ? 'topics' : 'topic'} ${listPhrase(why.topics.map((t) => labels[t] ?? t))}`);
   if (why.authors.length) reasons.push(`you follow ${listPhrase(why.authors)}`);
   if (why.keywords.length) reasons.push(`your ${why.keywords.length > 1 ? 'keywords' : 'keyword'} ${listPhrase(why.keywords.map((k) => `“${k}”`))}`);
-  return `Why you got this: ${reasons.join('; ')}.`;
+  // Cut so a reason fits its byte allowance in the variant's budget (render.ts REASON_ALLOWANCE).
+  return truncateText(`Why you got this: ${reasons.join('; ')}.`, REASON_MAX_CHARS);
 }
 
 function shortenAbstract(abstract: RichText, chars: number | null): { html: string; shortened: boolean } {
@@ -66,14 +68,11 @@ function shortenAbstract(abstract: RichText, chars: number | null): { html: stri
   return { html: escapeHtml(truncateText(abstract.text, chars)), shortened: true };
 }
 
-/** The data every template sees; pure. */
-export function buildView(
-  section: Section,
-  selected: readonly SelectedPaper[],
-  settings: ViewSettings,
-  trim: Trim,
-  recipient: Placeholders,
-) {
+/**
+ * The data every template sees, for one reader's selection; pure. The variant render replaces
+ * the per-reader parts (summary, reason lines, preheader, recipient) with placeholders.
+ */
+export function buildView(section: Section, selected: readonly SelectedPaper[], settings: ViewSettings, trim: Trim) {
   const papers = selected.slice(0, trim.fullPapers).map(({ paper, why }) => {
     const abstract = paper.abstract && trim.abstractChars !== 0 ? shortenAbstract(paper.abstract, trim.abstractChars) : null;
     return {
@@ -114,7 +113,6 @@ export function buildView(
       everything && count === section.papers.length
         ? `Here ${count === 1 ? 'is the 1 new paper' : `are all ${count} new papers`} of the day.`
         : `${count} of today's ${section.papers.length} papers match your interests.`,
-    recipient,
   };
 }
 

@@ -8,8 +8,9 @@ import type { Ledger } from '../ledger/ledger.js';
 import { composeMessage } from '../mail/compose.js';
 import { messageIdFor } from '../mail/message-id.js';
 import type { Dispatcher } from '../mail/flow.js';
-import { fill, type PersonalFields } from '../render/personalise.js';
-import { renderEmail, type RenderedEmail, type RenderSettings } from '../render/render.js';
+import { LRUCache } from 'lru-cache';
+import { fill, personalFields } from '../render/personalise.js';
+import { readerCopy, renderVariant, variantKey, type RenderedEmail, type ReaderCopy, type RenderedVariant, type RenderSettings } from '../render/render.js';
 import type { CompiledTemplates } from '../render/templates.js';
 import { classifyPaper, type CompiledTaxonomy } from '../topics/classify.js';
 import { recipientLinks, type LinkSettings } from '../tokens/links.js';
@@ -59,40 +60,67 @@ export function greetingFor(subscriber: Subscriber): string {
   return subscriber.name ? `Hi ${subscriber.name},` : 'Hello,';
 }
 
-/** Equal keys, equal emails: the papers and the reasons shown for them. */
-export function selectionKey(selected: readonly SelectedPaper[]): string {
-  return JSON.stringify(selected.map(({ paper, why }) => [paper.id, why]));
+/** Bytes of a variant as the cache counts them (UTF-16 strings: two bytes a character). */
+function variantBytes(variant: RenderedVariant): number {
+  let chars = 0;
+  for (const part of variant.html.parts) chars += part.length;
+  for (const part of variant.text.parts) chars += part.length;
+  return 2 * chars + 1024;
 }
 
+/** Default memory for rendered variants of one section; the least recently used go first. */
+export const VARIANT_CACHE_BYTES = 64 * 1024 * 1024;
+
 /**
- * Renders once per distinct selection and caches it, so a day with many subscribers costs one
- * MJML compile per distinct paper set (and reason line), not one per recipient.
+ * Renders once per distinct paper set (the render key, see variantKey) and keeps variants in an
+ * LRU bounded by bytes, so a day with many subscribers costs one MJML render per paper set and
+ * memory that does not grow with the list. Reader copies (reasons, summary, subject) are cheap
+ * and computed per selection.
  */
 export class VariantCache {
-  private readonly renders = new Map<string, Promise<RenderedEmail>>();
+  private readonly renders: LRUCache<string, RenderedVariant>;
+  private readonly pending = new Map<string, Promise<RenderedVariant>>();
+  private readonly keys = new Set<string>();
+  /** Variant renders done (each one paper set; a re-render after eviction counts again). */
+  renderCount = 0;
 
   constructor(
     private readonly templates: CompiledTemplates,
     private readonly templatesDir: string,
     private readonly settings: RenderSettings,
-  ) {}
-
-  get size(): number {
-    return this.renders.size;
+    maxBytes = VARIANT_CACHE_BYTES,
+  ) {
+    this.renders = new LRUCache({ maxSize: maxBytes, sizeCalculation: variantBytes });
   }
 
-  render(section: Section, selected: readonly SelectedPaper[]): Promise<RenderedEmail> {
-    const key = selectionKey(selected);
-    let rendered = this.renders.get(key);
-    if (!rendered) {
-      rendered = renderEmail(this.templates, this.templatesDir, section, selected, this.settings);
-      this.renders.set(key, rendered);
+  /** Distinct paper sets seen. */
+  get size(): number {
+    return this.keys.size;
+  }
+
+  variant(section: Section, selected: readonly SelectedPaper[]): Promise<RenderedVariant> {
+    const key = variantKey(selected);
+    this.keys.add(key);
+    const cached = this.renders.get(key);
+    if (cached) return Promise.resolve(cached);
+    let pending = this.pending.get(key);
+    if (!pending) {
+      this.renderCount++;
+      pending = renderVariant(this.templates, this.templatesDir, section, selected, this.settings).finally(() => this.pending.delete(key));
+      pending.then((v) => this.renders.set(key, v), () => undefined);
+      this.pending.set(key, pending);
     }
-    return rendered;
+    return pending;
+  }
+
+  /** One reader's email: the shared variant plus the copy for their selection. */
+  async render(section: Section, selected: readonly SelectedPaper[]): Promise<RenderedEmail> {
+    const variant = await this.variant(section, selected);
+    return { ...variant, ...readerCopy(this.templates, section, selected, this.settings, variant.trim) };
   }
 }
 
-/** Composes one recipient's message from a rendered variant: a few string joins and the MIME build. */
+/** Composes one recipient's message from a rendered email: a few string joins and the MIME build. */
 export async function composeFor(
   config: Config,
   rendered: RenderedEmail,
@@ -101,11 +129,11 @@ export async function composeFor(
   links: LinkSettings,
   date: Date,
 ): Promise<{ raw: Buffer; html: string; text: string; messageId: string }> {
-  const personal: PersonalFields = {
+  const personal = personalFields(rendered, {
     greeting: greetingFor(subscriber),
     email: subscriber.email,
     ...recipientLinks(links, addressKey(subscriber.email), date),
-  };
+  });
   const html = fill(rendered.html, personal, true);
   const text = fill(rendered.text, personal, false);
   const messageId = messageIdFor(section.date, subscriber.email, config.list.id);
@@ -128,6 +156,11 @@ export async function composeFor(
   return { raw, html, text, messageId };
 }
 
+interface Selection {
+  selected: SelectedPaper[];
+  copy: ReaderCopy | null;
+}
+
 /** Sends one section to every eligible subscriber who has no final outcome for it yet. */
 export async function deliverSection(
   section: Section,
@@ -148,7 +181,8 @@ export async function deliverSection(
   }
 
   const papers = section.papers.map((p) => classifyPaper(p, ctx.taxonomy));
-  const selections = new Map<string, SelectedPaper[]>();
+  // Per preference set: the selection and, once its variant is known, the reader's copy.
+  const selections = new Map<string, Selection>();
   const variants = new VariantCache(ctx.templates, ctx.config.paths.templates, ctx.renderSettings);
   const counts: DeliveryCounts = { sent: 0, skippedNoMatch: 0, failed: 0, alreadyDone: 0, notEligible: 0, pending: 0, wouldSend: 0 };
   let transientFailures = 0;
@@ -161,7 +195,7 @@ export async function deliverSection(
     await ledger.flush();
   };
 
-  const jobs: { subscriber: Subscriber; selected: SelectedPaper[] }[] = [];
+  const jobs: { subscriber: Subscriber; selection: Selection }[] = [];
   for (const subscriber of subscribers) {
     if (subscriber.status !== 'active') continue;
     const key = addressKey(subscriber.email);
@@ -175,12 +209,12 @@ export async function deliverSection(
       continue;
     }
     const prefKey = preferenceKey(subscriber);
-    let selected = selections.get(prefKey);
-    if (!selected) {
-      selected = matcherFor(subscriber).select(papers);
-      selections.set(prefKey, selected);
+    let selection = selections.get(prefKey);
+    if (!selection) {
+      selection = { selected: matcherFor(subscriber).select(papers), copy: null };
+      selections.set(prefKey, selection);
     }
-    if (selected.length === 0) {
+    if (selection.selected.length === 0) {
       counts.skippedNoMatch++;
       ctx.onOutcome?.('skipped');
       if (!dryRun) {
@@ -190,14 +224,16 @@ export async function deliverSection(
       }
       continue;
     }
-    jobs.push({ subscriber, selected });
+    jobs.push({ subscriber, selection });
   }
 
   ctx.onPlanned?.(jobs.length);
   await pMap(
     jobs,
-    async ({ subscriber, selected }) => {
-      const rendered = await variants.render(section, selected);
+    async ({ subscriber, selection }) => {
+      const variant = await variants.variant(section, selection.selected);
+      selection.copy ??= readerCopy(ctx.templates, section, selection.selected, ctx.renderSettings, variant.trim);
+      const rendered: RenderedEmail = { ...variant, ...selection.copy };
       largestHtmlBytes = Math.max(largestHtmlBytes, rendered.htmlBytes);
       if (!dispatcher) {
         counts.wouldSend++;

@@ -6,7 +6,7 @@ import { UserError } from '../errors.js';
 import { composeMessage } from '../mail/compose.js';
 import { dispatcherFor } from '../mail/flow.js';
 import { createTransport } from '../mail/transports/index.js';
-import { fill } from '../render/personalise.js';
+import { fill, personalFields } from '../render/personalise.js';
 import { recipientLinks, type LinkSettings } from '../tokens/links.js';
 import type { Inputs } from './context.js';
 import { greetingFor } from './deliver.js';
@@ -27,7 +27,7 @@ export async function sendTestEmail(config: Config, to: string, audience: Audien
   const prepared = await prepareEmail(config, audience, inputs);
   if (!prepared) return { ok: false, message: 'No paper of that section matches these preferences, so there is no email to send.' };
   const { section, subscriber, rendered } = prepared;
-  const personal = { greeting: greetingFor(subscriber), email: subscriber.email, ...recipientLinks(links, addressKey(subscriber.email), new Date()) };
+  const personal = personalFields(rendered, { greeting: greetingFor(subscriber), email: subscriber.email, ...recipientLinks(links, addressKey(subscriber.email), new Date()) });
   const messageId = `<test-${randomBytes(8).toString('hex')}@${config.list.id}>`;
   const html = fill(rendered.html, personal, true);
   const raw = await composeMessage({

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import mjml2html from 'mjml';
 import { selectPapers } from '../../src/audience/select.js';
 import type { Section } from '../../src/digest/types.js';
-import { fill } from '../../src/render/personalise.js';
+import { fill, personalFields } from '../../src/render/personalise.js';
 import { escapeHtml } from '../../src/digest/html.js';
 import { renderEmail, type RenderSettings } from '../../src/render/render.js';
 import { compileTemplates, readTemplateSources } from '../../src/render/templates.js';
@@ -31,7 +31,8 @@ const person = {
 async function render(section: Section, prefs = NO_PREFS, overrides: Partial<RenderSettings> = {}) {
   const selected = selectPapers(classified(section), prefs);
   const rendered = await renderEmail(templates, templatesDir, section, selected, { ...settings, ...overrides });
-  return { selected, rendered, html: fill(rendered.html, person, true), text: fill(rendered.text, person, false) };
+  const personal = personalFields(rendered, person);
+  return { selected, rendered, html: fill(rendered.html, personal, true), text: fill(rendered.text, personal, false) };
 }
 
 const sections = seedSections();
@@ -92,10 +93,11 @@ describe('render', () => {
   });
 
   it('shortens abstracts first when that is enough', async () => {
-    const { rendered, html } = await render(largest, NO_PREFS, { maxHtmlBytes: 70_000 });
+    // 77 KB: the budget reserves room for 24 per-recipient slots (18 of them reason lines).
+    const { rendered, html } = await render(largest, NO_PREFS, { maxHtmlBytes: 77_000 });
     expect(rendered.trim.abstractChars).toBe(700);
     expect(rendered.trim.fullPapers).toBe(18);
-    expect(Buffer.byteLength(html)).toBeLessThan(70_000);
+    expect(Buffer.byteLength(html)).toBeLessThan(77_000);
     expect(html).toContain('Read the full abstract');
   });
 
@@ -114,7 +116,7 @@ describe('render', () => {
 
   it('escapes the per-recipient values too', async () => {
     const { rendered } = await render(sections[7]!);
-    const html = fill(rendered.html, { ...person, greeting: 'Hi <b>Eve</b> & "co",' }, true);
+    const html = fill(rendered.html, personalFields(rendered, { ...person, greeting: 'Hi <b>Eve</b> & "co",' }), true);
     expect(html).toContain('Hi &lt;b&gt;Eve&lt;/b&gt; &amp; &quot;co&quot;,');
     expect(html).not.toContain('<b>Eve</b>');
   });
