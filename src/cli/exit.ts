@@ -8,6 +8,11 @@ export const EXIT = {
   partial: 3,
   /** Stopped early (daily quota, SIGTERM): the rest is pending for the next run. */
   incomplete: 4,
+  /**
+   * The mail server or the configuration refused the session (connection, TLS, login, sender):
+   * nothing was recorded against any recipient; fix what the message names and run again.
+   */
+  session: 5,
   /** Another run holds the lock (EX_TEMPFAIL): nothing was sent; try again later. */
   busy: 75,
 } as const;

@@ -18,6 +18,13 @@ function countsLine(o: SectionOutcome, dryRun: boolean): string {
   return parts.join(', ') + extra;
 }
 
+/** Failure reasons over all sections of the pass, most frequent first. */
+export function topReasons(summary: RunSummary): { reason: string; count: number }[] {
+  const all = new Map<string, number>();
+  for (const o of summary.sections) for (const r of o.counts?.reasons ?? []) all.set(r.reason, (all.get(r.reason) ?? 0) + r.count);
+  return [...all].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+}
+
 export function formatRunSummary(summary: RunSummary): string {
   const lines: string[] = [];
   for (const o of summary.sections) {
@@ -39,7 +46,19 @@ export function formatRunSummary(summary: RunSummary): string {
       ? `Dry run: ${total.wouldSend} emails would be sent, ${total.skipped} subscribers have no matching papers. Nothing was sent or recorded.`
       : `Emails: ${total.sent} sent, ${total.skipped} skipped (no matching papers), ${total.failed} failed.`,
   );
-  if (summary.stoppedEarly) {
+  const reasons = topReasons(summary);
+  if (reasons.length > 0) {
+    lines.push('Failures by reason:');
+    for (const r of reasons.slice(0, 5)) lines.push(`  ${String(r.count).padStart(5)}  ${r.reason}`);
+    if (reasons.length > 5) lines.push(`  ... and ${reasons.length - 5} more (digest-mailer deliveries --status failed)`);
+  }
+  if (summary.stoppedEarly === 'session' && summary.sessionFailure) {
+    const f = summary.sessionFailure;
+    lines.push(`Stopped: the mail server refused the session at the ${f.stage} stage; no recipient was marked failed.`);
+    lines.push(`  Server said: ${f.reason}`);
+    if (f.hint) lines.push(`  Check: ${f.hint}`);
+    lines.push(`  ${total.pending} messages (and any later sections) are pending; run again once this is fixed.`);
+  } else if (summary.stoppedEarly) {
     const why = summary.stoppedEarly === 'quota' ? 'the daily sending quota was reached' : 'the run was interrupted';
     lines.push(`Stopped early: ${why}. ${total.pending} messages (and any later sections) are pending; the next run sends them.`);
   }

@@ -31,6 +31,18 @@ const smtpTransport = z.strictObject({
   passwordEnv: envName.default('SMTP_PASSWORD'),
   /** Environment variable holding a full SMTP URL (smtps://user:pass@host:465); overrides host/port/user. */
   urlEnv: envName.optional(),
+  /** EHLO name; default: this host's name when it is a full domain name, else the From domain. */
+  name: z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a host name, e.g. "mail.example.org"').optional(),
+  /** Server certificate checks (always on): a private CA to trust, the name to verify, the lowest TLS version. */
+  tls: z
+    .strictObject({
+      /** PEM file (relative to the config file) of a CA to trust besides the system ones. */
+      caFile: z.string().min(1).optional(),
+      /** Name the certificate must carry, when it differs from transport.host (e.g. host is an IP). */
+      servername: z.string().min(1).optional(),
+      minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+    })
+    .optional(),
   maxConnections: z.number().int().min(1).max(50).default(5),
   /** Messages per pooled connection before it is recycled. */
   maxMessagesPerConnection: z.number().int().min(1).default(100),
@@ -109,10 +121,17 @@ export const configSchema = z.strictObject({
       /** Messages in flight at once. */
       concurrency: z.number().int().min(1).max(100).default(8),
       /** Attempts per message for transient failures (4xx, dropped connections, throttling), first one included. */
-      maxAttempts: z.number().int().min(1).max(20).default(5),
+      maxAttempts: z.number().int().min(1).max(100).default(30),
+      /**
+       * How long a message keeps being retried after its first attempt (backoff with jitter).
+       * A relay restart or a rate-limit window shorter than this finishes in the same run.
+       */
+      retryWindowMs: z.number().int().min(0).max(86_400_000).default(600_000),
+      /** Session failures (login, TLS, sender refused...) in a row before the run stops with everyone left pending. */
+      sessionFailureLimit: z.number().int().min(1).max(100).default(3),
       /** First retry delay; doubles each attempt, with full jitter, capped at maxRetryDelayMs. */
       retryBaseDelayMs: z.number().int().min(1).default(2_000),
-      maxRetryDelayMs: z.number().int().min(1).default(120_000),
+      maxRetryDelayMs: z.number().int().min(1).default(60_000),
     })
     .prefault({}),
   web: z
@@ -162,6 +181,10 @@ export const configSchema = z.strictObject({
         .default('0 7 * * *'),
       /** IANA zone for the cron expression; defaults to the top-level timezone. */
       timezone: timeZone.optional(),
+      /** While a section is unfinished (transient failures, a stopped run), try again this often... */
+      retryIntervalMinutes: z.number().int().min(1).max(720).default(15),
+      /** ...until this many hours after the tick that started the day's send. */
+      retryForHours: z.number().min(0).max(24).default(12),
     })
     .prefault({}),
 });

@@ -17,6 +17,8 @@ export interface DeliveryRecord {
   at: string;
   messageId?: string | undefined;
   reason?: string | undefined;
+  /** For failures: where the exchange failed (recipient, data). */
+  stage?: string | undefined;
   /** For failures: true when retrying cannot help (SMTP 5xx, rejected address). */
   permanent?: boolean | undefined;
 }

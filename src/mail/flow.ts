@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { OutgoingMessage, SendResult, Transport } from './transport.js';
+import { scopeOf, type OutgoingMessage, type SendFailure, type SendResult, type Transport } from './transport.js';
 
 /** Time, passed in so tests can run the rate limiter and backoff on a virtual clock. */
 export interface Clock {
@@ -38,6 +38,10 @@ export interface RetryPolicy {
   maxAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /** A message is retried only while its next attempt falls within this long after its first. */
+  windowMs?: number | undefined;
+  /** Permanent session failures in a row that stop the run. */
+  sessionFailureLimit?: number | undefined;
 }
 
 /** Exponential backoff with full jitter: uniform in [0, min(max, base * 2^(attempt-1))]. */
@@ -46,7 +50,12 @@ export function backoffDelay(attempt: number, policy: RetryPolicy, random: () =>
   return Math.round(random() * ceiling);
 }
 
-export type StopReason = 'quota' | 'signal';
+/**
+ * - quota: the daily sending quota was reached
+ * - signal: SIGTERM/SIGINT
+ * - session: the relay or the configuration refuses every message (login, TLS, sender...)
+ */
+export type StopReason = 'quota' | 'signal' | 'session';
 
 export interface DispatchResult {
   result: SendResult;
@@ -55,12 +64,19 @@ export interface DispatchResult {
 
 /**
  * Sends through a transport with the run's flow control: the rate limit before every attempt,
- * retries with backoff and jitter for transient failures, none for permanent ones, and a stop
- * switch (daily quota reached, SIGTERM) that lets in-flight sends finish and starts no more.
+ * retries with backoff and jitter for transient failures within the retry window, none for
+ * permanent ones, and a stop switch (daily quota, SIGTERM, a session that keeps failing) that
+ * lets in-flight sends finish and starts no more.
+ *
+ * Session-scope failures (see FailureStage) are the relay's or the configuration's, not the
+ * recipient's: after `sessionFailureLimit` permanent ones in a row, or a transient one that
+ * outlasts the retry window, the run stops and everyone unsent stays pending.
  */
 export class Dispatcher {
   private readonly controller = new AbortController();
   private reason: StopReason | null = null;
+  private sessionFailuresInARow = 0;
+  private stoppingFailure: SendFailure | null = null;
 
   constructor(
     private readonly transport: Transport,
@@ -74,39 +90,69 @@ export class Dispatcher {
     return this.reason;
   }
 
-  stop(reason: StopReason): void {
+  /** The session failure that stopped the run (the server's reply and what to check). */
+  get sessionFailure(): SendFailure | null {
+    return this.stoppingFailure;
+  }
+
+  stop(reason: StopReason, failure?: SendFailure): void {
+    if (!this.reason && failure) this.stoppingFailure = failure;
     this.reason ??= reason;
     this.controller.abort();
   }
 
   async send(message: OutgoingMessage): Promise<DispatchResult> {
-    let result: SendResult = { ok: false, kind: 'transient', reason: 'not attempted: the run was stopping' };
-    for (let attempt = 1; attempt <= this.policy.maxAttempts; attempt++) {
+    let result: SendResult = { ok: false, kind: 'transient', stage: 'connection', reason: 'not attempted: the run was stopping' };
+    const firstAt = this.clock.now();
+    const windowMs = this.policy.windowMs ?? Number.POSITIVE_INFINITY;
+    const limit = this.policy.sessionFailureLimit ?? 3;
+    for (let attempt = 1; ; attempt++) {
       if (this.reason) return { result, attempts: attempt - 1 };
       await this.limiter.take(this.controller.signal);
       if (this.reason) return { result, attempts: attempt - 1 };
       result = await this.transport.send(message);
-      if (result.ok || result.kind === 'permanent') return { result, attempts: attempt };
+      if (result.ok) {
+        this.sessionFailuresInARow = 0;
+        return { result, attempts: attempt };
+      }
       if (result.kind === 'quota') {
         this.stop('quota');
         return { result, attempts: attempt };
       }
-      if (attempt < this.policy.maxAttempts) {
-        await this.clock.sleep(backoffDelay(attempt, this.policy, this.random), this.controller.signal);
+      const session = scopeOf(result.stage) === 'session';
+      if (!session) this.sessionFailuresInARow = 0;
+      if (result.kind === 'permanent') {
+        if (session && ++this.sessionFailuresInARow >= limit) this.stop('session', result);
+        return { result, attempts: attempt };
       }
+      const wait = backoffDelay(attempt, this.policy, this.random);
+      if (attempt >= this.policy.maxAttempts || this.clock.now() + wait - firstAt > windowMs) {
+        // The relay stayed unusable for the whole window: the rest would wait the same way.
+        if (session) this.stop('session', result);
+        return { result, attempts: attempt };
+      }
+      await this.clock.sleep(wait, this.controller.signal);
     }
-    return { result, attempts: this.policy.maxAttempts };
   }
 }
 
 /** The run's flow control from the `delivery` config section. */
 export function dispatcherFor(
   transport: Transport,
-  delivery: { ratePerSecond: number; maxAttempts: number; retryBaseDelayMs: number; maxRetryDelayMs: number },
+  delivery: {
+    ratePerSecond: number;
+    maxAttempts: number;
+    retryBaseDelayMs: number;
+    maxRetryDelayMs: number;
+    retryWindowMs: number;
+    sessionFailureLimit: number;
+  },
 ): Dispatcher {
   return new Dispatcher(transport, new RateLimiter(delivery.ratePerSecond, systemClock), {
     maxAttempts: delivery.maxAttempts,
     baseDelayMs: delivery.retryBaseDelayMs,
     maxDelayMs: delivery.maxRetryDelayMs,
+    windowMs: delivery.retryWindowMs,
+    sessionFailureLimit: delivery.sessionFailureLimit,
   });
 }

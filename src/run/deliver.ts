@@ -11,6 +11,7 @@ import type { Dispatcher } from '../mail/flow.js';
 import { LRUCache } from 'lru-cache';
 import { fill, personalFields } from '../render/personalise.js';
 import { readerCopy, renderVariant, variantKey, type RenderedEmail, type ReaderCopy, type RenderedVariant, type RenderSettings } from '../render/render.js';
+import { scopeOf } from '../mail/transport.js';
 import type { CompiledTemplates } from '../render/templates.js';
 import { classifyPaper, type CompiledTaxonomy } from '../topics/classify.js';
 import { recipientLinks, type LinkSettings } from '../tokens/links.js';
@@ -29,6 +30,22 @@ export interface DeliveryCounts {
   pending: number;
   /** Dry run: messages that would go out. */
   wouldSend: number;
+  /** Failures recorded against recipients, grouped by reason (addresses masked), most first. */
+  reasons: { reason: string; count: number }[];
+}
+
+/** "550 5.1.1 <a@b.org>: unknown" and "550 5.1.1 <c@d.org>: unknown" are one reason. */
+export function reasonGroup(reason: string): string {
+  return reason
+    .replace(/<[^<>\s]*@[^<>\s]*>/g, '<address>')
+    .replace(/[^\s<>:;,()"']+@[^\s<>:;,()"']+/g, 'address')
+    .replace(/\b[0-9A-F]{8,12}\b/g, 'ID')
+    .trim();
+}
+
+function countReason(reasons: Map<string, number>, reason: string): void {
+  const key = reasonGroup(reason);
+  reasons.set(key, (reasons.get(key) ?? 0) + 1);
 }
 
 export interface SectionDeliveryResult {
@@ -184,7 +201,8 @@ export async function deliverSection(
   // Per preference set: the selection and, once its variant is known, the reader's copy.
   const selections = new Map<string, Selection>();
   const variants = new VariantCache(ctx.templates, ctx.config.paths.templates, ctx.renderSettings);
-  const counts: DeliveryCounts = { sent: 0, skippedNoMatch: 0, failed: 0, alreadyDone: 0, notEligible: 0, pending: 0, wouldSend: 0 };
+  const counts: DeliveryCounts = { sent: 0, skippedNoMatch: 0, failed: 0, alreadyDone: 0, notEligible: 0, pending: 0, wouldSend: 0, reasons: [] };
+  const reasons = new Map<string, number>();
   let transientFailures = 0;
   let largestHtmlBytes = 0;
 
@@ -259,12 +277,14 @@ export async function deliverSection(
         counts.sent++;
         ctx.onOutcome?.('sent');
         await record({ t: 'delivery', date: section.date, email: key, status: 'sent', at, messageId: message.messageId });
-      } else if (result.kind === 'quota' || (result.kind === 'transient' && dispatcher.stopReason)) {
-        // Not delivered and not the recipient's fault: left pending for the next run.
+      } else if (result.kind === 'quota' || scopeOf(result.stage) === 'session' || (result.kind === 'transient' && dispatcher.stopReason)) {
+        // Not delivered and not the recipient's fault (the relay or the configuration refused
+        // the session, or the run is stopping): nothing is recorded, the next pass sends it.
         counts.pending++;
         ctx.onOutcome?.('pending');
       } else {
         counts.failed++;
+        countReason(reasons, result.reason);
         if (result.kind === 'transient') transientFailures++;
         ctx.onOutcome?.('failed');
         await record({
@@ -275,6 +295,7 @@ export async function deliverSection(
           at,
           messageId: message.messageId,
           reason: result.reason,
+          stage: result.stage,
           permanent: result.kind === 'permanent',
         });
       }
@@ -282,6 +303,7 @@ export async function deliverSection(
     { concurrency: ctx.concurrency },
   );
 
+  counts.reasons = [...reasons].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
   // Anyone left pending (stopped early) or failed transiently keeps the section open for the next run.
   const complete = transientFailures === 0 && counts.pending === 0;
   if (!dryRun) {

@@ -3,6 +3,7 @@ import type { Config } from '../config/load.js';
 import { UserError, type Problem } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Dispatcher, StopReason } from '../mail/flow.js';
+import type { SendFailure } from '../mail/transport.js';
 import { TemplateRenderError } from '../render/render.js';
 import type { LinkSettings } from '../tokens/links.js';
 import { renderSettings, type Inputs } from './context.js';
@@ -38,6 +39,8 @@ export interface RunSummary {
   problems: Problem[];
   /** Set when the run stopped before the end (daily quota, SIGTERM); the rest stays pending. */
   stoppedEarly: StopReason | null;
+  /** With stoppedEarly 'session': the server's reply, where it came, and what to check. */
+  sessionFailure: SendFailure | null;
 }
 
 export interface RunDeps {
@@ -142,5 +145,5 @@ export async function runPass(deps: RunDeps, options: RunOptions): Promise<RunSu
     ledger.record({ t: 'run', at });
     await ledger.flush();
   }
-  return { dryRun, today, sections: outcomes, problems: inputs.problems, stoppedEarly: deps.dispatcher?.stopReason ?? null };
+  return { dryRun, today, sections: outcomes, problems: inputs.problems, stoppedEarly: deps.dispatcher?.stopReason ?? null, sessionFailure: deps.dispatcher?.sessionFailure ?? null };
 }

@@ -17,6 +17,8 @@ export interface SmtpSink {
   port: number;
   messages: ReceivedMail[];
   connections: number;
+  /** EHLO names clients greeted with. */
+  greetings: string[];
   /** RCPT TO attempts per address, accepted or not. */
   attempts: Map<string, number>;
   close(): Promise<void>;
@@ -27,18 +29,46 @@ export interface SmtpSinkOptions {
   rcpt?: (address: string, attempt: number) => number | undefined;
   /** Delay before accepting DATA, to keep a run busy. */
   dataDelayMs?: number;
+  /** Decide the answer to MAIL FROM: undefined accepts, a number rejects with that code. */
+  mailFrom?: (address: string) => number | undefined;
+  /** Offer AUTH PLAIN/LOGIN and require it with these credentials. */
+  auth?: { user: string; pass: string };
+  /** Offer STARTTLS with this key and certificate (otherwise STARTTLS is not offered). */
+  tls?: { key: string; cert: string };
+  /** Listen on this port (a restarted relay); default: an ephemeral one. */
+  port?: number;
 }
 
 /** A real SMTP server on 127.0.0.1 (the smtp-server package) that keeps what it receives. */
 export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
-  const sink = { messages: [] as ReceivedMail[], connections: 0, attempts: new Map<string, number>() };
+  const sink = { messages: [] as ReceivedMail[], connections: 0, greetings: [] as string[], attempts: new Map<string, number>() };
+  const disabled = [...(options.tls ? [] : ['STARTTLS']), ...(options.auth ? [] : ['AUTH'])];
   const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
+    authOptional: !options.auth,
+    allowInsecureAuth: true,
+    authMethods: ['PLAIN', 'LOGIN'],
+    disabledCommands: disabled,
+    ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
     logger: false,
     size: 10 * 1024 * 1024,
     onConnect(_session, callback) {
       sink.connections++;
+      callback();
+    },
+    onAuth(auth, _session, callback) {
+      if (options.auth && auth.username === options.auth.user && auth.password === options.auth.pass) {
+        callback(null, { user: auth.username });
+        return;
+      }
+      callback(Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 }));
+    },
+    onMailFrom(address: SMTPServerAddress, session, callback) {
+      sink.greetings.push(session.hostNameAppearsAs);
+      const code = options.mailFrom?.(address.address.toLowerCase());
+      if (code) {
+        callback(Object.assign(new Error(code >= 500 ? 'Sender address rejected: not owned by user' : 'Error: too much mail, try again later'), { responseCode: code }));
+        return;
+      }
       callback();
     },
     onRcptTo(address: SMTPServerAddress, _session, callback) {
@@ -67,7 +97,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
   });
   // A client killed mid-session resets its connection: expected in the crash tests.
   server.on('error', () => undefined);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const port = (server.server.address() as AddressInfo).port;
   return {
     port,
@@ -77,6 +107,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     get connections() {
       return sink.connections;
     },
+    greetings: sink.greetings,
     attempts: sink.attempts,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

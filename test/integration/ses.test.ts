@@ -90,4 +90,28 @@ describe('SES delivery through SendRawEmail to the aws-ses-v2-local emulator', (
     expect(second.stdout).toMatch(/sent 4,.*done before 5/);
     expect(await recipientsInStore()).toEqual(EXPECTED);
   });
+
+  it('bad credentials and an unverified sender are the session: exit 5, nobody failed, a rerun delivers everyone once', async () => {
+    let answer: SesAnswer = { status: 403, code: 'InvalidClientTokenId', message: 'The security token included in the request is invalid.' };
+    const dir = await projectVia(() => answer);
+    const first = await cli(dir, ['run'], env);
+    expect(first.code).toBe(5);
+    expect(first.stdout).toMatch(/at the login stage/);
+    expect(first.stdout).toMatch(/Check: Check the AWS credentials/);
+    expect(first.stdout).toMatch(/failed 0/);
+    expect(proxy!.requests.length).toBeLessThanOrEqual(3);
+
+    answer = { status: 400, code: 'MessageRejected', message: 'Email address is not verified. The following identities failed the check in region EU-WEST-1: digest@example.org' };
+    const second = await cli(dir, ['run'], env);
+    expect(second.code).toBe(5);
+    expect(second.stdout).toMatch(/at the sender stage/);
+    expect(second.stdout).toMatch(/Verify list\.from\.address/);
+    expect(await recipientsInStore()).toEqual([]);
+
+    answer = 'forward';
+    const third = await cli(dir, ['run'], env);
+    expect(third.code).toBe(0);
+    expect(third.stdout).toMatch(/sent 6/);
+    expect(await recipientsInStore()).toEqual(EXPECTED);
+  });
 });

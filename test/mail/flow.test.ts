@@ -72,8 +72,8 @@ describe('retries', () => {
   it('retries transient failures with growing, jittered backoff until delivered', async () => {
     const clock = new VirtualClock();
     const transport = new ScriptedTransport(clock, [
-      { ok: false, kind: 'transient', reason: '421' },
-      { ok: false, kind: 'transient', reason: '421' },
+      { ok: false, kind: 'transient', stage: 'recipient', reason: '450' },
+      { ok: false, kind: 'transient', stage: 'recipient', reason: '450' },
     ]);
     const dispatcher = new Dispatcher(transport, new RateLimiter(1000, clock), policy, clock, () => 1);
     const { result, attempts } = await dispatcher.send(message);
@@ -84,7 +84,7 @@ describe('retries', () => {
 
   it('does not retry a permanent failure', async () => {
     const clock = new VirtualClock();
-    const transport = new ScriptedTransport(clock, [{ ok: false, kind: 'permanent', reason: '550' }]);
+    const transport = new ScriptedTransport(clock, [{ ok: false, kind: 'permanent', stage: 'recipient', reason: '550' }]);
     const { result, attempts } = await new Dispatcher(transport, new RateLimiter(1000, clock), policy, clock).send(message);
     expect(result).toMatchObject({ ok: false, kind: 'permanent' });
     expect(attempts).toBe(1);
@@ -92,7 +92,7 @@ describe('retries', () => {
 
   it('gives up after maxAttempts transient failures, leaving it retryable', async () => {
     const clock = new VirtualClock();
-    const fail: SendResult = { ok: false, kind: 'transient', reason: 'timeout' };
+    const fail: SendResult = { ok: false, kind: 'transient', stage: 'recipient', reason: '452 mailbox full' };
     const transport = new ScriptedTransport(clock, [fail, fail, fail, fail, fail]);
     const { result, attempts } = await new Dispatcher(transport, new RateLimiter(1000, clock), policy, clock).send(message);
     expect(result).toMatchObject({ ok: false, kind: 'transient' });
@@ -101,7 +101,7 @@ describe('retries', () => {
 
   it('stops everything at the daily quota: no further attempts for anyone', async () => {
     const clock = new VirtualClock();
-    const transport = new ScriptedTransport(clock, [{ ok: false, kind: 'quota', reason: 'Daily message quota exceeded.' }]);
+    const transport = new ScriptedTransport(clock, [{ ok: false, kind: 'quota', stage: 'sender', reason: 'Daily message quota exceeded.' }]);
     const dispatcher = new Dispatcher(transport, new RateLimiter(1000, clock), policy, clock);
     expect((await dispatcher.send(message)).result).toMatchObject({ kind: 'quota' });
     expect(dispatcher.stopReason).toBe('quota');
@@ -120,24 +120,129 @@ describe('retries', () => {
   });
 });
 
-describe('failure classification', () => {
-  it('SMTP: 4xx and connection errors are transient, 5xx permanent', () => {
-    expect(classifySmtpError({ responseCode: 421 })).toBe('transient');
-    expect(classifySmtpError({ responseCode: 452 })).toBe('transient');
-    expect(classifySmtpError({ responseCode: 550 })).toBe('permanent');
-    expect(classifySmtpError({ responseCode: 554 })).toBe('permanent');
-    expect(classifySmtpError({ code: 'ECONNECTION' })).toBe('transient');
-    expect(classifySmtpError({ code: 'ETIMEDOUT' })).toBe('transient');
-    expect(classifySmtpError({ code: 'EENVELOPE' })).toBe('permanent');
+describe('session-scope failures', () => {
+  const login: SendResult = { ok: false, kind: 'permanent', stage: 'login', reason: '535 5.7.8 Authentication failed' };
+  const refused: SendResult = { ok: false, kind: 'transient', stage: 'connection', reason: 'connect ECONNREFUSED 127.0.0.1:2525' };
+
+  it('stops the run after sessionFailureLimit permanent session failures in a row, keeping the reply', async () => {
+    const clock = new VirtualClock();
+    const transport = new ScriptedTransport(clock, [login, login, login, login]);
+    const dispatcher = new Dispatcher(transport, new RateLimiter(1000, clock), { ...policy, sessionFailureLimit: 3 }, clock);
+    for (let i = 0; i < 2; i++) {
+      expect((await dispatcher.send(message)).attempts).toBe(1); // never retried
+      expect(dispatcher.stopReason).toBeNull();
+    }
+    await dispatcher.send(message);
+    expect(dispatcher.stopReason).toBe('session');
+    expect(dispatcher.sessionFailure).toMatchObject({ stage: 'login', reason: '535 5.7.8 Authentication failed' });
+    expect((await dispatcher.send(message)).attempts).toBe(0);
+    expect(transport.sentAt).toHaveLength(3);
   });
 
-  it('SES: throttling and 5xx retried, quota stops, rejections final', () => {
-    expect(classifySesError({ name: 'Throttling', message: 'Maximum sending rate exceeded.' })).toBe('transient');
-    expect(classifySesError({ name: 'Throttling', message: 'Daily message quota exceeded.' })).toBe('quota');
-    expect(classifySesError({ name: 'ServiceUnavailable', message: '' })).toBe('transient');
-    expect(classifySesError({ name: 'Unknown', message: '', $metadata: { httpStatusCode: 503 } })).toBe('transient');
-    expect(classifySesError({ name: 'MessageRejected', message: 'Email address is not verified.' })).toBe('permanent');
-    expect(classifySesError({ name: 'MailFromDomainNotVerifiedException', message: '' })).toBe('permanent');
-    expect(classifySesError({ name: 'TimeoutError', message: 'socket hang up' })).toBe('transient');
+  it('a success in between resets the count', async () => {
+    const clock = new VirtualClock();
+    const ok: SendResult = { ok: true };
+    const transport = new ScriptedTransport(clock, [login, login, ok, login, login, ok]);
+    const dispatcher = new Dispatcher(transport, new RateLimiter(1000, clock), { ...policy, sessionFailureLimit: 3 }, clock);
+    for (let i = 0; i < 6; i++) await dispatcher.send(message);
+    expect(dispatcher.stopReason).toBeNull();
+  });
+
+  it('retries a refused connection within the window and delivers when the relay is back', async () => {
+    const clock = new VirtualClock();
+    const transport = new ScriptedTransport(clock, [refused, refused, refused, refused, refused]);
+    const dispatcher = new Dispatcher(
+      transport,
+      new RateLimiter(1000, clock),
+      { maxAttempts: 100, baseDelayMs: 1000, maxDelayMs: 8000, windowMs: 60_000 },
+      clock,
+      () => 1,
+    );
+    const { result, attempts } = await dispatcher.send(message);
+    expect(result.ok).toBe(true);
+    expect(attempts).toBe(6);
+    expect(dispatcher.stopReason).toBeNull();
+  });
+
+  it('a session that stays unreachable for the whole window stops the run; the time spent stays within the window', async () => {
+    const clock = new VirtualClock();
+    const transport = new ScriptedTransport(clock, Array.from({ length: 100 }, () => refused));
+    const dispatcher = new Dispatcher(
+      transport,
+      new RateLimiter(1000, clock),
+      { maxAttempts: 100, baseDelayMs: 1000, maxDelayMs: 8000, windowMs: 30_000 },
+      clock,
+      () => 1,
+    );
+    const { result, attempts } = await dispatcher.send(message);
+    expect(result).toMatchObject({ ok: false, stage: 'connection' });
+    expect(attempts).toBeGreaterThan(3);
+    expect(clock.now()).toBeLessThanOrEqual(30_000 + 10);
+    expect(dispatcher.stopReason).toBe('session');
+  });
+
+  it('a recipient that keeps answering 4xx fails alone at the end of the window; the run goes on', async () => {
+    const clock = new VirtualClock();
+    const full: SendResult = { ok: false, kind: 'transient', stage: 'recipient', reason: '452 4.2.2 mailbox full' };
+    const transport = new ScriptedTransport(clock, Array.from({ length: 50 }, () => full));
+    const dispatcher = new Dispatcher(transport, new RateLimiter(1000, clock), { maxAttempts: 100, baseDelayMs: 1000, maxDelayMs: 8000, windowMs: 20_000 }, clock, () => 1);
+    expect((await dispatcher.send(message)).result).toMatchObject({ ok: false, stage: 'recipient' });
+    expect(dispatcher.stopReason).toBeNull();
+  });
+});
+
+describe('failure classification', () => {
+  const smtp = (err: Parameters<typeof classifySmtpError>[0]) => {
+    const c = classifySmtpError(err);
+    return `${c.stage}/${c.kind}`;
+  };
+
+  it('SMTP: the stage follows the command; the kind follows the reply code', () => {
+    expect(smtp({ code: 'EAUTH', command: 'AUTH PLAIN', responseCode: 535, response: '535 5.7.8 Authentication failed' })).toBe('login/permanent');
+    expect(smtp({ code: 'EAUTH', command: 'AUTH PLAIN', responseCode: 454, response: '454 4.7.0 Temporary authentication failure' })).toBe('login/transient');
+    expect(smtp({ code: 'EENVELOPE', command: 'MAIL FROM', responseCode: 553, response: '553 5.7.1 Sender address rejected' })).toBe('sender/permanent');
+    expect(smtp({ code: 'EENVELOPE', command: 'MAIL FROM', responseCode: 450, response: '450 4.7.1 Error: too much mail' })).toBe('sender/transient');
+    expect(smtp({ code: 'EENVELOPE', command: 'RCPT TO', responseCode: 550, response: '550 5.1.1 unknown user' })).toBe('recipient/permanent');
+    expect(smtp({ code: 'EENVELOPE', command: 'RCPT TO', responseCode: 452, response: '452 4.2.2 full' })).toBe('recipient/transient');
+    expect(smtp({ code: 'EMESSAGE', command: 'DATA', responseCode: 554, response: '554 5.6.0 message refused' })).toBe('data/permanent');
+    expect(smtp({ code: 'EENVELOPE', command: 'RCPT TO', responseCode: 421, response: '421 4.3.2 shutting down' })).toBe('connection/transient');
+    expect(smtp({ code: 'ETLS', command: 'STARTTLS', responseCode: 502, response: '502 5.5.1 Error: command not implemented' })).toBe('tls/permanent');
+    expect(smtp({ code: 'ESOCKET', command: 'CONN', message: 'self-signed certificate', originalCode: 'DEPTH_ZERO_SELF_SIGNED_CERT' })).toBe('tls/permanent');
+    expect(smtp({ code: 'ETLS', command: 'STARTTLS', message: 'Error initiating TLS - unable to verify the first certificate' })).toBe('tls/permanent');
+    expect(smtp({ code: 'ETLS', command: 'CONN', message: 'Connection closed unexpectedly' })).toBe('tls/transient');
+    expect(smtp({ code: 'EPROTOCOL', command: 'CONN', responseCode: 554, response: '554 5.7.1 go away' })).toBe('greeting/permanent');
+    expect(smtp({ code: 'ECONNECTION', command: 'EHLO', responseCode: 550, response: '550 bad EHLO name' })).toBe('greeting/permanent');
+    expect(smtp({ code: 'ESOCKET', command: 'CONN', message: 'connect ECONNREFUSED', originalCode: 'ECONNREFUSED' })).toBe('connection/transient');
+    expect(smtp({ code: 'ETIMEDOUT', command: 'CONN' })).toBe('connection/transient');
+    expect(classifySmtpError({ code: 'ESOCKET', message: 'self-signed certificate' }).certificate).toBe(true);
+  });
+
+  it('SMTP: the reason names the command and keeps the reply on one line', () => {
+    expect(classifySmtpError({ code: 'EENVELOPE', command: 'MAIL FROM', responseCode: 553, response: '553 5.7.1\r\n sender refused' }).reason).toBe(
+      '553 5.7.1 sender refused (after MAIL FROM)',
+    );
+  });
+
+  it('SES: credentials, unverified sender and paused sending are the session; a rejected recipient is not', () => {
+    const ses = (err: Parameters<typeof classifySesError>[0]) => {
+      const c = classifySesError(err, 'digest@example.org');
+      return `${c.stage}/${c.kind}`;
+    };
+    expect(ses({ name: 'Throttling', message: 'Maximum sending rate exceeded.' })).toBe('connection/transient');
+    expect(classifySesError({ name: 'Throttling', message: 'Daily message quota exceeded.' }).kind).toBe('quota');
+    expect(ses({ name: 'ServiceUnavailable', message: '' })).toBe('connection/transient');
+    expect(ses({ name: 'Unknown', message: '', $metadata: { httpStatusCode: 503 } })).toBe('connection/transient');
+    expect(ses({ name: 'InvalidClientTokenId', message: 'The security token included in the request is invalid.' })).toBe('login/permanent');
+    expect(ses({ name: 'SignatureDoesNotMatch', message: '' })).toBe('login/permanent');
+    expect(ses({ name: 'AccountSendingPausedException', message: 'Account sending paused' })).toBe('sender/permanent');
+    expect(ses({ name: 'MailFromDomainNotVerifiedException', message: '' })).toBe('sender/permanent');
+    expect(
+      ses({ name: 'MessageRejected', message: 'Email address is not verified. The following identities failed the check in region EU-WEST-1: digest@example.org' }),
+    ).toBe('sender/permanent');
+    expect(
+      ses({ name: 'MessageRejected', message: 'Email address is not verified. The following identities failed the check in region EU-WEST-1: sofia@example.org' }),
+    ).toBe('recipient/permanent');
+    expect(ses({ name: 'MessageRejected', message: 'Illegal address' })).toBe('recipient/permanent');
+    expect(ses({ name: 'TimeoutError', message: 'socket hang up' })).toBe('connection/transient');
   });
 });

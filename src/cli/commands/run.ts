@@ -14,6 +14,7 @@ export interface RunFlags {
 
 /** The documented exit code of a finished pass. */
 export function exitCodeFor(summary: RunSummary): number {
+  if (summary.stoppedEarly === 'session') return EXIT.session;
   if (summary.stoppedEarly) return EXIT.incomplete;
   const failed = summary.sections.some((s) => s.error || (s.counts?.failed ?? 0) > 0);
   return failed || summary.problems.length > 0 ? EXIT.partial : EXIT.ok;

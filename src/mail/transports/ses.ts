@@ -1,27 +1,66 @@
 import { SESClient, SendRawEmailCommand } from '@aws-sdk/client-ses';
 import type { Config } from '../../config/load.js';
-import type { FailureKind, OutgoingMessage, SendResult, Transport } from '../transport.js';
+import type { FailureKind, FailureStage, OutgoingMessage, SendResult, Transport } from '../transport.js';
 
-const PERMANENT = new Set([
-  'MessageRejected', 'MailFromDomainNotVerifiedException', 'MailFromDomainNotVerified',
-  'ConfigurationSetDoesNotExistException', 'ConfigurationSetDoesNotExist', 'AccountSendingPausedException',
-  'AccountSendingPaused', 'ConfigurationSetSendingPausedException', 'InvalidParameterValue', 'ValidationError',
-  'AccessDenied', 'AccessDeniedException', 'InvalidClientTokenId', 'SignatureDoesNotMatch', 'UnrecognizedClientException',
+const CREDENTIALS = new Set([
+  'InvalidClientTokenId', 'SignatureDoesNotMatch', 'UnrecognizedClientException', 'AccessDenied',
+  'AccessDeniedException', 'ExpiredToken', 'ExpiredTokenException', 'MissingAuthenticationToken',
+  'IncompleteSignature', 'InvalidAccessKeyId', 'CredentialsProviderError', 'OptInRequired',
+]);
+const ACCOUNT = new Set([
+  'AccountSendingPausedException', 'AccountSendingPaused', 'ConfigurationSetSendingPausedException',
+  'ConfigurationSetDoesNotExistException', 'ConfigurationSetDoesNotExist',
+  'MailFromDomainNotVerifiedException', 'MailFromDomainNotVerified',
 ]);
 
-/** SES errors: throttling and 5xx are retried; a daily quota stops the run; rejections are final. */
-export function classifySesError(err: { name?: string; message?: string; $metadata?: { httpStatusCode?: number } }): FailureKind {
+export interface SesErrorLike {
+  name?: string | undefined;
+  message?: string | undefined;
+  $metadata?: { httpStatusCode?: number | undefined } | undefined;
+}
+
+export interface SesClassification {
+  kind: FailureKind;
+  stage: FailureStage;
+  hint?: string | undefined;
+}
+
+/**
+ * SES errors by scope. Credentials, an unverified sender, a paused account or configuration set
+ * are the session (every recipient would fail alike); throttling and 5xx are retried; a daily
+ * quota stops the run; a rejected destination is about that recipient only.
+ */
+export function classifySesError(err: SesErrorLike, source = ''): SesClassification {
   const name = err.name ?? '';
   const message = err.message ?? '';
-  if (/daily message quota exceeded/i.test(message)) return 'quota';
-  if (name === 'Throttling' || name === 'ThrottlingException' || /maximum sending rate exceeded/i.test(message)) return 'transient';
-  if (name === 'ServiceUnavailable' || name === 'InternalFailure') return 'transient';
-  if (PERMANENT.has(name)) return 'permanent';
+  if (/daily message quota exceeded/i.test(message)) return { kind: 'quota', stage: 'sender' };
+  if (name === 'Throttling' || name === 'ThrottlingException' || /maximum sending rate exceeded/i.test(message)) {
+    return { kind: 'transient', stage: 'connection' };
+  }
+  if (name === 'ServiceUnavailable' || name === 'InternalFailure') return { kind: 'transient', stage: 'connection' };
+  if (CREDENTIALS.has(name)) {
+    return { kind: 'permanent', stage: 'login', hint: 'Check the AWS credentials (environment, shared config or instance role) and their ses:SendRawEmail permission.' };
+  }
+  if (ACCOUNT.has(name)) {
+    return { kind: 'permanent', stage: 'sender', hint: 'Sending is paused or not set up for this account, configuration set or MAIL FROM domain: see the SES console (transport.configurationSet, transport.region).' };
+  }
+  if (name === 'MessageRejected') {
+    // "Email address is not verified. The following identities failed the check ...: a@b, c@d"
+    const identities = (message.split(/failed the check[^:]*:/i)[1] ?? '').toLowerCase();
+    const from = source.toLowerCase();
+    const fromDomain = from.slice(from.lastIndexOf('@') + 1);
+    const names = identities.split(/[\s,]+/).filter(Boolean);
+    if (from && names.some((id) => id === from || id === fromDomain || id.endsWith(`<${from}>`))) {
+      return { kind: 'permanent', stage: 'sender', hint: `Verify list.from.address (${source}) or its domain in SES, in region transport.region.` };
+    }
+    return { kind: 'permanent', stage: 'recipient' };
+  }
   const status = err.$metadata?.httpStatusCode;
-  if (status !== undefined && status >= 500) return 'transient';
-  if (status !== undefined && status >= 400) return 'permanent';
+  if (status !== undefined && status >= 500) return { kind: 'transient', stage: 'connection' };
+  if (status === 401 || status === 403) return { kind: 'permanent', stage: 'login', hint: 'Check the AWS credentials and their SES permissions.' };
+  if (status !== undefined && status >= 400) return { kind: 'permanent', stage: 'recipient' };
   // No HTTP answer at all: refused connection, timeout, DNS. Worth retrying.
-  return 'transient';
+  return { kind: 'transient', stage: 'connection', hint: 'Check transport.region (and transport.endpoint) and the network path to SES.' };
 }
 
 /**
@@ -56,8 +95,8 @@ export class SesTransport implements Transport {
       );
       return { ok: true, providerId: out.MessageId };
     } catch (err) {
-      const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-      return { ok: false, kind: classifySesError(e), reason: `${e.name ?? 'Error'}: ${e.message ?? ''}`.slice(0, 500) };
+      const e = err as SesErrorLike;
+      return { ok: false, ...classifySesError(e, message.envelope.from), reason: `${e.name ?? 'Error'}: ${e.message ?? ''}`.replace(/\s+/g, ' ').slice(0, 500) };
     }
   }
 

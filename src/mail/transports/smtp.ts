@@ -1,29 +1,27 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { resolve, dirname } from 'node:path';
 import nodemailer, { type Mail } from 'nodemailer';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Config } from '../../config/load.js';
 import type { ConfigFile } from '../../config/schema.js';
 import { ConfigError } from '../../errors.js';
-import type { FailureKind, OutgoingMessage, SendResult, Transport } from '../transport.js';
+import type { FailureStage, OutgoingMessage, SendFailure, SendResult, Transport } from '../transport.js';
+import { classifySmtpError, type SmtpErrorLike } from './smtp-errors.js';
+
+export { classifySmtpError } from './smtp-errors.js';
 
 type SmtpConfig = Extract<ConfigFile['transport'], { type: 'smtp' }>;
 
-const TRANSIENT_CODES = new Set([
-  'ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'EHOSTUNREACH',
-  'ENETUNREACH', 'EAI_AGAIN', 'EDNS', 'ETLS', 'EPROTOCOL',
-]);
-
-/** SMTP replies: 4xx and connection trouble are worth retrying, 5xx are final. */
-export function classifySmtpError(err: { responseCode?: number; code?: string; message?: string }): FailureKind {
-  if (typeof err.responseCode === 'number') return err.responseCode >= 500 ? 'permanent' : 'transient';
-  if (err.code && TRANSIENT_CODES.has(err.code)) return 'transient';
-  if (err.code === 'EENVELOPE' || err.code === 'EMESSAGE') return 'permanent';
-  return 'transient';
-}
-
-function smtpReason(err: { response?: string; message?: string; code?: string }): string {
-  return (err.response ?? err.message ?? err.code ?? 'unknown SMTP error').replace(/\s+/g, ' ').slice(0, 500);
-}
+/**
+ * The headers the DKIM signature covers. RFC 8058 section 4: receivers offer one-click
+ * unsubscribe only when both List-Unsubscribe and List-Unsubscribe-Post are signed.
+ */
+export const DKIM_SIGNED_HEADERS = [
+  'From', 'Sender', 'Reply-To', 'To', 'Cc', 'Subject', 'Date', 'Message-ID',
+  'MIME-Version', 'Content-Type', 'Content-Transfer-Encoding',
+  'List-Id', 'List-Unsubscribe', 'List-Unsubscribe-Post',
+].join(':');
 
 function dkimOptions(smtp: SmtpConfig, config: Config, env: NodeJS.ProcessEnv) {
   if (!smtp.dkim) return undefined;
@@ -39,7 +37,7 @@ function dkimOptions(smtp: SmtpConfig, config: Config, env: NodeJS.ProcessEnv) {
     privateKey = env[privateKeyEnv!];
     if (!privateKey) throw new ConfigError(`transport.dkim.privateKeyEnv: the environment variable ${privateKeyEnv} is not set`);
   }
-  return { domainName, keySelector, privateKey };
+  return { domainName, keySelector, privateKey, headerFieldNames: DKIM_SIGNED_HEADERS };
 }
 
 /** `smtps://user:pass@host:465` -> connection settings (the URL is a secret: never logged). */
@@ -63,13 +61,71 @@ function serverFromUrl(url: string, variable: string) {
 }
 
 /**
+ * The EHLO name: `transport.name`, else this host's name when it is a full domain name, else the
+ * From domain. Never an address literal: strict relays refuse `[127.0.0.1]` as a greeting.
+ */
+export function ehloName(smtp: { name?: string | undefined }, fromAddress: string, host: string = hostname()): string {
+  if (smtp.name) return smtp.name;
+  if (/^(?=.{4,253}$)[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$/i.test(host) && !/\.local(domain)?$/i.test(host)) return host;
+  return fromAddress.slice(fromAddress.lastIndexOf('@') + 1);
+}
+
+/** TLS options from `transport.tls`: a CA file to trust, the name to verify, the lowest version. */
+function tlsOptions(smtp: SmtpConfig, config: Config) {
+  const tls = smtp.tls;
+  let ca: string | undefined;
+  if (tls?.caFile) {
+    try {
+      ca = readFileSync(resolve(dirname(config.file), tls.caFile), 'utf8');
+    } catch (err) {
+      throw new ConfigError(`transport.tls.caFile: cannot read ${tls.caFile}: ${(err as Error).message}`, 'Point it at the PEM file of the CA that signed the server certificate.');
+    }
+  }
+  return {
+    // Always verify; a private CA is trusted by naming it, never by turning verification off.
+    rejectUnauthorized: true,
+    minVersion: tls?.minVersion ?? 'TLSv1.2',
+    ...(ca ? { ca } : {}),
+    ...(tls?.servername ? { servername: tls.servername } : {}),
+  } as const;
+}
+
+/** What to check, per place of failure: printed with the server's reply when a run stops. */
+function hintFor(stage: FailureStage, certificate: boolean, ctx: { passwordSource: string; from: string; requireTLS: boolean }): string | undefined {
+  switch (stage) {
+    case 'connection':
+      return 'Check transport.host and transport.port, and that the server is up and reachable from here.';
+    case 'tls':
+      return certificate
+        ? "The server's certificate did not verify: set transport.tls.caFile to the CA that signed it, or transport.tls.servername to the name in the certificate."
+        : ctx.requireTLS
+          ? 'TLS could not be set up: the server must offer STARTTLS (transport.requireTLS is true), or use secure: true on port 465; check transport.tls.minVersion.'
+          : 'TLS could not be set up: check the port (465 needs secure: true) and transport.tls.minVersion.';
+    case 'greeting':
+      return 'The server refused the greeting: check transport.name (the EHLO name) and that this host may use the server.';
+    case 'login':
+      return `Check transport.user and the password in ${ctx.passwordSource}.`;
+    case 'sender':
+      return `The server refused the sender ${ctx.from}: check that this account may send as list.from.address.`;
+    default:
+      return undefined;
+  }
+}
+
+/**
  * nodemailer's pooled SMTP transport carrying the composed bytes as they are (`raw`), so the
  * message is exactly what the outbox or SES would carry. The password or URL comes from the
- * environment only.
+ * environment only. Before the first message one probe connection checks the session (TLS,
+ * greeting, login), so a wrong setting costs one handshake, not one per recipient.
  */
 export class SmtpTransport implements Transport {
   readonly name = 'smtp';
   private readonly mailer: Mail;
+  private readonly connection: SMTPConnection.Options;
+  private readonly auth: { user: string; pass: string } | undefined;
+  private readonly hintContext: { passwordSource: string; from: string; requireTLS: boolean };
+  private sessionChecked: Promise<SendFailure | null> | null = null;
+  private sessionOk = false;
 
   constructor(config: Config, env: NodeJS.ProcessEnv = process.env) {
     if (config.transport.type !== 'smtp') throw new Error('not an smtp config');
@@ -85,33 +141,89 @@ export class SmtpTransport implements Transport {
         `transport.passwordEnv: the environment variable ${smtp.passwordEnv} is not set (needed for transport.user ${smtp.user})`,
       );
     }
-    const common = {
-      pool: true as const,
-      maxConnections: smtp.maxConnections,
-      maxMessages: smtp.maxMessagesPerConnection,
+    const server = url ? serverFromUrl(url, smtp.urlEnv!) : null;
+    const secure = server?.secure ?? smtp.secure;
+    this.auth = server?.auth ?? (smtp.user ? { user: smtp.user, pass: password! } : undefined);
+    this.connection = {
+      host: server?.host ?? smtp.host,
+      port: server?.port ?? smtp.port,
+      secure,
+      requireTLS: !secure && smtp.requireTLS,
+      name: ehloName(smtp, config.list.from.address),
+      tls: tlsOptions(smtp, config),
       connectionTimeout: smtp.timeoutMs,
       greetingTimeout: smtp.timeoutMs,
       socketTimeout: smtp.timeoutMs,
-      dkim: dkimOptions(smtp, config, env),
     };
-    const server = url ? serverFromUrl(url, smtp.urlEnv!) : null;
+    this.hintContext = {
+      passwordSource: url ? `the URL in ${smtp.urlEnv}` : smtp.passwordEnv,
+      from: config.list.from.address,
+      requireTLS: Boolean(this.connection.requireTLS),
+    };
     this.mailer = nodemailer.createTransport({
-      ...common,
-      host: server?.host ?? smtp.host,
-      port: server?.port ?? smtp.port,
-      secure: server?.secure ?? smtp.secure,
-      requireTLS: !(server?.secure ?? smtp.secure) && smtp.requireTLS,
-      ...(server?.auth ? { auth: server.auth } : smtp.user ? { auth: { user: smtp.user, pass: password } } : {}),
+      ...this.connection,
+      pool: true,
+      maxConnections: smtp.maxConnections,
+      maxMessages: smtp.maxMessagesPerConnection,
+      dkim: dkimOptions(smtp, config, env),
+      ...(this.auth ? { auth: this.auth } : {}),
     });
   }
 
+  private failure(err: SmtpErrorLike): SendFailure {
+    const c = classifySmtpError(err);
+    return { ok: false, kind: c.kind, stage: c.stage, reason: c.reason, hint: hintFor(c.stage, c.certificate, this.hintContext) };
+  }
+
+  /** One connection through EHLO, STARTTLS and AUTH: a session problem shows here, once. */
+  private probe(): Promise<SendFailure | null> {
+    return new Promise((resolve) => {
+      const conn = new SMTPConnection(this.connection);
+      let settled = false;
+      const done = (failure: SendFailure | null) => {
+        if (settled) return;
+        settled = true;
+        if (failure) conn.close();
+        else conn.quit();
+        resolve(failure);
+      };
+      conn.once('error', (err: SmtpErrorLike) => done(this.failure(err)));
+      conn.connect((err) => {
+        if (err) return done(this.failure(err as SmtpErrorLike));
+        if (!this.auth) return done(null);
+        if (!conn.allowsAuth) {
+          return done({
+            ok: false,
+            kind: 'permanent',
+            stage: 'login',
+            reason: `transport.user is set (${this.auth.user}) but the server offers no login (no AUTH after EHLO${conn.secure ? ' over TLS' : ''})`,
+            hint: 'Remove transport.user if this relay accepts mail without a login, or enable SMTP AUTH on the server (often only offered after STARTTLS).',
+          });
+        }
+        conn.login(this.auth, (loginErr) => done(loginErr ? this.failure(loginErr as SmtpErrorLike) : null));
+      });
+    });
+  }
+
+  /** Concurrent first sends share one probe; a failed probe is tried again on the next send. */
+  private checkSession(): Promise<SendFailure | null> {
+    if (this.sessionOk) return Promise.resolve(null);
+    this.sessionChecked ??= this.probe().then((failure) => {
+      if (failure) this.sessionChecked = null;
+      else this.sessionOk = true;
+      return failure;
+    });
+    return this.sessionChecked;
+  }
+
   async send(message: OutgoingMessage): Promise<SendResult> {
+    const sessionFailure = await this.checkSession();
+    if (sessionFailure) return sessionFailure;
     try {
       const info = await this.mailer.sendMail({ envelope: message.envelope, raw: message.raw });
       return { ok: true, providerId: info.response };
     } catch (err) {
-      const e = err as { responseCode?: number; code?: string; message?: string; response?: string };
-      return { ok: false, kind: classifySmtpError(e), reason: smtpReason(e) };
+      return this.failure(err as SmtpErrorLike);
     }
   }
 
