@@ -26,3 +26,10 @@ export function classified(section: Section): ClassifiedPaper[] {
 }
 
 export const NO_PREFS: Preferences = { topics: [], excludeTopics: [], authors: [], keywords: [] };
+
+/** LF bytes not preceded by CR: RFC 5322 allows only CRLF line breaks. */
+export function bareLineFeeds(raw: Buffer): number {
+  let count = 0;
+  for (let i = 0; i < raw.length; i++) if (raw[i] === 0x0a && raw[i - 1] !== 0x0d) count++;
+  return count;
+}

@@ -15,7 +15,11 @@ const timeZone = z.string().refine(
 
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name, e.g. "SMTP_PASSWORD"');
 
-const outboxTransport = z.strictObject({ type: z.literal('outbox') });
+const outboxTransport = z.strictObject({
+  type: z.literal('outbox'),
+  /** Also write each message's HTML body as `<address>.html` next to the `.eml`. */
+  htmlCopy: z.boolean().default(false),
+});
 
 const smtpTransport = z.strictObject({
   type: z.literal('smtp'),

@@ -31,16 +31,21 @@ export function headerSafe(value: string): string {
   return value.replace(/[\p{Cc}\u2028\u2029]+/gu, ' ').replace(/\s{2,}/g, ' ').trim();
 }
 
-function mailbox(box: Mailbox): { name: string; address: string } | string {
+export function mailbox(box: Mailbox): { name: string; address: string } | string {
   return box.name ? { name: headerSafe(box.name), address: box.address } : box.address;
 }
 
-/**
- * Builds the RFC 5322 message with nodemailer's composer: multipart/alternative (text, then
- * HTML), the list headers of RFC 2369/2919 and RFC 8058 one-click unsubscribe.
- */
-export async function composeMessage(input: ComposeInput): Promise<Buffer> {
-  const list = input.list
+/** RFC 5322 line breaks only: a bare LF or CR in a body would reach the outbox and SES as is. */
+export function crlf(text: string): string {
+  return text.replace(/\r\n|\r|\n/g, '\r\n');
+}
+
+/** Boundaries start with "=_": that sequence never occurs in quoted-printable text (RFC 2045 5.1). */
+export const BOUNDARY_PREFIX = '=_dm';
+
+/** The custom header fields of a message, in the order nodemailer writes them (before From). */
+export function customHeaders(input: Pick<ComposeInput, 'list' | 'headers'>): Record<string, string> {
+  const list: Record<string, string> = input.list
     ? {
         'List-Id': `${headerSafe(input.list.name)} <${input.list.id}>`,
         'List-Unsubscribe': `<${input.list.unsubscribeUrl}>, <mailto:${input.list.unsubscribeMailto}?subject=unsubscribe>`,
@@ -48,19 +53,31 @@ export async function composeMessage(input: ComposeInput): Promise<Buffer> {
       }
     : {};
   const extra = Object.fromEntries(Object.entries(input.headers ?? {}).map(([k, v]) => [k, headerSafe(v)]));
+  return { ...list, ...extra };
+}
+
+/**
+ * Builds the RFC 5322 message with nodemailer's composer: multipart/alternative (text, then
+ * HTML), the list headers of RFC 2369/2919 and RFC 8058 one-click unsubscribe. Both parts are
+ * quoted-printable with CRLF line breaks. A run splices variants instead (splice.ts); this full
+ * composition is the reference the splice is tested against, and builds one-off mail.
+ */
+export async function composeMessage(input: ComposeInput, baseBoundary?: string): Promise<Buffer> {
+  // Chosen, not detected: nodemailer's detection scans each body and costs more than the
+  // encoding itself (measured 2.4x slower per message); QP keeps the HTML readable and small.
+  const qp = (content: string) => ({ content: crlf(content), contentTransferEncoding: 'quoted-printable' });
   const composer = new MailComposer({
     from: mailbox(input.from),
     to: mailbox(input.to),
     ...(input.replyTo ? { replyTo: input.replyTo } : {}),
     subject: headerSafe(input.subject),
-    // Chosen, not detected: nodemailer's detection scans each body and costs more than the
-    // encoding itself (measured 2.4x slower per message); QP keeps the HTML readable and small.
-    textEncoding: 'quoted-printable',
-    text: input.text,
-    html: input.html,
+    text: qp(input.text),
+    html: qp(input.html),
     messageId: input.messageId,
     date: input.date,
-    headers: { ...list, ...extra },
+    headers: customHeaders(input),
+    boundaryPrefix: BOUNDARY_PREFIX,
+    ...(baseBoundary ? { baseBoundary } : {}),
   });
   return composer.compile().build();
 }

@@ -4,8 +4,8 @@ export interface OutgoingMessage {
   recipient: string;
   messageId: string;
   raw: Buffer;
-  /** The personalised HTML body, for transports that keep a copy (the outbox). */
-  html: string;
+  /** The personalised HTML body (or a function that builds it), for an outbox that keeps a copy. */
+  html?: string | (() => string) | undefined;
   envelope: { from: string; to: string };
 }
 

@@ -5,7 +5,8 @@ import type { Section } from '../digest/types.js';
 import type { Config } from '../config/load.js';
 import { isFinal } from '../ledger/events.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { composeMessage } from '../mail/compose.js';
+import type { ComposeInput } from '../mail/compose.js';
+import { encodeVariant, spliceMessage, type EncodedVariant } from '../mail/splice.js';
 import { messageIdFor } from '../mail/message-id.js';
 import type { Dispatcher } from '../mail/flow.js';
 import { LRUCache } from 'lru-cache';
@@ -77,11 +78,16 @@ export function greetingFor(subscriber: Subscriber): string {
   return subscriber.name ? `Hi ${subscriber.name},` : 'Hello,';
 }
 
-/** Bytes of a variant as the cache counts them (UTF-16 strings: two bytes a character). */
-function variantBytes(variant: RenderedVariant): number {
+/** A rendered variant with its MIME parts encoded once. */
+export type EncodedRender = RenderedVariant & { encoded: EncodedVariant };
+
+/** Bytes of a variant as the cache counts them (UTF-16 strings: two bytes a character, at most). */
+function variantBytes(variant: EncodedRender): number {
   let chars = 0;
-  for (const part of variant.html.parts) chars += part.length;
-  for (const part of variant.text.parts) chars += part.length;
+  for (const fillable of [variant.html, variant.text]) for (const part of fillable.parts) chars += part.length;
+  for (const body of [variant.encoded.html, variant.encoded.text]) {
+    for (const chunk of body.chunks) chars += typeof chunk === 'string' ? chunk.length : chunk.parts.reduce((n, p) => n + p.length, 0);
+  }
   return 2 * chars + 1024;
 }
 
@@ -89,14 +95,14 @@ function variantBytes(variant: RenderedVariant): number {
 export const VARIANT_CACHE_BYTES = 64 * 1024 * 1024;
 
 /**
- * Renders once per distinct paper set (the render key, see variantKey) and keeps variants in an
- * LRU bounded by bytes, so a day with many subscribers costs one MJML render per paper set and
- * memory that does not grow with the list. Reader copies (reasons, summary, subject) are cheap
- * and computed per selection.
+ * Renders once per distinct paper set (the render key, see variantKey), encodes its MIME parts
+ * once, and keeps variants in an LRU bounded by bytes: a day with many subscribers costs one
+ * MJML render per paper set and memory that does not grow with the list. Reader copies
+ * (reasons, summary, subject) are cheap and computed per selection.
  */
 export class VariantCache {
-  private readonly renders: LRUCache<string, RenderedVariant>;
-  private readonly pending = new Map<string, Promise<RenderedVariant>>();
+  private readonly renders: LRUCache<string, EncodedRender>;
+  private readonly pending = new Map<string, Promise<EncodedRender>>();
   private readonly keys = new Set<string>();
   /** Variant renders done (each one paper set; a re-render after eviction counts again). */
   renderCount = 0;
@@ -115,7 +121,7 @@ export class VariantCache {
     return this.keys.size;
   }
 
-  variant(section: Section, selected: readonly SelectedPaper[]): Promise<RenderedVariant> {
+  variant(section: Section, selected: readonly SelectedPaper[]): Promise<EncodedRender> {
     const key = variantKey(selected);
     this.keys.add(key);
     const cached = this.renders.get(key);
@@ -123,7 +129,9 @@ export class VariantCache {
     let pending = this.pending.get(key);
     if (!pending) {
       this.renderCount++;
-      pending = renderVariant(this.templates, this.templatesDir, section, selected, this.settings).finally(() => this.pending.delete(key));
+      pending = renderVariant(this.templates, this.templatesDir, section, selected, this.settings)
+        .then((v) => ({ ...v, encoded: encodeVariant(v) }))
+        .finally(() => this.pending.delete(key));
       pending.then((v) => this.renders.set(key, v), () => undefined);
       this.pending.set(key, pending);
     }
@@ -131,36 +139,25 @@ export class VariantCache {
   }
 
   /** One reader's email: the shared variant plus the copy for their selection. */
-  async render(section: Section, selected: readonly SelectedPaper[]): Promise<RenderedEmail> {
+  async render(section: Section, selected: readonly SelectedPaper[]): Promise<RenderedEmail & { encoded: EncodedVariant }> {
     const variant = await this.variant(section, selected);
     return { ...variant, ...readerCopy(this.templates, section, selected, this.settings, variant.trim) };
   }
 }
 
-/** Composes one recipient's message from a rendered email: a few string joins and the MIME build. */
-export async function composeFor(
-  config: Config,
-  rendered: RenderedEmail,
-  section: Section,
-  subscriber: Subscriber,
-  links: LinkSettings,
-  date: Date,
-): Promise<{ raw: Buffer; html: string; text: string; messageId: string }> {
+/** One recipient's header fields and slot values. */
+function recipientFields(config: Config, rendered: RenderedEmail, section: Section, subscriber: Subscriber, links: LinkSettings, date: Date) {
   const personal = personalFields(rendered, {
     greeting: greetingFor(subscriber),
     email: subscriber.email,
     ...recipientLinks(links, addressKey(subscriber.email), date),
   });
-  const html = fill(rendered.html, personal, true);
-  const text = fill(rendered.text, personal, false);
   const messageId = messageIdFor(section.date, subscriber.email, config.list.id);
-  const raw = await composeMessage({
+  const headers: Omit<ComposeInput, 'text' | 'html'> = {
     from: config.list.from,
     replyTo: config.list.replyTo,
     to: { name: subscriber.name, address: subscriber.email },
     subject: rendered.subject,
-    text,
-    html,
     messageId,
     date,
     list: {
@@ -169,8 +166,35 @@ export async function composeFor(
       unsubscribeUrl: personal.unsubscribeUrl,
       unsubscribeMailto: config.list.unsubscribeMailto,
     },
-  });
-  return { raw, html, text, messageId };
+  };
+  return { personal, messageId, headers };
+}
+
+/** One recipient's finished message from an encoded variant: headers built, personal fields spliced in. */
+export function spliceFor(
+  config: Config,
+  rendered: RenderedEmail & { encoded: EncodedVariant },
+  section: Section,
+  subscriber: Subscriber,
+  links: LinkSettings,
+  date: Date,
+): { raw: Buffer; messageId: string; html: () => string } {
+  const { personal, messageId, headers } = recipientFields(config, rendered, section, subscriber, links, date);
+  return { raw: spliceMessage(rendered.encoded, headers, personal), messageId, html: () => fill(rendered.html, personal, true) };
+}
+
+/** One recipient's message with its HTML and text bodies (CLI render, preview): the same bytes a run sends. */
+export async function composeFor(
+  config: Config,
+  rendered: RenderedEmail & { encoded?: EncodedVariant },
+  section: Section,
+  subscriber: Subscriber,
+  links: LinkSettings,
+  date: Date,
+): Promise<{ raw: Buffer; html: string; text: string; messageId: string }> {
+  const { personal, messageId, headers } = recipientFields(config, rendered, section, subscriber, links, date);
+  const raw = spliceMessage(rendered.encoded ?? encodeVariant(rendered), headers, personal);
+  return { raw, html: fill(rendered.html, personal, true), text: fill(rendered.text, personal, false), messageId };
 }
 
 interface Selection {
@@ -251,7 +275,7 @@ export async function deliverSection(
     async ({ subscriber, selection }) => {
       const variant = await variants.variant(section, selection.selected);
       selection.copy ??= readerCopy(ctx.templates, section, selection.selected, ctx.renderSettings, variant.trim);
-      const rendered: RenderedEmail = { ...variant, ...selection.copy };
+      const rendered = { ...variant, ...selection.copy };
       largestHtmlBytes = Math.max(largestHtmlBytes, rendered.htmlBytes);
       if (!dispatcher) {
         counts.wouldSend++;
@@ -263,7 +287,7 @@ export async function deliverSection(
         return;
       }
       const key = addressKey(subscriber.email);
-      const message = await composeFor(ctx.config, rendered, section, subscriber, ctx.links, new Date());
+      const message = spliceFor(ctx.config, rendered, section, subscriber, ctx.links, new Date());
       const { result } = await dispatcher.send({
         sectionDate: section.date,
         recipient: subscriber.email,

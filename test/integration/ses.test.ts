@@ -2,6 +2,7 @@ import { simpleParser } from 'mailparser';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { messageIdFor } from '../../src/mail/message-id.js';
 import { FAST_DELIVERY, RECIPIENTS_2025_11_13, TEST_SECRET, cli, configure, makeProject } from '../cli/cli-helpers.js';
+import { bareLineFeeds } from '../helpers.js';
 import { DAILY_QUOTA, REJECTED, THROTTLED, startSesEmulator, startSesProxy, type SesAnswer, type SesEmulator, type SesProxy } from './servers.js';
 
 const EXPECTED = RECIPIENTS_2025_11_13;
@@ -48,6 +49,8 @@ describe('SES delivery through SendRawEmail to the aws-ses-v2-local emulator', (
     expect(stored.every((e) => e.body.html?.includes('unsubscribe?token=v1.') && e.body.text?.includes('Unsubscribe: https://'))).toBe(true);
     expect(proxy!.requests.every((r) => r.params.get('ConfigurationSetName') === 'digest-events')).toBe(true);
     for (const { raw } of proxy!.requests) {
+      expect(bareLineFeeds(raw)).toBe(0);
+      expect(raw.includes(Buffer.from('\r\n'))).toBe(true);
       const mail = await simpleParser(raw);
       const to = (Array.isArray(mail.to) ? mail.to[0] : mail.to)!.value[0]!.address!;
       expect(mail.messageId).toBe(messageIdFor('2025-11-13', to, 'mllm-digest.example.org'));

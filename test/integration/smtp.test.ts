@@ -4,6 +4,7 @@ import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { messageIdFor } from '../../src/mail/message-id.js';
 import { FAST_DELIVERY, RECIPIENTS_2025_11_13, TEST_SECRET, cli, configure, makeProject, smtpTransport } from '../cli/cli-helpers.js';
+import { bareLineFeeds } from '../helpers.js';
 import { startSmtpSink, type SmtpSink } from './servers.js';
 
 const EXPECTED = RECIPIENTS_2025_11_13;
@@ -33,6 +34,7 @@ describe('SMTP delivery to a real smtp-server on 127.0.0.1', () => {
     expect(sink.connections).toBeLessThan(sink.messages.length);
 
     for (const received of sink.messages) {
+      expect(bareLineFeeds(received.raw)).toBe(0);
       const mail = await simpleParser(received.raw);
       expect(mail.text).toContain('Unsubscribe: https://digest.example.org/unsubscribe?token=');
       expect(mail.html).toContain('href="https://digest.example.org/unsubscribe?token=');

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Subscriber } from '../../src/audience/schema.js';
 import { selectPapers } from '../../src/audience/select.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -14,7 +14,7 @@ import { compileTemplates, readTemplateSources } from '../../src/render/template
 import { renderSettings } from '../../src/run/context.js';
 import { composeFor } from '../../src/run/deliver.js';
 import { verifyToken } from '../../src/tokens/tokens.js';
-import { NO_PREFS, ROOT, classified, seedSections, seedTaxonomy } from '../helpers.js';
+import { NO_PREFS, ROOT, bareLineFeeds, classified, seedSections, seedTaxonomy } from '../helpers.js';
 import { readFileSync } from 'node:fs';
 
 const config = parseConfig(JSON.parse(readFileSync(join(ROOT, 'digest-mailer.config.json'), 'utf8')), join(ROOT, 'digest-mailer.config.json'));
@@ -34,7 +34,7 @@ describe('outbox .eml, parsed back with mailparser', () => {
   it('writes a multipart/alternative message with every list header', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'dm-outbox-'));
     const message = await messageFor(ana);
-    const outbox = new OutboxTransport(dir);
+    const outbox = new OutboxTransport(dir, { htmlCopy: true });
     const result = await outbox.send({
       sectionDate: section.date,
       recipient: ana.email,
@@ -71,6 +71,19 @@ describe('outbox .eml, parsed back with mailparser', () => {
     const verified = verifyToken(links.secret, token, 'unsubscribe', Date.parse('2025-11-14T00:00:00Z') / 1000);
     expect(verified).toMatchObject({ ok: true, claims: { email: 'ana.lopez@example.org' } });
     expect(mail.html).toContain(unsubscribe.url);
+  });
+
+  it('writes only the .eml by default, with CRLF line breaks only', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dm-outbox-'));
+    const message = await messageFor({ ...ana, name: 'Zoë "Z" Martin' });
+    const html = vi.fn(() => message.html);
+    const outbox = new OutboxTransport(dir);
+    await outbox.send({ sectionDate: section.date, recipient: ana.email, messageId: message.messageId, raw: message.raw, html, envelope: { from: config.list.from.address, to: ana.email } });
+    expect(await readdir(join(dir, section.date))).toEqual(['ana.lopez_at_example.org.eml']);
+    expect(html).not.toHaveBeenCalled();
+    const raw = await readFile(join(dir, section.date, 'ana.lopez_at_example.org.eml'));
+    expect(raw.length).toBeGreaterThan(10_000);
+    expect(bareLineFeeds(raw)).toBe(0);
   });
 
   it('keeps the Message-ID stable across runs and distinct per section and subscriber', async () => {
