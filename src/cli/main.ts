@@ -11,6 +11,7 @@ import { scheduleCommand } from './commands/schedule.js';
 import { sendTestCommand } from './commands/send-test.js';
 import { sectionsCommand } from './commands/sections.js';
 import { validateCommand } from './commands/validate.js';
+import { dkimKeygenCommand } from './commands/dkim.js';
 import { DEFAULT_CONFIG_FILE } from '../config/load.js';
 
 
@@ -123,6 +124,19 @@ program
   .option('--port <port>', 'port to listen on (default: preview.port, 8081)')
   .action(async (opts) => {
     process.exitCode = await previewCommand(globals(), opts);
+  });
+
+const dkim = program.command('dkim').description('DKIM signing keys for the SMTP transport');
+dkim
+  .command('keygen')
+  .description('write a new private key (0600) and print the DNS TXT record to publish')
+  .option('--selector <name>', 'DKIM selector (default: transport.dkim.keySelector, else "digest")')
+  .option('--domain <domain>', 'signing domain (default: transport.dkim.domainName, else the From domain)')
+  .option('--out <file>', 'private key file (default: transport.dkim.privateKeyFile, else dkim-<selector>.pem)')
+  .option('--bits <n>', 'RSA key size', '2048')
+  .option('--force', 'overwrite an existing key file', false)
+  .action(async (opts) => {
+    process.exitCode = await dkimKeygenCommand(globals(), opts);
   });
 
 program

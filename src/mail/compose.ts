@@ -40,6 +40,14 @@ export function crlf(text: string): string {
   return text.replace(/\r\n|\r|\n/g, '\r\n');
 }
 
+/**
+ * The Message-ID as a prepared header: written as is, on one line. nodemailer would fold a long
+ * one onto a continuation line, which naive bounce and reply matching does not unfold.
+ */
+export function messageIdHeader(messageId: string): { prepared: true; value: string } {
+  return { prepared: true, value: headerSafe(messageId) };
+}
+
 /** Boundaries start with "=_": that sequence never occurs in quoted-printable text (RFC 2045 5.1). */
 export const BOUNDARY_PREFIX = '=_dm';
 
@@ -73,7 +81,8 @@ export async function composeMessage(input: ComposeInput, baseBoundary?: string)
     subject: headerSafe(input.subject),
     text: qp(input.text),
     html: qp(input.html),
-    messageId: input.messageId,
+    // Typed as a string by nodemailer, but a prepared header value is what keeps it unfolded.
+    messageId: messageIdHeader(input.messageId) as unknown as string,
     date: input.date,
     headers: customHeaders(input),
     boundaryPrefix: BOUNDARY_PREFIX,

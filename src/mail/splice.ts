@@ -3,7 +3,7 @@ import MimeNode from 'nodemailer/lib/mime-node';
 import { encode, wrap } from 'nodemailer/lib/qp';
 import type { Fillable, PersonalFields } from '../render/personalise.js';
 import { fill } from '../render/personalise.js';
-import { BOUNDARY_PREFIX, crlf, customHeaders, headerSafe, mailbox, type ComposeInput } from './compose.js';
+import { BOUNDARY_PREFIX, crlf, customHeaders, headerSafe, mailbox, messageIdHeader, type ComposeInput } from './compose.js';
 
 /**
  * Encode once, splice per recipient. A variant's text and HTML parts are quoted-printable
@@ -104,7 +104,7 @@ export function headerBlock(input: Omit<ComposeInput, 'text' | 'html'>, baseBoun
   node.setHeader('to', mailbox(input.to));
   if (input.replyTo) node.setHeader('reply-to', input.replyTo);
   node.setHeader('subject', headerSafe(input.subject));
-  node.setHeader('message-id', input.messageId);
+  node.setHeader('message-id', messageIdHeader(input.messageId));
   node.setHeader('date', input.date);
   return node.buildHeaders();
 }
