@@ -3,13 +3,23 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { ConfigError } from '../errors.js';
 
 export type TickOutcome = 'ran' | 'skipped-overlap' | 'failed';
-export type Trigger = 'scheduled' | 'catch-up';
+export type Trigger = 'scheduled' | 'catch-up' | 'retry';
+
+/** What a pass reports: a log line, and whether a due section is still unfinished. */
+export type PassReport = string | { summary: string; unfinished: boolean };
 
 export interface SchedulerDeps {
   cron: string;
   timezone: string;
   /** One pass; resolves with a one-line summary for the log, throws when the pass failed. */
-  pass: (trigger: Trigger) => Promise<string>;
+  pass: (trigger: Trigger) => Promise<PassReport>;
+  /**
+   * While a pass leaves a section unfinished (or fails), run again every `intervalMs` until
+   * `forMs` after the day's tick, instead of waiting for the next tick.
+   */
+  retry?: { intervalMs: number; forMs: number } | undefined;
+  /** Timers, passed in for tests; returns a cancel function. */
+  setTimer?: ((fn: () => void, ms: number) => () => void) | undefined;
   /** When the last pass started (from the ledger), or null. */
   lastRunAt: () => Promise<Date | null>;
   now: () => Date;
@@ -36,6 +46,8 @@ export function previousTick(expression: string, timezone: string, now: Date): D
 export class Scheduler {
   private task: ScheduledTask | null = null;
   private running: Promise<TickOutcome> | null = null;
+  private cancelRetry: (() => void) | null = null;
+  private stopped = false;
 
   constructor(private readonly deps: SchedulerDeps) {
     validateCron(deps.cron);
@@ -46,14 +58,19 @@ export class Scheduler {
       this.deps.log('warn', 'tick skipped: the previous pass is still running', { trigger });
       return 'skipped-overlap';
     }
+    this.cancelRetry?.();
+    this.cancelRetry = null;
     const pass = (async (): Promise<TickOutcome> => {
       const started = this.deps.now();
       try {
-        const summary = await this.deps.pass(trigger);
+        const report = await this.deps.pass(trigger);
+        const summary = typeof report === 'string' ? report : report.summary;
         this.deps.log('info', summary, { trigger, seconds: (this.deps.now().getTime() - started.getTime()) / 1000 });
+        if (typeof report !== 'string' && report.unfinished) this.scheduleRetry();
         return 'ran';
       } catch (err) {
         this.deps.log('error', `pass failed: ${(err as Error).message}`, { trigger });
+        this.scheduleRetry();
         return 'failed';
       }
     })();
@@ -63,6 +80,33 @@ export class Scheduler {
     } finally {
       this.running = null;
     }
+  }
+
+  /** Another pass after the retry interval, if the day's retry window is still open. */
+  private scheduleRetry(): void {
+    const retry = this.deps.retry;
+    if (!retry || this.stopped) return;
+    const now = this.deps.now();
+    const closes = previousTick(this.deps.cron, this.deps.timezone, now).getTime() + retry.forMs;
+    if (now.getTime() + retry.intervalMs > closes) {
+      this.deps.log('warn', "a section is still unfinished and the day's retry window has closed; the next tick tries again", {
+        windowClosed: new Date(closes).toISOString(),
+      });
+      return;
+    }
+    const at = new Date(now.getTime() + retry.intervalMs);
+    this.deps.log('info', 'a section is unfinished: trying again at the retry interval', { retryAt: at.toISOString() });
+    const setTimer =
+      this.deps.setTimer ??
+      ((fn, ms) => {
+        const timer = setTimeout(fn, ms);
+        timer.unref?.();
+        return () => clearTimeout(timer);
+      });
+    this.cancelRetry = setTimer(() => {
+      this.cancelRetry = null;
+      void this.tick('retry');
+    }, retry.intervalMs);
   }
 
   /** The tick that was missed while nothing was running, if any. */
@@ -97,6 +141,9 @@ export class Scheduler {
 
   /** Stops ticking and waits for a pass in progress (the caller asks it to stop first). */
   async stop(): Promise<void> {
+    this.stopped = true;
+    this.cancelRetry?.();
+    this.cancelRetry = null;
     await this.task?.destroy();
     this.task = null;
     await this.running;

@@ -100,3 +100,82 @@ describe('scheduler', () => {
     expect(() => scheduler({ cron: 'every day', now: () => new Date() })).toThrow(/schedule\.cron: "every day" is not a valid cron expression/);
   });
 });
+
+describe('scheduler retries an unfinished section within the day', () => {
+  function withRetry(results: { summary: string; unfinished: boolean }[], start: string) {
+    let now = new Date(start);
+    const timers: { fn: () => void; ms: number; cancelled: boolean }[] = [];
+    const logs: string[] = [];
+    const triggers: string[] = [];
+    const s = new Scheduler({
+      cron: '0 7 * * *',
+      timezone: 'UTC',
+      lastRunAt: async () => null,
+      now: () => now,
+      log: (level, message) => logs.push(`${level}: ${message}`),
+      pass: async (trigger) => {
+        triggers.push(trigger);
+        return results.shift() ?? { summary: 'done', unfinished: false };
+      },
+      retry: { intervalMs: 15 * 60_000, forMs: 60 * 60_000 },
+      setTimer: (fn, ms) => {
+        const t = { fn, ms, cancelled: false };
+        timers.push(t);
+        return () => (t.cancelled = true);
+      },
+    });
+    const advance = async (ms: number) => {
+      now = new Date(now.getTime() + ms);
+      const due = timers.filter((t) => !t.cancelled);
+      timers.length = 0;
+      for (const t of due) t.fn();
+      await new Promise((r) => setImmediate(r));
+    };
+    return { s, timers, logs, triggers, advance };
+  }
+
+  it('runs again at the retry interval until the section is done, then stops retrying', async () => {
+    const unfinished = { summary: 'run finished: 3 pending', unfinished: true };
+    const { s, timers, triggers, advance } = withRetry([unfinished, unfinished], '2025-11-13T07:00:00Z');
+    await s.tick();
+    expect(timers.map((t) => t.ms)).toEqual([15 * 60_000]);
+    await advance(15 * 60_000);
+    expect(triggers).toEqual(['scheduled', 'retry']);
+    await advance(15 * 60_000);
+    expect(triggers).toEqual(['scheduled', 'retry', 'retry']);
+    expect(timers).toHaveLength(0); // the third pass finished the section
+  });
+
+  it("stops retrying when the day's window closes, and logs why", async () => {
+    const unfinished = { summary: 'pending', unfinished: true };
+    const { s, timers, logs } = withRetry([unfinished], '2025-11-13T07:50:00Z');
+    await s.tick();
+    expect(timers).toHaveLength(0); // 07:50 + 15 min is past 07:00 + 1 h
+    expect(logs.some((l) => /retry window has closed/.test(l))).toBe(true);
+  });
+
+  it('a failed pass is retried too; stop() cancels a pending retry', async () => {
+    const { s, timers } = withRetry([], '2025-11-13T07:00:00Z');
+    const failing = new Scheduler({
+      cron: '0 7 * * *',
+      timezone: 'UTC',
+      lastRunAt: async () => null,
+      now: () => new Date('2025-11-13T07:00:00Z'),
+      log: () => undefined,
+      pass: async () => {
+        throw new Error('relay down');
+      },
+      retry: { intervalMs: 60_000, forMs: 3_600_000 },
+      setTimer: (fn, ms) => {
+        const t = { fn, ms, cancelled: false };
+        timers.push(t);
+        return () => (t.cancelled = true);
+      },
+    });
+    expect(await failing.tick()).toBe('failed');
+    expect(timers).toHaveLength(1);
+    await failing.stop();
+    expect(timers[0]!.cancelled).toBe(true);
+    await s.stop();
+  });
+});

@@ -19,6 +19,7 @@ export function schedulerFor(config: Config, onStopHandle: (stop: () => void) =>
       return at ? new Date(at) : null;
     },
     log: (level, msg, fields) => logger[level](fields ?? {}, msg),
+    retry: { intervalMs: config.schedule.retryIntervalMinutes * 60_000, forMs: config.schedule.retryForHours * 3_600_000 },
     pass: async (trigger) => {
       try {
         const summary = await executeRun(config, { dryRun: false, backfill: false }, { links: linkSettings, command: `schedule (${trigger})`, onStopHandle });
@@ -27,7 +28,13 @@ export function schedulerFor(config: Config, onStopHandle: (stop: () => void) =>
           { sent: 0, failed: 0, pending: 0 },
         );
         const sent = summary.sections.filter((s) => s.action === 'send').map((s) => s.date);
-        return `run finished: sections ${sent.join(', ') || 'none due'}; ${totals.sent} sent, ${totals.failed} failed, ${totals.pending} pending; exit status ${exitCodeFor(summary)}`;
+        // A daily quota does not reset within the day's window: that waits for the next tick.
+        const unfinished = summary.stoppedEarly !== 'quota' && summary.sections.some((s) => s.action === 'send' && s.after === 'sending');
+        const why = summary.sessionFailure ? `; stopped at the ${summary.sessionFailure.stage} stage: ${summary.sessionFailure.reason}` : '';
+        return {
+          summary: `run finished: sections ${sent.join(', ') || 'none due'}; ${totals.sent} sent, ${totals.failed} failed, ${totals.pending} pending; exit status ${exitCodeFor(summary)}${why}`,
+          unfinished,
+        };
       } catch (err) {
         if (err instanceof LockBusyError) return `run skipped: ${err.message}`;
         throw err;
