@@ -1,3 +1,4 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import formbody from '@fastify/formbody';
@@ -14,7 +15,7 @@ import { composeFor } from '../run/deliver.js';
 import { planSections, todayIn } from '../run/plan.js';
 import { prepareEmail, type Audience } from '../run/prepare.js';
 import { sendTestEmail } from '../run/send-test.js';
-import type { LinkSettings } from '../tokens/links.js';
+import { inertLinks } from '../tokens/links.js';
 import { classifyPaper } from '../topics/classify.js';
 import { audienceStats } from './stats.js';
 import type { ChangeWatcher } from './watch.js';
@@ -24,7 +25,6 @@ export const CLIP_LIMIT = 102_000;
 
 export interface PreviewDeps {
   config: Config;
-  links: LinkSettings;
   watcher?: ChangeWatcher | undefined;
   logger?: boolean;
 }
@@ -73,7 +73,14 @@ async function compilePages(templatesDir: string) {
  * the ledger; its only outgoing mail is the explicit "send test".
  */
 export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInstance> {
-  const { config, links } = deps;
+  const { config } = deps;
+  // The preview shows links signed with a throw-away key: what it displays or sends as a test
+  // never works as a subscriber's manage or unsubscribe link.
+  const links = inertLinks({ baseUrl: config.baseUrl, ttlDays: config.tokens.linkTtlDays });
+  // Every page carries this token in its forms; a post without it did not come from a page of ours.
+  const formToken = randomBytes(32).toString('base64url');
+  const formTokenOk = (given: unknown) =>
+    typeof given === 'string' && given.length === formToken.length && timingSafeEqual(Buffer.from(given), Buffer.from(formToken));
   const pages = await compilePages(config.paths.templates);
   const app = Fastify({
     logger: deps.logger === false ? false : { level: 'info', serializers: { req: (req) => ({ method: req.method, url: req.url }) } },
@@ -93,31 +100,33 @@ export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInst
       },
     },
     frameguard: { action: 'sameorigin' },
+    // Not helmet's no-referrer: under it browsers send `Origin: null` even from our own pages,
+    // and the send-test check needs their real origin. Nothing leaves for other sites either way.
+    referrerPolicy: { policy: 'same-origin' },
     crossOriginEmbedderPolicy: false,
   });
   await app.register(formbody);
 
   // A local tool that can send mail must not be driven by other websites: refuse foreign Host
-  // headers (DNS rebinding) and cross-origin form posts (CSRF) to the send-test button.
+  // headers (DNS rebinding), and accept a state-changing request only from a page of this
+  // preview: the browser's Origin must be this very origin (a sandboxed iframe sends
+  // `Origin: null`, a non-browser client none: both refused) and the form must carry the token.
   const localHosts = new Set(['127.0.0.1', 'localhost', '[::1]', config.preview.host]);
   app.addHook('onRequest', async (req, reply) => {
     const host = (req.headers.host ?? '').replace(/:\d+$/, '');
     if (!localHosts.has(host)) return reply.code(403).type('text/plain').send('the preview only answers requests addressed to this machine');
+    if (req.method === 'GET' || req.method === 'HEAD') return undefined;
     const origin = req.headers.origin;
-    if (req.method === 'POST' && origin !== undefined && origin !== 'null') {
-      let originHost = '';
-      try {
-        originHost = new URL(origin).host;
-      } catch {
-        originHost = '';
-      }
-      if (originHost !== req.headers.host) return reply.code(403).type('text/plain').send('cross-origin posts are refused');
+    const site = req.headers['sec-fetch-site'];
+    if (origin !== `http://${req.headers.host}` || (site !== undefined && site !== 'same-origin')) {
+      return reply.code(403).type('text/plain').send('refused: only the preview\'s own pages may send (same origin required)');
     }
     return undefined;
   });
 
   const page = (reply: FastifyReply, status: number, title: string, body: string) =>
     reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(pages.layout({ title, body, list: config.list }));
+  const sectionPage = (reply: FastifyReply, status: number, title: string, data: Record<string, unknown>) => page(reply, status, title, pages.section({ ...data, formToken }));
 
   /** Inputs read now; a broken template or topics file becomes a message, not a crash. */
   const inputsOrError = async (): Promise<{ inputs: Inputs } | { error: string }> => {
@@ -184,7 +193,7 @@ export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInst
   app.get('/section/:date', async (req, reply) => {
     const loaded = await inputsOrError();
     const date = (req.params as { date: string }).date;
-    if ('error' in loaded) return page(reply, 200, `Section ${date}`, pages.section({ date, error: loaded.error }));
+    if ('error' in loaded) return sectionPage(reply, 200, `Section ${date}`, { date, error: loaded.error });
     const { inputs } = loaded;
     try {
       const section = sectionOr404(inputs, date);
@@ -209,18 +218,14 @@ export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInst
       try {
         msg = await message(inputs, date, audience);
       } catch (err) {
-        if (err instanceof UserError) return page(reply, 200, `Section ${date}`, pages.section({ ...base, error: `${err.message}${err.hint ? `\n-> ${err.hint}` : ''}` }));
+        if (err instanceof UserError) return sectionPage(reply, 200, `Section ${date}`, { ...base, error: `${err.message}${err.hint ? `\n-> ${err.hint}` : ''}` });
         throw err;
       }
-      if (!msg) return page(reply, 200, `Section ${date}`, pages.section({ ...base, nothing: true }));
+      if (!msg) return sectionPage(reply, 200, `Section ${date}`, { ...base, nothing: true });
       const headerBlock = msg.raw.toString('utf8').split(/\r?\n\r?\n/)[0]!.replace(/\r?\n[ \t]+/g, ' ');
       const headers = headerBlock.split(/\r?\n/).map((line) => ({ name: line.slice(0, line.indexOf(':')), value: line.slice(line.indexOf(':') + 1).trim() }));
       const htmlBytes = Buffer.byteLength(msg.html);
-      return page(
-        reply,
-        200,
-        `Section ${date}`,
-        pages.section({
+      return sectionPage(reply, 200, `Section ${date}`, {
           ...base,
           email: {
             subject: msg.rendered.subject,
@@ -235,8 +240,7 @@ export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInst
             text: msg.text,
             headers: headers.filter((h) => /^(From|To|Reply-To|Subject|Date|Message-ID|List-Id|List-Unsubscribe|List-Unsubscribe-Post|MIME-Version|Content-Type)$/i.test(h.name)),
           },
-        }),
-      );
+        });
     } catch (err) {
       return fail(reply, err);
     }
@@ -282,8 +286,11 @@ export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInst
   });
 
   app.post('/send-test', async (req, reply) => {
+    if (!formTokenOk((req.body as Record<string, unknown> | undefined)?.formToken)) {
+      return page(reply, 403, 'Send test', '<h1>Refused</h1><p class="error">This form did not come from the open preview page (or the preview restarted). Reload the page and send again.</p>');
+    }
     const body = z
-      .object({ to: z.string().max(254), section: z.string().regex(DATE), subscriber: z.string().max(254).optional(), topics: z.string().max(500).optional() })
+      .object({ formToken: z.string().max(100), to: z.string().max(254), section: z.string().regex(DATE), subscriber: z.string().max(254).optional(), topics: z.string().max(500).optional() })
       .safeParse(req.body ?? {});
     if (!body.success) return page(reply, 400, 'Send test', `<h1>Bad request</h1><p class="error">${Handlebars.escapeExpression(body.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '))}</p>`);
     const { to, section, subscriber, topics } = body.data;

@@ -7,7 +7,7 @@ import { composeMessage } from '../mail/compose.js';
 import { dispatcherFor } from '../mail/flow.js';
 import { createTransport } from '../mail/transports/index.js';
 import { fill, personalFields } from '../render/personalise.js';
-import { recipientLinks, type LinkSettings } from '../tokens/links.js';
+import { inertLinks, recipientLinks, type LinkSettings } from '../tokens/links.js';
 import type { Inputs } from './context.js';
 import { greetingFor } from './deliver.js';
 import { prepareEmail, type Audience } from './prepare.js';
@@ -21,13 +21,15 @@ export interface SendTestResult {
  * Sends one real message through the configured transport, "[TEST]" in the subject and a
  * Message-ID of its own, so it is never mistaken for (or deduplicated with) the real mail.
  * The ledger is not touched. Used by `send-test` and by the preview's button.
+ * Its manage and unsubscribe links are inert (signed with a throw-away key): a test goes to
+ * whatever address was typed, and must not hand that address the subscriber's working links.
  */
-export async function sendTestEmail(config: Config, to: string, audience: Audience, links: LinkSettings, inputs?: Inputs): Promise<SendTestResult> {
+export async function sendTestEmail(config: Config, to: string, audience: Audience, links: Omit<LinkSettings, 'secret'>, inputs?: Inputs): Promise<SendTestResult> {
   if (!z.email().safeParse(to).success) throw new UserError(`${to} is not an email address`);
   const prepared = await prepareEmail(config, audience, inputs);
   if (!prepared) return { ok: false, message: 'No paper of that section matches these preferences, so there is no email to send.' };
   const { section, subscriber, rendered } = prepared;
-  const personal = personalFields(rendered, { greeting: greetingFor(subscriber), email: subscriber.email, ...recipientLinks(links, addressKey(subscriber.email), new Date()) });
+  const personal = personalFields(rendered, { greeting: greetingFor(subscriber), email: subscriber.email, ...recipientLinks(inertLinks(links), addressKey(subscriber.email), new Date()) });
   const messageId = `<test-${randomBytes(8).toString('hex')}@${config.list.id}>`;
   const html = fill(rendered.html, personal, true);
   const raw = await composeMessage({

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { signToken, type TokenPurpose } from './tokens.js';
 
 export interface LinkSettings {
@@ -30,4 +31,13 @@ export function recipientLinks(settings: LinkSettings, email: string, now: Date)
     manageUrl: signedUrl(settings, email, 'manage', expires),
     unsubscribeUrl: signedUrl(settings, email, 'unsubscribe', expires),
   };
+}
+
+/**
+ * The same links signed with a throw-away key that nothing verifies: they look and measure like
+ * real ones, but lead to "this link is not valid". Test mail and the preview use them, so a test
+ * sent to anyone never carries a subscriber's working manage or unsubscribe link.
+ */
+export function inertLinks(settings: Omit<LinkSettings, 'secret'>): LinkSettings {
+  return { baseUrl: settings.baseUrl, ttlDays: settings.ttlDays, secret: randomBytes(32).toString('base64url') };
 }

@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { buildPreviewServer } from '../../src/preview/server.js';
 import { ChangeWatcher } from '../../src/preview/watch.js';
 import { ROOT } from '../helpers.js';
-import { TEST_SECRET, configure, makeProject } from '../cli/cli-helpers.js';
+import { configure, makeProject } from '../cli/cli-helpers.js';
 
 export interface RunningPreview {
   dir: string;
@@ -23,7 +23,7 @@ export async function startPreview(extraConfig: Record<string, unknown> = {}): P
   await configure(dir, { paths: { ...config0.paths, templates: 'templates', topics: join(ROOT, 'topics.json') }, ...extraConfig });
   const config = await loadConfig(join(dir, 'config.json'));
   const watcher = new ChangeWatcher([config.paths.templates, config.paths.digests], [config.paths.topics, config.paths.subscribers]);
-  const app = await buildPreviewServer({ config, links: { baseUrl: config.baseUrl, secret: TEST_SECRET, ttlDays: 365 }, watcher, logger: false });
+  const app = await buildPreviewServer({ config, watcher, logger: false });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   return {

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messageIdFor } from '../../src/mail/message-id.js';
-import { FAST_DELIVERY, smtpTransport } from '../cli/cli-helpers.js';
+import { verifyToken } from '../../src/tokens/tokens.js';
+import { FAST_DELIVERY, TEST_SECRET, smtpTransport } from '../cli/cli-helpers.js';
 import { startSmtpSink, type SmtpSink } from '../integration/servers.js';
 import { startPreview, type RunningPreview } from './preview-helpers.js';
 
@@ -111,7 +112,7 @@ describe('preview routes over HTTP', () => {
     expect(await js.text()).toContain("new EventSource('/events')");
   });
 
-  it('refuses foreign Host headers and cross-origin posts', async () => {
+  it('refuses foreign Host headers and any post that is not from its own page', async () => {
     const { request } = await import('node:http');
     const status = (headers: Record<string, string>, method = 'GET', body = '') =>
       new Promise<number>((resolve, reject) => {
@@ -123,8 +124,17 @@ describe('preview routes over HTTP', () => {
         req.end(body);
       });
     expect(await status({ host: 'evil.example:8081' })).toBe(403);
+    const token = await formToken();
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
-    expect(await status({ ...form, origin: 'https://evil.example' }, 'POST', 'to=a%40example.org&section=2025-11-12')).toBe(403);
+    const body = `formToken=${token}&to=a%40example.org&section=2025-11-12`;
+    // A foreign page, a sandboxed iframe (Origin: null), a client with no Origin at all.
+    expect(await status({ ...form, origin: 'https://evil.example' }, 'POST', body)).toBe(403);
+    expect(await status({ ...form, origin: 'null' }, 'POST', body)).toBe(403);
+    expect(await status(form, 'POST', body)).toBe(403);
+    expect(await status({ ...form, origin: preview.url, 'sec-fetch-site': 'cross-site' }, 'POST', body)).toBe(403);
+    // Our own origin, but without the page's token (or with a wrong one).
+    expect(await status({ ...form, origin: preview.url }, 'POST', 'to=a%40example.org&section=2025-11-12')).toBe(403);
+    expect(await status({ ...form, origin: preview.url }, 'POST', body.replace(token, token.slice(0, -2) + 'xx'))).toBe(403);
     expect(sink.messages).toHaveLength(0);
   });
 
@@ -135,19 +145,32 @@ describe('preview routes over HTTP', () => {
     await res.body?.cancel();
   });
 
-  it('sends a test through the configured transport, never writing the ledger', async () => {
-    const res = await fetch(`${preview.url}/send-test`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'to=editor%40example.org&section=2025-11-12&subscriber=priya.raman%40example.org',
-    });
+  it('sends a test through the configured transport with inert links, never writing the ledger', async () => {
+    const token = await formToken();
+    const post = (body: string) =>
+      fetch(`${preview.url}/send-test`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: preview.url }, body });
+    const res = await post(`formToken=${token}&to=editor%40example.org&section=2025-11-12&subscriber=priya.raman%40example.org`);
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('sent &quot;[TEST] 12 Nov 2025');
     expect(sink.messages).toHaveLength(1);
-    expect((await simpleParser(sink.messages[0]!.raw)).subject).toMatch(/^\[TEST\] 12 Nov 2025: SpatialThinker/);
-    const bad = await fetch(`${preview.url}/send-test`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'to=nope&section=2025-11-12' });
+    const mail = await simpleParser(sink.messages[0]!.raw);
+    expect(mail.subject).toMatch(/^\[TEST\] 12 Nov 2025: SpatialThinker/);
+    // The links look real but none verifies with the project's secret: the typed-in address
+    // gets no power over Priya's subscription.
+    const tokens = [...String(mail.text).matchAll(/\?token=([\w.-]+)/g)].map((m) => m[1]!);
+    expect(tokens.length).toBeGreaterThanOrEqual(2);
+    for (const t of tokens) for (const purpose of ['manage', 'unsubscribe'] as const) expect(verifyToken(TEST_SECRET, t, purpose, 0).ok).toBe(false);
+    const bad = await post(`formToken=${token}&to=nope&section=2025-11-12`);
     expect(bad.status).toBe(400);
     await expect(stat(join(preview.dir, 'state/ledger.jsonl'))).rejects.toThrow();
     expect(await readdir(preview.dir)).not.toContain('outbox');
   });
 });
+
+/** The token the preview puts in its send-test form. */
+async function formToken(): Promise<string> {
+  const html = await (await get('/section/2025-11-12?subscriber=priya.raman@example.org')).text();
+  const token = /name="formToken" value="([^"]+)"/.exec(html)?.[1];
+  if (!token) throw new Error('no formToken in the section page');
+  return token;
+}

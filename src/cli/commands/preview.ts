@@ -3,15 +3,13 @@ import { buildPreviewServer } from '../../preview/server.js';
 import { ChangeWatcher } from '../../preview/watch.js';
 import { EXIT, type GlobalOptions } from '../exit.js';
 import { logger } from '../progress.js';
-import { linkSettings, loadConfigFrom } from '../shared.js';
+import { loadConfigFrom } from '../shared.js';
 
 export async function previewCommand(globals: GlobalOptions, flags: { port?: string; host?: string }): Promise<number> {
   const config = await loadConfigFrom(globals);
-  // The preview signs links like a run does; the send-test button needs the real secret for real transports.
-  const links = linkSettings(config, config.transport.type !== 'outbox');
   const watcher = new ChangeWatcher([config.paths.templates, config.paths.digests], [config.paths.topics, config.paths.subscribers, config.file]);
   watcher.on('change', (what: string) => logger.info({ file: what }, 'changed on disk: reloading open pages'));
-  const app = await buildPreviewServer({ config, links, watcher, logger: false });
+  const app = await buildPreviewServer({ config, watcher, logger: false });
   const host = flags.host ?? config.preview.host;
   const port = flags.port !== undefined ? Number(flags.port) : config.preview.port;
   const address = await app.listen({ host, port });

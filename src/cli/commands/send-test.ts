@@ -1,6 +1,6 @@
 import { sendTestEmail } from '../../run/send-test.js';
 import { EXIT, type GlobalOptions } from '../exit.js';
-import { linkSettings, loadConfigFrom } from '../shared.js';
+import { loadConfigFrom } from '../shared.js';
 
 export interface SendTestFlags {
   to: string;
@@ -11,8 +11,8 @@ export interface SendTestFlags {
 
 export async function sendTestCommand(globals: GlobalOptions, flags: SendTestFlags): Promise<number> {
   const config = await loadConfigFrom(globals);
-  const links = linkSettings(config, config.transport.type !== 'outbox');
-  const result = await sendTestEmail(config, flags.to, flags, links);
+  // Test mail carries inert links (see sendTestEmail): no secret needed.
+  const result = await sendTestEmail(config, flags.to, flags, { baseUrl: config.baseUrl, ttlDays: config.tokens.linkTtlDays });
   if (!result.ok) {
     console.error(`send-test: ${result.message}`);
     return EXIT.error;
