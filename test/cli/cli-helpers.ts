@@ -3,6 +3,7 @@ import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers.js';
+import { scaled } from '../timeouts.js';
 
 export interface CliResult {
   code: number;
@@ -16,7 +17,7 @@ export function cli(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): P
     execFile(
       process.execPath,
       [join(ROOT, 'bin/digest-mailer.js'), '--config', join(cwd, 'config.json'), ...args],
-      { cwd, env: { ...process.env, DIGEST_MAILER_SECRET: '', ...env }, timeout: 60_000 },
+      { cwd, env: { ...process.env, DIGEST_MAILER_SECRET: '', ...env }, timeout: scaled(90_000) },
       (error, stdout, stderr) => {
         resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
       },
@@ -110,7 +111,7 @@ export function spawnCli(cwd: string, args: string[], env: NodeJS.ProcessEnv = {
 
 /** Polls until `condition` holds, failing after `timeoutMs`. */
 export async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + scaled(timeoutMs);
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers.js';
+import { scaled } from '../timeouts.js';
 import { startPreview, type RunningPreview } from './preview-helpers.js';
 
 // Debian's Chromium, driven by playwright-core (no browser download). .ci/run installs it.
@@ -85,7 +86,7 @@ describe('preview in headless Chromium', () => {
       .poll(async () => {
         const frame = page.frames().find((f) => f.url().includes('/email/'));
         return frame ? (await frame.content().catch(() => '')).includes('EDITED ON DISK') : false;
-      }, { timeout: 10_000, interval: 100 })
+      }, { timeout: scaled(10_000), interval: 100 })
       .toBe(true);
     await shot('live-reload');
   });
@@ -95,7 +96,7 @@ describe('preview in headless Chromium', () => {
     await page.waitForFunction(() => document.getElementById('live')?.textContent === 'live reload on');
     const file = join(preview.dir, 'templates/partials/paper.mjml.hbs');
     await writeFile(file, `<mj-text padding="not-a-size">broken</mj-text>\n${await readFile(file, 'utf8')}`);
-    const error = await page.waitForSelector('#template-error', { timeout: 10_000 });
+    const error = await page.waitForSelector('#template-error', { timeout: scaled(10_000) });
     expect(await error.textContent()).toMatch(/templates\/partials\/paper\.mjml\.hbs:1: Attribute padding has invalid value/);
     expect(await page.$('iframe#desktop')).toBeNull();
     await shot('template-error');

@@ -7,6 +7,7 @@ import { compileTemplates, readTemplateSources } from '../../src/render/template
 import { VariantCache } from '../../src/run/deliver.js';
 import { generateSubscribers } from '../../bench/population.js';
 import { NO_PREFS, ROOT, classified, seedSections, seedTaxonomy } from '../helpers.js';
+import { scaled } from '../timeouts.js';
 
 const templatesDir = join(ROOT, 'templates');
 const templates = compileTemplates(await readTemplateSources(templatesDir));
@@ -52,7 +53,7 @@ describe('render once per paper set, fill per reader', () => {
       }
     }
     expect(compared).toBeGreaterThan(sections.length * 2);
-  }, 120_000);
+  }, scaled(120_000));
 
   it('gives readers of the same papers with different reasons one variant and their own reason lines', async () => {
     const section = sections.find((s) => s.date === '2025-11-12')!;
@@ -97,5 +98,5 @@ describe('render once per paper set, fill per reader', () => {
     expect(reasonSets.size).toBeGreaterThan(keys.size);
     expect(cache.renderCount).toBe(keys.size);
     expect(cache.size).toBe(keys.size);
-  }, 300_000);
+  }, scaled(300_000));
 });
