@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { displayName, emailAddress } from './address.js';
 
 /** No control characters (CR and LF above all): a name ends up in the To: header. */
 const headerSafe = z.string().regex(/^[^\p{Cc}]*$/u, 'must not contain line breaks or control characters');
@@ -20,8 +21,8 @@ export const historyEntrySchema = z.strictObject({
 export type HistoryEntry = z.infer<typeof historyEntrySchema>;
 
 export const subscriberSchema = z.strictObject({
-  email: z.email().max(254).transform((e) => e.trim()),
-  name: headerSafe.max(120).optional(),
+  email: emailAddress,
+  name: displayName(120).optional(),
   /** Only `active` subscribers receive mail. */
   status: subscriberStatus.default('active'),
   /** Topic ids to include. With no topics, authors or keywords at all: everything. */
@@ -45,7 +46,7 @@ export const subscribersFileSchema = z.object({
 export type Subscriber = z.infer<typeof subscriberSchema>;
 export type SubscriberStatus = z.infer<typeof subscriberStatus>;
 
-/** Addresses compare case-insensitively: one person, one entry. */
+/** Addresses compare case-insensitively (and in one Unicode form): one person, one entry. */
 export function addressKey(email: string): string {
-  return email.trim().toLowerCase();
+  return email.trim().normalize('NFC').toLowerCase();
 }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import cron from 'node-cron';
 import { z } from 'zod';
 
@@ -74,6 +75,24 @@ const sesTransport = z.strictObject({
   configurationSet: z.string().min(1).optional(),
 });
 
+
+/** One proxy address or CIDR block, as Fastify's trustProxy (proxy-addr) takes them. */
+const proxyAddress = z.string().refine((v) => {
+  const [address, bits, extra] = v.split('/');
+  const family = isIP(address ?? '');
+  if (!family || extra !== undefined) return false;
+  return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}, 'must be an IP address or a CIDR block such as 10.0.0.0/8');
+
+const trustProxySchema = z
+  .union([z.literal(false), z.number().int().min(1).max(10), z.array(proxyAddress).min(1).max(100)], {
+    error: (issue) =>
+      issue.input === true
+        ? 'true would trust whatever a client writes in X-Forwarded-For; name your proxies (["10.0.0.5"] or CIDRs) or give the number of proxy hops (1)'
+        : 'must be false, a number of proxy hops, or a list of proxy addresses/CIDRs',
+  })
+  .default(false);
+
 export const configSchema = z.strictObject({
   list: z.strictObject({
     /** Human name of the newsletter, used in From, List-Id and the footer. */
@@ -142,11 +161,17 @@ export const configSchema = z.strictObject({
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8080),
-      /** Behind a reverse proxy, trust X-Forwarded-For for client addresses (rate limits). */
-      trustProxy: z.boolean().default(false),
+      /**
+       * Behind a reverse proxy: which proxies may tell the client address in X-Forwarded-For,
+       * by address or CIDR (["10.0.0.5", "10.1.0.0/16"]) or as the number of proxy hops in
+       * front of the app. Never "everyone": the left-most entry is written by the client.
+       */
+      trustProxy: trustProxySchema,
       bodyLimitBytes: z.number().int().min(1024).max(1_048_576).default(16_384),
       /** Lifetime of the double opt-in confirmation link. */
       confirmTtlHours: z.number().int().min(1).max(24 * 14).default(48),
+      /** A pending (unconfirmed) subscriber is deleted this long after subscribing. */
+      pendingExpiryDays: z.number().int().min(1).max(90).default(7),
       /** Subscribe form posts per client IP per minute. */
       subscribePerIpPerMinute: z.number().int().min(1).default(10),
       /** Confirmation emails per address per hour (more requests get the same answer, no email). */

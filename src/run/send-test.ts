@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import { isEmailAddress } from '../audience/address.js';
 import { addressKey } from '../audience/schema.js';
 import type { Config } from '../config/load.js';
 import { UserError } from '../errors.js';
@@ -25,7 +25,7 @@ export interface SendTestResult {
  * whatever address was typed, and must not hand that address the subscriber's working links.
  */
 export async function sendTestEmail(config: Config, to: string, audience: Audience, links: Omit<LinkSettings, 'secret'>, inputs?: Inputs): Promise<SendTestResult> {
-  if (!z.email().safeParse(to).success) throw new UserError(`${to} is not an email address`);
+  if (!isEmailAddress(to)) throw new UserError(`${to} is not an email address`);
   const prepared = await prepareEmail(config, audience, inputs);
   if (!prepared) return { ok: false, message: 'No paper of that section matches these preferences, so there is no email to send.' };
   const { section, subscriber, rendered } = prepared;

@@ -19,8 +19,8 @@ const PATHS: Record<TokenPurpose, string> = {
   confirm: '/confirm',
 };
 
-export function signedUrl(settings: LinkSettings, email: string, purpose: TokenPurpose, expires: number): string {
-  const token = signToken(settings.secret, { email, purpose, expires });
+export function signedUrl(settings: LinkSettings, email: string, purpose: TokenPurpose, expires: number, generation?: string): string {
+  const token = signToken(settings.secret, { email, purpose, expires, generation });
   return `${settings.baseUrl}${PATHS[purpose]}?token=${token}`;
 }
 

@@ -16,13 +16,14 @@ export interface WebApp {
 }
 
 /** The subscription web app with its edges: the store file, the transport, the templates. */
-export async function createWebApp(config: Config, links: LinkSettings, log: ConfirmationLog, options: { logger?: boolean } = {}): Promise<WebApp> {
+export async function createWebApp(config: Config, links: LinkSettings, log: ConfirmationLog, options: { logger?: boolean; now?: () => Date } = {}): Promise<WebApp> {
   const taxonomy = await loadTaxonomy(config.paths.topics);
   const store = new SubscriberStore(config.paths.subscribers, new Set(taxonomy.topics.map((t) => t.id)));
   await store.read(); // fail now, naming the file, if the list is unreadable
-  const mailer = await ConfirmationMailer.create(config, createTransport(config), links, log);
+  const now = options.now ?? (() => new Date());
+  const mailer = await ConfirmationMailer.create(config, createTransport(config), links, log, now);
   const pages = await loadPages(config.paths.templates, config.list);
-  const app = await buildServer({ config, taxonomy, store, links, mailer, pages, ...(options.logger === false ? { logger: false } : {}) });
+  const app = await buildServer({ config, taxonomy, store, links, mailer, pages, now, ...(options.logger === false ? { logger: false } : {}) });
   return {
     app,
     store,

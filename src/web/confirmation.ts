@@ -9,17 +9,26 @@ import { composeMessage } from '../mail/compose.js';
 import { InputError } from '../errors.js';
 import { dispatcherFor, type Dispatcher } from '../mail/flow.js';
 import type { Transport } from '../mail/transport.js';
-import { greetingFor } from '../run/deliver.js';
-import { signedUrl, type LinkSettings } from '../tokens/links.js';
+import { recipientLinks, signedUrl, type LinkSettings } from '../tokens/links.js';
+
+interface Composed {
+  raw: Buffer;
+  html: string;
+  messageId: string;
+}
 
 export interface ConfirmationLog {
   (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void;
 }
 
+type Templates = Record<'confirm' | 'already', { mjml: Handlebars.TemplateDelegate; text: Handlebars.TemplateDelegate }>;
+
 /**
- * Sends double opt-in confirmation emails through the configured transport, in the
- * background: the subscribe answer never waits for (or reveals) whether a mail went out.
- * At most `perAddressPerHour` confirmations per address.
+ * Sends the emails of the subscribe form through the configured transport, in the background:
+ * the confirmation (double opt-in) and, for an address already on the list, a notice with its
+ * preferences link. The subscribe answer never waits for (or reveals) whether a mail went out.
+ * At most `confirmationsPerAddressPerHour` such emails per address. Neither carries the name
+ * typed into the form: it is unconfirmed, so it goes into no greeting and no To: header.
  */
 export class ConfirmationMailer {
   private readonly dispatcher: Dispatcher;
@@ -30,7 +39,7 @@ export class ConfirmationMailer {
     private readonly config: Config,
     private readonly transport: Transport,
     private readonly links: LinkSettings,
-    private readonly templates: { mjml: Handlebars.TemplateDelegate; text: Handlebars.TemplateDelegate },
+    private readonly templates: Templates,
     private readonly log: ConfirmationLog,
     private readonly now: () => Date,
   ) {
@@ -41,20 +50,23 @@ export class ConfirmationMailer {
   static async create(config: Config, transport: Transport, links: LinkSettings, log: ConfirmationLog, now = () => new Date()) {
     const hb = Handlebars.create();
     const read = (f: string) => readFile(join(config.paths.templates, f), 'utf8');
-    const templates = { mjml: hb.compile(await read('confirm.mjml.hbs')), text: hb.compile(await read('confirm.txt.hbs'), { noEscape: true }) };
+    const pair = async (name: string) => ({ mjml: hb.compile(await read(`${name}.mjml.hbs`)), text: hb.compile(await read(`${name}.txt.hbs`), { noEscape: true }) });
+    const templates = { confirm: await pair('confirm'), already: await pair('already-subscribed') };
     return new ConfirmationMailer(config, transport, links, templates, log, now);
   }
 
-  /** Renders the confirmation template with sample values under MJML's strict validation (for `validate`). */
+  /** Renders the subscribe-form emails with sample values under MJML's strict validation (for `validate`). */
   static async check(config: Config): Promise<void> {
     const hb = Handlebars.create();
-    const source = await readFile(join(config.paths.templates, 'confirm.mjml.hbs'), 'utf8');
-    const view = { list: config.list, email: 'reader@example.org', greeting: 'Hello,', confirmUrl: `${config.baseUrl}/confirm?token=sample`, ttlHours: 48 };
-    try {
-      await mjml2html(hb.compile(source)(view), { validationLevel: 'strict' });
-    } catch (err) {
-      const details = (err as { errors?: { formattedMessage?: string }[] }).errors?.map((e) => e.formattedMessage).join('; ');
-      throw new InputError(`${join(config.paths.templates, 'confirm.mjml.hbs')}: ${details ?? (err as Error).message}`);
+    const view = { list: config.list, email: 'reader@example.org', confirmUrl: `${config.baseUrl}/confirm?token=sample`, manageUrl: `${config.baseUrl}/preferences?token=sample`, ttlHours: 48 };
+    for (const name of ['confirm.mjml.hbs', 'already-subscribed.mjml.hbs']) {
+      const file = join(config.paths.templates, name);
+      try {
+        await mjml2html(hb.compile(await readFile(file, 'utf8'))(view), { validationLevel: 'strict' });
+      } catch (err) {
+        const details = (err as { errors?: { formattedMessage?: string }[] }).errors?.map((e) => e.formattedMessage).join('; ');
+        throw new InputError(`${file}: ${details ?? (err as Error).message}`);
+      }
     }
   }
 
@@ -69,53 +81,76 @@ export class ConfirmationMailer {
     return true;
   }
 
-  /** Renders the confirmation email for a subscriber (exported for tests and previews). */
-  async compose(subscriber: Subscriber): Promise<{ raw: Buffer; html: string; messageId: string; confirmUrl: string }> {
+  /**
+   * The confirmation email for a subscriber. `generation` (confirmGeneration of the stored
+   * record) goes into the link, so it stops working once the record changes: single use.
+   */
+  async compose(subscriber: Subscriber, generation: string): Promise<Composed & { confirmUrl: string }> {
     const expires = Math.floor(this.now().getTime() / 1000) + this.config.web.confirmTtlHours * 3600;
-    const confirmUrl = signedUrl(this.links, addressKey(subscriber.email), 'confirm', expires);
-    const view = {
-      list: this.config.list,
-      email: subscriber.email,
-      greeting: greetingFor(subscriber),
-      confirmUrl,
-      ttlHours: this.config.web.confirmTtlHours,
-    };
-    const { html } = await mjml2html(this.templates.mjml(view), { validationLevel: 'strict', fonts: {} });
-    const messageId = `<confirm-${randomBytes(8).toString('hex')}@${this.config.list.id}>`;
+    const confirmUrl = signedUrl(this.links, addressKey(subscriber.email), 'confirm', expires, generation);
+    const view = { list: this.config.list, email: subscriber.email, confirmUrl, ttlHours: this.config.web.confirmTtlHours };
+    return { ...(await this.render('confirm', subscriber, `Confirm your subscription to ${this.config.list.name}`, view)), confirmUrl };
+  }
+
+  /** The notice to an address that is already subscribed: its preferences link, nothing changed. */
+  async composeNotice(subscriber: Subscriber): Promise<Composed & { manageUrl: string }> {
+    const { manageUrl } = recipientLinks(this.links, addressKey(subscriber.email), this.now());
+    const view = { list: this.config.list, email: subscriber.email, manageUrl };
+    return { ...(await this.render('already', subscriber, `You are already subscribed to ${this.config.list.name}`, view)), manageUrl };
+  }
+
+  private async render(template: keyof Templates, subscriber: Subscriber, subject: string, view: Record<string, unknown>): Promise<Composed> {
+    const { html } = await mjml2html(this.templates[template].mjml(view), { validationLevel: 'strict', fonts: {} });
+    const messageId = `<${template === 'confirm' ? 'confirm' : 'notice'}-${randomBytes(8).toString('hex')}@${this.config.list.id}>`;
     const raw = await composeMessage({
       from: this.config.list.from,
       replyTo: this.config.list.replyTo,
-      to: { name: subscriber.name, address: subscriber.email },
-      subject: `Confirm your subscription to ${this.config.list.name}`,
-      text: this.templates.text(view),
+      to: { address: subscriber.email },
+      subject,
+      text: this.templates[template].text(view),
       html,
       messageId,
       date: this.now(),
     });
-    return { raw, html, messageId, confirmUrl };
+    return { raw, html, messageId };
   }
 
-  /** Queues the email; failures are logged (without the link), never thrown at the caller. */
-  send(subscriber: Subscriber): void {
-    const job = (async () => {
-      try {
-        const message = await this.compose(subscriber);
-        const { result } = await this.dispatcher.send({
-          sectionDate: 'confirmations',
-          recipient: subscriber.email,
-          messageId: message.messageId,
-          raw: message.raw,
-          html: message.html,
-          envelope: { from: this.config.list.from.address, to: subscriber.email },
-        });
-        if (result.ok) this.log('info', 'confirmation email sent', { messageId: message.messageId });
-        else this.log('warn', 'confirmation email not delivered', { kind: result.kind, reason: result.reason });
-      } catch (err) {
-        this.log('error', 'confirmation email failed', { error: (err as Error).message });
-      }
-    })();
+  /** Queues the confirmation; failures are logged (without the link), never thrown at the caller. */
+  send(subscriber: Subscriber, generation: string): void {
+    this.deliver(subscriber, () => this.compose(subscriber, generation), 'confirmation email');
+  }
+
+  /** Queues the already-subscribed notice. */
+  sendNotice(subscriber: Subscriber): void {
+    this.deliver(subscriber, () => this.composeNotice(subscriber), 'already-subscribed notice');
+  }
+
+  /** Runs other background work (the subscribe queue) under the same drain and shutdown. */
+  track(job: Promise<void>): void {
     this.inFlight.add(job);
     void job.finally(() => this.inFlight.delete(job));
+  }
+
+  private deliver(subscriber: Subscriber, compose: () => Promise<Composed>, what: string): void {
+    this.track(
+      (async () => {
+        try {
+          const message = await compose();
+          const { result } = await this.dispatcher.send({
+            sectionDate: 'confirmations',
+            recipient: subscriber.email,
+            messageId: message.messageId,
+            raw: message.raw,
+            html: message.html,
+            envelope: { from: this.config.list.from.address, to: subscriber.email },
+          });
+          if (result.ok) this.log('info', `${what} sent`, { messageId: message.messageId });
+          else this.log('warn', `${what} not delivered`, { kind: result.kind, reason: result.reason });
+        } catch (err) {
+          this.log('error', `${what} failed`, { error: (err as Error).message });
+        }
+      })(),
+    );
   }
 
   /**
@@ -133,8 +168,8 @@ export class ConfirmationMailer {
     await this.transport.close();
   }
 
-  /** Resolves when every queued email has been handed over (tests, graceful shutdown). */
+  /** Resolves when every queued job and email has been handed over (tests, graceful shutdown). */
   async drain(): Promise<void> {
-    await Promise.all([...this.inFlight]);
+    while (this.inFlight.size) await Promise.all([...this.inFlight]);
   }
 }

@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import Handlebars from 'handlebars';
 import { InputError } from '../errors.js';
 
-export const PAGE_NAMES = ['subscribe', 'check-inbox', 'confirmed', 'preferences', 'unsubscribe', 'unsubscribed', 'message'] as const;
+export const PAGE_NAMES = ['subscribe', 'check-inbox', 'confirm', 'confirmed', 'preferences', 'unsubscribe', 'unsubscribed', 'message'] as const;
 export type PageName = (typeof PAGE_NAMES)[number];
 
 export interface Pages {

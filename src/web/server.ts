@@ -4,13 +4,15 @@ import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { z } from 'zod';
+import { displayName, emailAddress } from '../audience/address.js';
 import { addressKey, type Subscriber } from '../audience/schema.js';
 import type { SubscriberStore } from '../audience/store.js';
 import type { Config } from '../config/load.js';
 import type { Taxonomy } from '../topics/schema.js';
 import { recipientLinks, type LinkSettings } from '../tokens/links.js';
-import { verifyToken, type TokenPurpose } from '../tokens/tokens.js';
+import { verifyToken, type TokenClaims, type TokenPurpose } from '../tokens/tokens.js';
 import type { ConfirmationMailer } from './confirmation.js';
+import { confirmGeneration, SubscribeFlow } from './subscribe.js';
 import type { Pages, PageName } from './pages.js';
 import { certificateLoader, feedbackActions, isTrustedUrl, sesEventSchema, verifySnsMessage, type CertificateLoader, type SnsTrust } from './sns.js';
 import { dirname } from 'node:path';
@@ -28,12 +30,7 @@ export interface ServerDeps {
   logger?: boolean;
 }
 
-const headerSafeText = (max: number) =>
-  z
-    .string()
-    .max(max)
-    .regex(/^[^\p{Cc}]*$/u, 'must not contain line breaks or control characters')
-    .transform((s) => s.trim());
+const headerSafeText = displayName;
 
 /** A form field that may come once or many times (checkboxes). */
 const many = z
@@ -50,8 +47,8 @@ const lines = (maxItems: number, maxLength: number) =>
     .pipe(z.array(headerSafeText(maxLength).pipe(z.string().min(2))).max(maxItems));
 
 const subscribeBody = z.object({
-  email: z.email('Enter a valid email address.').max(254),
-  name: headerSafeText(120).optional(),
+  email: emailAddress,
+  name: displayName(120).optional(),
   topics: many,
 });
 
@@ -64,6 +61,15 @@ const preferencesBody = tokenField.extend({
   authors: lines(50, 120),
   keywords: lines(50, 80),
 });
+
+/** Every valid subscribe is answered this long after it arrived (or later, if slower). */
+const SUBSCRIBE_ANSWER_MS = 100;
+
+/** Named proxies, or the innermost `hops` addresses of the chain (Fastify's numeric form, typed). */
+function trustProxyOption(setting: Config['web']['trustProxy']): false | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof setting === 'number') return (_address, hop) => hop < setting;
+  return setting;
+}
 
 /** Builds the subscription web app; `listen` is the caller's. */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -79,7 +85,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   const app = Fastify({
     bodyLimit: config.web.bodyLimitBytes,
-    trustProxy: config.web.trustProxy,
+    trustProxy: trustProxyOption(config.web.trustProxy),
     // Tokens travel in query strings: log paths only, never queries or bodies.
     logger:
       deps.logger === false
@@ -113,6 +119,18 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // RFC 8058 one-click posts SHOULD be multipart/form-data.
   await app.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fileSize: 0, files: 0, fields: 20, fieldSize: 2000 } });
   await app.register(rateLimit, { global: false });
+  // The multipart plugin reads the body before the handler; its parser's errors (a torn or
+  // malformed body) carry no status. Requests that reached their handler are marked, so such
+  // an error is known to be the client's body (400), not our fault (500).
+  const reachedHandler = new WeakSet<object>();
+  app.addHook('preHandler', async (req) => {
+    reachedHandler.add(req);
+  });
+
+  const subscribeFlow = new SubscribeFlow({ store, mailer, now, pendingExpiryDays: config.web.pendingExpiryDays });
+  app.addHook('onReady', async () => {
+    await subscribeFlow.sweep();
+  });
 
   const html = (reply: FastifyReply, status: number, name: PageName, title: string, data: Record<string, unknown> = {}) =>
     reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(pages.render(name, title, data));
@@ -123,9 +141,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     taxonomy.topics.map((t) => ({ id: t.id, label: t.label, description: t.description, checked: checked.includes(t.id) }));
 
   /** The subscriber a token names, or a 403 page: forged, tampered, wrong purpose or expired. */
-  const claimsOr403 = (reply: FastifyReply, token: unknown, purpose: TokenPurpose): string | null => {
+  const verifiedOr403 = (reply: FastifyReply, token: unknown, purpose: TokenPurpose): TokenClaims | null => {
     const result = typeof token === 'string' ? verifyToken(links.secret, token, purpose, Math.floor(now().getTime() / 1000)) : null;
-    if (result?.ok) return result.claims.email;
+    if (result?.ok) return result.claims;
     const expired = result && !result.ok && result.reason === 'expired';
     void message(
       reply,
@@ -136,6 +154,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     );
     return null;
   };
+  const claimsOr403 = (reply: FastifyReply, token: unknown, purpose: TokenPurpose): string | null => verifiedOr403(reply, token, purpose)?.email ?? null;
   const badRequest = (reply: FastifyReply, error: z.ZodError) =>
     message(reply, 400, 'Something is missing', error.issues.map((i) => `${i.path.join('.') || 'form'}: ${i.message}`).join(' '));
 
@@ -149,6 +168,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     '/subscribe',
     { config: { rateLimit: { max: config.web.subscribePerIpPerMinute, timeWindow: '1 minute' } } },
     async (req, reply) => {
+      const arrived = performance.now();
       const parsed = subscribeBody.safeParse(req.body ?? {});
       if (!parsed.success) {
         const values = (req.body ?? {}) as Record<string, unknown>;
@@ -161,40 +181,46 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       const { email, name, topics } = parsed.data;
       const unknown = topics.filter((t) => !topicIds.has(t));
       if (unknown.length) return message(reply, 400, 'Unknown topic', `There is no topic "${unknown[0]}". Go back and choose from the list.`);
-
-      // Same answer whatever the address's state: no enumeration, and an active
-      // subscriber is not disturbed.
-      const toConfirm = await store.update((edit) => {
-        const existing = edit.find(email);
-        const status = existing?.status;
-        if (status === 'active' || status === 'bounced' || status === 'suppressed') return null;
-        const next: Subscriber = {
-          ...(existing ?? { email, excludeTopics: [], authors: [], keywords: [] }),
-          email: existing?.email ?? email,
-          ...(name ? { name } : {}),
-          status: 'pending',
-          topics,
-          subscribedAt: now().toISOString(),
-        };
-        edit.put(next, { event: 'subscribed', by: 'web', detail: status === 'unsubscribed' ? 'resubscribe requested' : undefined });
-        return next;
-      });
-      if (toConfirm && mailer.allow(email)) mailer.send(toConfirm);
+      // Same work, same answer, same time whatever the address's state: one rewrite of the list
+      // (changed only for a new address), the email composed and sent after the answer has gone
+      // out, and the answer held until a fixed moment after the request arrived, so leftover
+      // work of earlier requests (garbage collection, disk) does not show either.
+      const outcome = await subscribeFlow.record({ email, name, topics });
+      mailer.track(new Promise<void>((resolve) => reply.raw.once('close', () => resolve(subscribeFlow.notify(outcome)))));
+      const wait = SUBSCRIBE_ANSWER_MS - (performance.now() - arrived);
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       return html(reply, 200, 'check-inbox', 'Check your inbox', { ttlHours: config.web.confirmTtlHours });
     },
   );
 
-  app.get('/confirm', async (req, reply) => {
-    const email = claimsOr403(reply, (req.query as Record<string, unknown>).token, 'confirm');
-    if (!email) return reply;
+  /** GET (and HEAD) only show the button: link scanners that follow links confirm nothing. */
+  app.get('/confirm', (req, reply) => {
+    const token = (req.query as Record<string, unknown>).token;
+    const claims = claimsOr403(reply, token, 'confirm');
+    if (!claims) return reply;
+    return html(reply, 200, 'confirm', 'Confirm your subscription', { email: claims, token });
+  });
+
+  app.post('/confirm', async (req, reply) => {
+    const parsed = tokenField.safeParse(req.body ?? {});
+    if (!parsed.success) return badRequest(reply, parsed.error);
+    const claims = verifiedOr403(reply, parsed.data.token, 'confirm');
+    if (!claims) return reply;
+    const email = claims.email;
     const outcome = await store.update((edit) => {
       const s = edit.find(email);
       if (!s) return 'missing' as const;
-      if (s.status === 'pending' || s.status === 'unsubscribed') edit.put({ ...s, status: 'active' }, { event: 'confirmed', by: 'web' });
-      return s.status === 'bounced' || s.status === 'suppressed' ? ('suppressed' as const) : ('ok' as const);
+      if (s.status === 'active') return 'ok' as const;
+      if (s.status === 'bounced' || s.status === 'suppressed') return 'suppressed' as const;
+      // Single use: the link names the state it was made for; a used, replaced or
+      // unsubscribed-since record no longer matches.
+      if (claims.generation !== confirmGeneration(s)) return 'used' as const;
+      edit.put({ ...s, status: 'active' }, { event: 'confirmed', by: 'web', detail: s.status === 'unsubscribed' ? 'came back through a new subscribe' : undefined });
+      return 'ok' as const;
     });
     if (outcome === 'missing') return message(reply, 404, 'No subscription found', 'This address is not on the list any more.', { href: '/subscribe', text: 'Subscribe' });
     if (outcome === 'suppressed') return message(reply, 409, 'We cannot send to this address', 'Mail to it bounced, so we stopped sending. Write to us from this address to start again.');
+    if (outcome === 'used') return message(reply, 410, 'This link was already used', 'It was used or replaced by a newer one. To subscribe, fill in the form again.', { href: '/subscribe', text: 'Subscribe' });
     return html(reply, 200, 'confirmed', "You're subscribed", { email, manageUrl: recipientLinks(links, email, now()).manageUrl });
   });
 
@@ -251,12 +277,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     if (!parsed.success) return badRequest(reply, parsed.error);
     const email = claimsOr403(reply, parsed.data.token, 'manage');
     if (!email) return reply;
-    await store.update((edit) => {
-      const s = edit.find(email);
-      // The signed link proves the address; a bounced or suppressed address stays suppressed.
-      if (s?.status === 'unsubscribed') edit.put({ ...s, status: 'active' }, { event: 'resubscribed', by: 'web' });
-    });
-    return reply.redirect(`/preferences?token=${encodeURIComponent(parsed.data.token)}&saved=1`, 303);
+    // An unsubscribed address comes back only by confirming from its inbox again (an old
+    // email's manage link is not proof enough); a bounced or suppressed one stays suppressed.
+    const s = (await store.read()).subscribers.find((x) => addressKey(x.email) === email);
+    if (s?.status === 'unsubscribed' && mailer.allow(email)) mailer.send(s, confirmGeneration(s));
+    return message(reply, 200, 'Check your inbox', `If ${email} can receive the digest again, we sent it a confirmation link. Open it to start again.`);
   });
 
   app.get('/unsubscribe', (req, reply) => {
@@ -329,7 +354,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   app.setNotFoundHandler((_req, reply) => message(reply, 404, 'Page not found', 'There is nothing at this address.', { href: '/subscribe', text: 'Subscribe' }));
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    const unreadableBody = !err.statusCode && !reachedHandler.has(req) && /^multipart\//i.test(req.headers['content-type'] ?? '');
+    const status = unreadableBody ? 400 : err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) req.log.error({ err: { message: err.message, code: err.code } }, 'request failed');
     const text =
       status === 413 ? 'That was too much data for this form.'

@@ -46,7 +46,7 @@ describe('subscriber list', () => {
     ]);
     expect(problems[0]!.message).toMatch(/^email: /);
     expect(problems[1]!.message).toMatch(/unknown topic id "cooking"/);
-    expect(problems[2]!.message).toMatch(/^name: must not contain line breaks/);
+    expect(problems[2]!.message).toMatch(/^name: must be printable text \(no line breaks, control or text-direction characters\)/);
     expect(problems[3]!.message).toMatch(/same address as entry #0/);
     expect(problems[4]!.message).toMatch(/^status: /);
   });

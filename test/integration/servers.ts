@@ -11,6 +11,8 @@ const startSes: StartSes = typeof sesExports.default === 'function' ? sesExports
 export interface ReceivedMail {
   to: string[];
   raw: Buffer;
+  /** Whether MAIL FROM carried the SMTPUTF8 parameter. */
+  smtpUtf8: boolean;
 }
 
 export interface SmtpSink {
@@ -37,6 +39,8 @@ export interface SmtpSinkOptions {
   tls?: { key: string; cert: string };
   /** Listen on this port (a restarted relay); default: an ephemeral one. */
   port?: number;
+  /** Do not offer SMTPUTF8 after EHLO (an older relay). */
+  hideSmtpUtf8?: boolean;
 }
 
 /** A real SMTP server on 127.0.0.1 (the smtp-server package) that keeps what it receives. */
@@ -50,6 +54,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     disabledCommands: disabled,
     ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
     logger: false,
+    ...(options.hideSmtpUtf8 ? { hideSMTPUTF8: true } : {}),
     size: 10 * 1024 * 1024,
     onConnect(_session, callback) {
       sink.connections++;
@@ -87,7 +92,8 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
         const done = () => {
-          sink.messages.push({ to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()), raw: Buffer.concat(chunks) });
+          const args = session.envelope.mailFrom ? (session.envelope.mailFrom.args as Record<string, unknown> | false) : false;
+          sink.messages.push({ to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()), raw: Buffer.concat(chunks), smtpUtf8: Boolean(args && args.SMTPUTF8) });
           callback();
         };
         if (options.dataDelayMs) setTimeout(done, options.dataDelayMs);

@@ -39,13 +39,18 @@ describe('subscribe, confirm, preferences, one-click unsubscribe (real HTTP on 1
     const posted = await web!.post('/subscribe', { email: 'newcomer@example.org', name: 'New Comer', topics: ['multilingual', 'video'] });
     expect(posted.status).toBe(200);
     expect(await posted.text()).toContain('Check your inbox');
+    await web!.mailer.drain(); // the request is handled after the answer
     expect(await entry(dir, 'newcomer@example.org')).toMatchObject({ status: 'pending', topics: ['multilingual', 'video'] });
 
     await waitFor(() => mailsTo(sink!, 'newcomer@example.org').length === 1, 10_000, 'the confirmation email');
     const confirmation = await simpleParser(mailsTo(sink!, 'newcomer@example.org')[0]!.raw);
     expect(confirmation.subject).toBe('Confirm your subscription to Multimodal LLM Digest');
     const confirmUrl = await linkIn(mailsTo(sink!, 'newcomer@example.org')[0]!.raw, '/confirm');
-    const confirmed = await web!.get(confirmUrl);
+    const confirmPage = await web!.get(confirmUrl);
+    expect(confirmPage.status).toBe(200);
+    expect(await confirmPage.text()).toContain('<button type="submit">Confirm my subscription</button>');
+    expect(await entry(dir, 'newcomer@example.org')).toMatchObject({ status: 'pending' });
+    const confirmed = await web!.post('/confirm', { token: new URL(confirmUrl).searchParams.get('token')! });
     expect(confirmed.status).toBe(200);
     expect(await confirmed.text()).toContain("You're subscribed");
     const stored = await entry(dir, 'newcomer@example.org');
@@ -88,9 +93,13 @@ describe('subscribe, confirm, preferences, one-click unsubscribe (real HTTP on 1
     expect((await cli(dir, ['run'], env)).code).toBe(0);
     expect(mailsTo(sink!, 'newcomer@example.org')).toHaveLength(3);
 
-    // Resubscribing is possible from the preference page.
+    // Coming back from the preference page takes a fresh confirmation from the inbox.
     const resub = await web!.post('/preferences/resubscribe', { token });
-    expect(resub.status).toBe(303);
+    expect(resub.status).toBe(200);
+    expect(await entry(dir, 'newcomer@example.org')).toMatchObject({ status: 'unsubscribed' });
+    await web!.mailer.drain();
+    const again = await linkIn(mailsTo(sink!, 'newcomer@example.org').at(-1)!.raw, '/confirm');
+    expect((await web!.post('/confirm', { token: new URL(again).searchParams.get('token')! })).status).toBe(200);
     expect(await entry(dir, 'newcomer@example.org')).toMatchObject({ status: 'active' });
   });
 
@@ -117,7 +126,9 @@ describe('subscribe, confirm, preferences, one-click unsubscribe (real HTTP on 1
     );
     expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1);
     await web!.mailer.drain();
-    expect(mailsTo(sink!, 'ana.lopez@example.org')).toHaveLength(0);
+    // The active reader gets a notice with their preferences link, the suppressed one nothing.
+    expect(mailsTo(sink!, 'ana.lopez@example.org')).toHaveLength(1);
+    expect((await simpleParser(mailsTo(sink!, 'ana.lopez@example.org')[0]!.raw)).subject).toMatch(/already subscribed/);
     expect(mailsTo(sink!, 'olivia.chen@example.com')).toHaveLength(0);
     expect(mailsTo(sink!, 'stranger@example.org')).toHaveLength(1);
     expect(await entry(dir, 'ana.lopez@example.org')).toMatchObject({ status: 'active' });
@@ -192,10 +203,10 @@ describe('confirmation email', () => {
     await expect(ConfirmationMailer.check(config)).resolves.toBeUndefined();
     const now = new Date('2026-01-01T00:00:00Z');
     const mailer = await ConfirmationMailer.create(config, new OutboxTransport(join(dir, 'outbox')), { baseUrl: config.baseUrl, secret: TEST_SECRET, ttlDays: 365 }, () => undefined, () => now);
-    const { raw, confirmUrl } = await mailer.compose({ email: 'Ana@Example.org', status: 'pending', topics: [], excludeTopics: [], authors: [], keywords: [] });
+    const { raw, confirmUrl } = await mailer.compose({ email: 'Ana@Example.org', status: 'pending', topics: [], excludeTopics: [], authors: [], keywords: [] }, 'g1');
     const token = new URL(confirmUrl).searchParams.get('token')!;
     const at = (hours: number) => Math.floor(now.getTime() / 1000) + hours * 3600;
-    expect(verifyToken(TEST_SECRET, token, 'confirm', at(47))).toMatchObject({ ok: true, claims: { email: 'ana@example.org' } });
+    expect(verifyToken(TEST_SECRET, token, 'confirm', at(47))).toMatchObject({ ok: true, claims: { email: 'ana@example.org', generation: 'g1' } });
     expect(verifyToken(TEST_SECRET, token, 'confirm', at(49))).toEqual({ ok: false, reason: 'expired' });
     const mail = await simpleParser(raw);
     expect(mail.headers.has('list-unsubscribe')).toBe(false);

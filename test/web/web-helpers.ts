@@ -10,13 +10,13 @@ export interface RunningApp extends WebApp {
   url: string;
   /** Fetches a path (or a full link from an email, re-pointed at this server). */
   get(pathOrLink: string): Promise<Response>;
-  post(pathOrLink: string, body: Record<string, string | string[]> | string, contentType?: string): Promise<Response>;
+  post(pathOrLink: string, body: Record<string, string | string[]> | string, contentType?: string, headers?: Record<string, string>): Promise<Response>;
 }
 
 /** Starts the real web app of a test project on 127.0.0.1 with an ephemeral port. */
-export async function startApp(dir: string): Promise<RunningApp> {
+export async function startApp(dir: string, options: { now?: () => Date } = {}): Promise<RunningApp> {
   const config = await loadConfig(join(dir, 'config.json'));
-  const web = await createWebApp(config, { baseUrl: config.baseUrl, secret: TEST_SECRET, ttlDays: 365 }, () => undefined, { logger: false });
+  const web = await createWebApp(config, { baseUrl: config.baseUrl, secret: TEST_SECRET, ttlDays: 365 }, () => undefined, { logger: false, ...options });
   await web.app.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(web.app.server.address() as AddressInfo).port}`;
   const local = (p: string) => (p.startsWith('http') ? `${url}${new URL(p).pathname}${new URL(p).search}` : `${url}${p}`);
@@ -29,8 +29,8 @@ export async function startApp(dir: string): Promise<RunningApp> {
     ...web,
     url,
     get: (p) => fetch(local(p), { redirect: 'manual' }),
-    post: (p, body, contentType = 'application/x-www-form-urlencoded') =>
-      fetch(local(p), { method: 'POST', redirect: 'manual', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : form(body) }),
+    post: (p, body, contentType = 'application/x-www-form-urlencoded', headers = {}) =>
+      fetch(local(p), { method: 'POST', redirect: 'manual', headers: { 'content-type': contentType, ...headers }, body: typeof body === 'string' ? body : form(body) }),
   };
 }
 

@@ -1,3 +1,4 @@
+import { needsSmtpUtf8, withAsciiDomain } from '../../audience/address.js';
 import { SESClient, SendRawEmailCommand } from '@aws-sdk/client-ses';
 import type { Config } from '../../config/load.js';
 import type { FailureKind, FailureStage, OutgoingMessage, SendResult, Transport } from '../transport.js';
@@ -84,12 +85,17 @@ export class SesTransport implements Transport {
   async send(message: OutgoingMessage): Promise<SendResult> {
     const transport = this.config.transport;
     if (transport.type !== 'ses') throw new Error('not an ses config');
+    const { from, to } = message.envelope;
+    // SES takes 7-bit local parts only (no SMTPUTF8); domains go as punycode.
+    if (needsSmtpUtf8(to)) {
+      return { ok: false, kind: 'permanent', stage: 'recipient', reason: `${to} has non-ASCII characters before the @, which needs SMTPUTF8 (RFC 6531), and Amazon SES does not support it` };
+    }
     try {
       const out = await this.client.send(
         new SendRawEmailCommand({
           RawMessage: { Data: message.raw },
-          Source: message.envelope.from,
-          Destinations: [message.envelope.to],
+          Source: withAsciiDomain(from),
+          Destinations: [withAsciiDomain(to)],
           ...(transport.configurationSet ? { ConfigurationSetName: transport.configurationSet } : {}),
         }),
       );

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { resolve, dirname } from 'node:path';
 import nodemailer, { type Mail } from 'nodemailer';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { needsSmtpUtf8, withAsciiDomain } from '../../audience/address.js';
 import type { Config } from '../../config/load.js';
 import type { ConfigFile } from '../../config/schema.js';
 import { ConfigError } from '../../errors.js';
@@ -126,6 +127,8 @@ export class SmtpTransport implements Transport {
   private readonly hintContext: { passwordSource: string; from: string; requireTLS: boolean };
   private sessionChecked: Promise<SendFailure | null> | null = null;
   private sessionOk = false;
+  /** Whether the server offered SMTPUTF8 (RFC 6531) after EHLO, as the probe saw it. */
+  private smtpUtf8 = false;
 
   constructor(config: Config, env: NodeJS.ProcessEnv = process.env) {
     if (config.transport.type !== 'smtp') throw new Error('not an smtp config');
@@ -190,6 +193,9 @@ export class SmtpTransport implements Transport {
       conn.once('error', (err: SmtpErrorLike) => done(this.failure(err)));
       conn.connect((err) => {
         if (err) return done(this.failure(err as SmtpErrorLike));
+        // nodemailer keeps the EHLO extensions in a field it does not document; it is the only
+        // place to learn whether an internationalised mailbox can be delivered to.
+        this.smtpUtf8 = ((conn as unknown as { _supportedExtensions?: string[] })._supportedExtensions ?? []).includes('SMTPUTF8');
         if (!this.auth) return done(null);
         if (!conn.allowsAuth) {
           return done({
@@ -219,8 +225,21 @@ export class SmtpTransport implements Transport {
   async send(message: OutgoingMessage): Promise<SendResult> {
     const sessionFailure = await this.checkSession();
     if (sessionFailure) return sessionFailure;
+    const { from, to } = message.envelope;
+    if ((needsSmtpUtf8(to) || needsSmtpUtf8(from)) && !this.smtpUtf8) {
+      const address = needsSmtpUtf8(to) ? to : from;
+      return {
+        ok: false,
+        kind: 'permanent',
+        stage: needsSmtpUtf8(to) ? 'recipient' : 'sender',
+        reason: `${address} has non-ASCII characters before the @, which needs SMTPUTF8 (RFC 6531), and ${this.connection.host} does not offer it`,
+        hint: 'Send through a server that supports SMTPUTF8 (Postfix 3+ with smtputf8_enable, Exim 4.88+, most providers), or ask the reader for an ASCII address.',
+      };
+    }
     try {
-      const info = await this.mailer.sendMail({ envelope: message.envelope, raw: message.raw });
+      // A domain goes in its ASCII (punycode) form, which every server takes.
+      const envelope = { from: needsSmtpUtf8(from) ? from : withAsciiDomain(from), to: needsSmtpUtf8(to) ? to : withAsciiDomain(to) };
+      const info = await this.mailer.sendMail({ envelope, raw: message.raw });
       return { ok: true, providerId: info.response };
     } catch (err) {
       return this.failure(err as SmtpErrorLike);
