@@ -12,6 +12,7 @@ import { sendTestCommand } from './commands/send-test.js';
 import { sectionsCommand } from './commands/sections.js';
 import { validateCommand } from './commands/validate.js';
 import { dkimKeygenCommand } from './commands/dkim.js';
+import { dbMigrate, dbStatus } from './commands/db.js';
 import { DEFAULT_CONFIG_FILE } from '../config/load.js';
 
 
@@ -137,6 +138,18 @@ dkim
   .option('--force', 'overwrite an existing key file', false)
   .action(async (opts) => {
     process.exitCode = await dkimKeygenCommand(globals(), opts);
+  });
+
+const db = program.command('db').description('the state database (SQLite file or PostgreSQL)');
+db.command('migrate')
+  .description('apply pending schema migrations (SQLite also does this on every start)')
+  .action(async () => {
+    process.exitCode = await dbMigrate(globals());
+  });
+db.command('status')
+  .description('show the engine, where the data lives and the schema version')
+  .action(async () => {
+    process.exitCode = await dbStatus(globals());
   });
 
 program

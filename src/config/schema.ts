@@ -157,6 +157,19 @@ export const configSchema = z.strictObject({
       maxRetryDelayMs: z.number().int().min(1).default(60_000),
     })
     .prefault({}),
+  /** Where all state lives (subscribers, sections, deliveries, counters): see README "Storage". */
+  store: z
+    .strictObject({
+      /** sqlite: one file, no server (the default). postgres: a server, for several workers. */
+      engine: z.enum(['sqlite', 'postgres']).default('sqlite'),
+      /** SQLite file, relative to the config file; default: digest-mailer.db in paths.state. */
+      file: z.string().min(1).optional(),
+      /** Environment variable holding the PostgreSQL connection URL (never the URL itself). */
+      urlEnv: envName.default('DATABASE_URL'),
+      /** PostgreSQL connections per process. */
+      poolSize: z.number().int().min(1).max(100).default(10),
+    })
+    .prefault({}),
   web: z
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),

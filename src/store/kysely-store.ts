@@ -1,0 +1,593 @@
+import { Migrator, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { addressKey, historyEntrySchema, subscriberSchema, type HistoryEntry } from '../audience/schema.js';
+import { describeZodIssues } from '../config/load.js';
+import type { Problem } from '../errors.js';
+import { migrationProvider } from './migrations.js';
+import type { Database, DeliveriesTable, SubscribersTable } from './schema.js';
+import type { Store } from './store.js';
+import type {
+  Change,
+  ClaimQuery,
+  ClaimedDelivery,
+  DeliveryFilter,
+  DeliveryOutcome,
+  DeliveryRecord,
+  DeliveryStatus,
+  MigrationState,
+  Mutation,
+  NewDelivery,
+  PageQuery,
+  SectionRecord,
+  SectionStatus,
+  StoredSubscriber,
+  SubscriberPage,
+} from './types.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+type SubscriberRow = Selectable<SubscribersTable>;
+type DeliveryRow = Selectable<DeliveriesTable>;
+
+const CORE_FIELDS = new Set(['email', 'name', 'status', 'subscribedAt', 'transientBounces', 'history', 'id', 'tokenGeneration', 'firstSeenAt']);
+/** Parameters per statement stay well below SQLite's and PostgreSQL's limits. */
+const CHUNK = 500;
+
+function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Everything but the columned fields goes into `preferences`, so a new preference needs no migration. */
+function preferencesOf(subscriber: Record<string, unknown>): string {
+  const prefs: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(subscriber)) if (!CORE_FIELDS.has(key) && value !== undefined) prefs[key] = value;
+  return JSON.stringify(prefs);
+}
+
+function toSubscriber(row: SubscriberRow): { ok: true; value: StoredSubscriber } | { ok: false; problem: Problem } {
+  let prefs: Record<string, unknown> = {};
+  try {
+    prefs = JSON.parse(row.preferences) as Record<string, unknown>;
+  } catch {
+    /* reported by validation below */
+  }
+  const candidate = {
+    ...prefs,
+    email: row.email,
+    status: row.status,
+    ...(row.name !== null ? { name: row.name } : {}),
+    ...(row.subscribed_at !== null ? { subscribedAt: row.subscribed_at } : {}),
+    ...(row.transient_bounces > 0 ? { transientBounces: row.transient_bounces } : {}),
+  };
+  const parsed = subscriberSchema.safeParse(candidate);
+  if (!parsed.success) {
+    return { ok: false, problem: { where: `subscriber #${row.id} (${row.email})`, message: describeZodIssues(parsed.error.issues).join('; '), hint: 'Fix it with "digest-mailer subscribers add" or remove it.' } };
+  }
+  const { history: _history, ...subscriber } = parsed.data;
+  return { ok: true, value: { ...subscriber, id: Number(row.id), tokenGeneration: row.token_generation, firstSeenAt: row.first_seen_at } };
+}
+
+function toDelivery(row: DeliveryRow, sections: string[]): DeliveryRecord {
+  return {
+    id: Number(row.id),
+    issue: row.issue,
+    sections,
+    emailKey: row.email_key,
+    subscriberId: row.subscriber_id === null ? null : Number(row.subscriber_id),
+    status: row.status as DeliveryStatus,
+    permanent: row.permanent === 1,
+    attempts: row.attempts,
+    messageId: row.message_id,
+    reason: row.reason,
+    claimedBy: row.claimed_by,
+    claimExpiresAt: row.claim_expires_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+const EMPTY_COUNTS = (): Record<DeliveryStatus, number> => ({ queued: 0, claimed: 0, sent: 0, 'skipped-no-match': 0, failed: 0 });
+
+/**
+ * The one implementation of `Store`: the same Kysely queries on both engines. The engine
+ * differences are two: how a write transaction starts (SQLite: BEGIN IMMEDIATE, so two
+ * processes never deadlock upgrading a read lock; PostgreSQL: a normal transaction with row
+ * locks) and FOR UPDATE SKIP LOCKED when claiming deliveries on PostgreSQL.
+ */
+export class KyselyStore implements Store {
+  constructor(
+    readonly db: Kysely<Database>,
+    readonly engine: 'sqlite' | 'postgres',
+    readonly location: string,
+    private readonly onClose: () => Promise<void> = async () => {},
+  ) {}
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+    await this.onClose();
+  }
+
+  /** A write transaction. */
+  private async write<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
+    if (this.engine === 'postgres') return this.db.transaction().execute(fn);
+    // Kysely's SQLite driver owns one connection; this holds it for the whole transaction.
+    return this.db.connection().execute(async (conn) => {
+      await sql`begin immediate`.execute(conn);
+      try {
+        const result = await fn(conn);
+        await sql`commit`.execute(conn);
+        return result;
+      } catch (err) {
+        await sql`rollback`.execute(conn).catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  // --- schema ---------------------------------------------------------------------------
+
+  private migrator(): Migrator {
+    return new Migrator({ db: this.db, provider: migrationProvider });
+  }
+
+  async migrate(): Promise<string[]> {
+    const { error, results } = await this.migrator().migrateToLatest();
+    if (error) throw error instanceof Error ? error : new Error(String(error));
+    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  }
+
+  async migrationState(): Promise<MigrationState> {
+    const all = await this.migrator().getMigrations();
+    return {
+      applied: all.filter((m) => m.executedAt !== undefined).map((m) => m.name),
+      pending: all.filter((m) => m.executedAt === undefined).map((m) => m.name),
+    };
+  }
+
+  // --- subscribers ----------------------------------------------------------------------
+
+  private async rowByEmail(db: Db, email: string): Promise<SubscriberRow | undefined> {
+    return db.selectFrom('subscribers').selectAll().where('email_key', '=', addressKey(email)).executeTakeFirst();
+  }
+
+  async getSubscriber(email: string): Promise<StoredSubscriber | undefined> {
+    const row = await this.rowByEmail(this.db, email);
+    if (!row) return undefined;
+    const parsed = toSubscriber(row);
+    return parsed.ok ? parsed.value : undefined;
+  }
+
+  async mutateSubscriber<T>(email: string, decide: (current: StoredSubscriber | undefined) => Mutation<T>): Promise<T> {
+    return this.write(async (trx) => {
+      const locked = this.engine === 'postgres'
+        ? await trx.selectFrom('subscribers').selectAll().where('email_key', '=', addressKey(email)).forUpdate().executeTakeFirst()
+        : await this.rowByEmail(trx, email);
+      const parsed = locked ? toSubscriber(locked) : undefined;
+      const current = parsed?.ok ? parsed.value : undefined;
+      const mutation = decide(current);
+      const now = new Date().toISOString();
+      let id = locked ? Number(locked.id) : undefined;
+      if (mutation.remove) {
+        if (id !== undefined) await trx.deleteFrom('subscribers').where('id', '=', id).execute();
+        return mutation.result;
+      }
+      if (mutation.put) id = await this.upsert(trx, mutation.put.subscriber, now, locked);
+      if (mutation.revokeLinks && id !== undefined) {
+        await trx.updateTable('subscribers').set({ token_generation: sql`token_generation + 1`, updated_at: now }).where('id', '=', id).execute();
+      }
+      const change = mutation.put?.change ?? mutation.event;
+      if (change && id !== undefined) await this.addEvent(trx, id, change, now);
+      return mutation.result;
+    });
+  }
+
+  private async upsert(trx: Db, subscriber: Omit<StoredSubscriber, 'id' | 'tokenGeneration' | 'firstSeenAt'>, now: string, existing: SubscriberRow | undefined): Promise<number> {
+    const values = {
+      email: subscriber.email,
+      name: subscriber.name ?? null,
+      status: subscriber.status,
+      preferences: preferencesOf(subscriber as unknown as Record<string, unknown>),
+      subscribed_at: subscriber.subscribedAt ?? null,
+      transient_bounces: subscriber.transientBounces ?? 0,
+      updated_at: now,
+    };
+    if (existing) {
+      await trx.updateTable('subscribers').set(values).where('id', '=', existing.id).execute();
+      return Number(existing.id);
+    }
+    const row = await trx
+      .insertInto('subscribers')
+      .values({ ...values, email_key: addressKey(subscriber.email), created_at: now })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return Number(row.id);
+  }
+
+  private async addEvent(trx: Db, subscriberId: number, change: Change & { at?: string }, now: string): Promise<void> {
+    await trx
+      .insertInto('consent_events')
+      .values({ subscriber_id: subscriberId, at: change.at ?? now, event: change.event, by: change.by, detail: change.detail?.slice(0, 500) ?? null })
+      .execute();
+  }
+
+  async subscriberPage(query: PageQuery): Promise<SubscriberPage> {
+    let q = this.db.selectFrom('subscribers').selectAll().where('id', '>', query.after ?? 0);
+    if (query.status) q = q.where('status', '=', query.status);
+    if (query.firstSeenBy !== undefined) q = q.where('first_seen_at', 'is not', null).where('first_seen_at', '<=', query.firstSeenBy);
+    const rows = await q.orderBy('id').limit(query.limit).execute();
+    const page: SubscriberPage = { subscribers: [], problems: [], next: rows.length === query.limit ? Number(rows.at(-1)!.id) : null };
+    for (const row of rows) {
+      const parsed = toSubscriber(row);
+      if (parsed.ok) page.subscribers.push(parsed.value);
+      else page.problems.push(parsed.problem);
+    }
+    return page;
+  }
+
+  async *streamSubscribers(query: Omit<PageQuery, 'after'>): AsyncIterable<SubscriberPage> {
+    let after = 0;
+    for (;;) {
+      const page = await this.subscriberPage({ ...query, after });
+      yield page;
+      if (page.next === null) return;
+      after = page.next;
+    }
+  }
+
+  async countSubscribers(query: Pick<PageQuery, 'status' | 'firstSeenBy'> = {}): Promise<number> {
+    let q = this.db.selectFrom('subscribers').select((eb) => eb.fn.countAll<number | string>().as('n'));
+    if (query.status) q = q.where('status', '=', query.status);
+    if (query.firstSeenBy !== undefined) q = q.where('first_seen_at', 'is not', null).where('first_seen_at', '<=', query.firstSeenBy);
+    const row = await q.executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async consentHistory(email: string): Promise<HistoryEntry[]> {
+    const rows = await this.db
+      .selectFrom('consent_events')
+      .innerJoin('subscribers', 'subscribers.id', 'consent_events.subscriber_id')
+      .select(['consent_events.at', 'consent_events.event', 'consent_events.by', 'consent_events.detail'])
+      .where('subscribers.email_key', '=', addressKey(email))
+      .orderBy('consent_events.id')
+      .execute();
+    return rows.flatMap((r) => {
+      const parsed = historyEntrySchema.safeParse({ at: r.at, event: r.event, by: r.by, ...(r.detail !== null ? { detail: r.detail } : {}) });
+      return parsed.success ? [parsed.data] : [];
+    });
+  }
+
+  async importSubscribers(
+    entries: readonly { subscriber: Omit<StoredSubscriber, 'id' | 'tokenGeneration' | 'firstSeenAt'>; history: readonly HistoryEntry[] }[],
+    by: string,
+  ): Promise<number> {
+    let count = 0;
+    for (const part of chunks(entries, 200)) {
+      await this.write(async (trx) => {
+        const now = new Date().toISOString();
+        for (const { subscriber, history } of part) {
+          const existing = await this.rowByEmail(trx, subscriber.email);
+          const id = await this.upsert(trx, subscriber, now, existing);
+          for (const entry of history) await this.addEvent(trx, id, entry, now);
+          await this.addEvent(trx, id, { event: 'imported', by }, now);
+          count++;
+        }
+      });
+    }
+    return count;
+  }
+
+  async markFirstSeen(at: string): Promise<number> {
+    const result = await this.db
+      .updateTable('subscribers')
+      .set({ first_seen_at: at })
+      .where('status', '=', 'active')
+      .where('first_seen_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async setFirstSeen(email: string, at: string): Promise<void> {
+    await this.db.updateTable('subscribers').set({ first_seen_at: at }).where('email_key', '=', addressKey(email)).execute();
+  }
+
+  async tokenGeneration(email: string): Promise<number | undefined> {
+    const row = await this.db.selectFrom('subscribers').select('token_generation').where('email_key', '=', addressKey(email)).executeTakeFirst();
+    return row?.token_generation;
+  }
+
+  // --- sections -------------------------------------------------------------------------
+
+  async sections(): Promise<Map<string, SectionRecord>> {
+    const rows = await this.db.selectFrom('sections').selectAll().orderBy('date').execute();
+    return new Map(rows.map((r) => [r.date, sectionRecord(r)]));
+  }
+
+  async section(date: string): Promise<SectionRecord | undefined> {
+    const row = await this.db.selectFrom('sections').selectAll().where('date', '=', date).executeTakeFirst();
+    return row ? sectionRecord(row) : undefined;
+  }
+
+  async putSection(date: string, record: SectionRecord): Promise<void> {
+    const values = {
+      status: record.status,
+      hash: record.hash,
+      at: record.at,
+      opened_at: record.openedAt ?? null,
+      sent_at: record.sentAt ?? (record.status === 'sent' ? record.at : null),
+      reason: record.reason ?? null,
+    };
+    await this.db
+      .insertInto('sections')
+      .values({ date, ...values })
+      .onConflict((oc) => oc.column('date').doUpdateSet(values))
+      .execute();
+  }
+
+  async sentSections(): Promise<{ date: string; sentAt: string | null; hash: string }[]> {
+    const rows = await this.db.selectFrom('sections').select(['date', 'sent_at', 'hash']).where('status', '=', 'sent').orderBy('date').execute();
+    return rows.map((r) => ({ date: r.date, sentAt: r.sent_at, hash: r.hash }));
+  }
+
+  async acquirePlanner(date: string, owner: string, now: Date, ttlMs: number): Promise<boolean> {
+    const at = now.toISOString();
+    const until = new Date(now.getTime() + ttlMs).toISOString();
+    return this.write(async (trx) => {
+      const row = await trx.selectFrom('sections').select(['planner_id', 'planner_expires_at']).where('date', '=', date).executeTakeFirst();
+      if (!row) throw new Error(`section ${date} is not recorded yet; record it before planning`);
+      const free = row.planner_id === null || row.planner_id === owner || (row.planner_expires_at ?? '') < at;
+      if (!free) return false;
+      await trx.updateTable('sections').set({ planner_id: owner, planner_expires_at: until }).where('date', '=', date).execute();
+      return true;
+    });
+  }
+
+  async releasePlanner(date: string, owner: string): Promise<void> {
+    await this.db.updateTable('sections').set({ planner_id: null, planner_expires_at: null }).where('date', '=', date).where('planner_id', '=', owner).execute();
+  }
+
+  // --- deliveries -----------------------------------------------------------------------
+
+  private async sectionsOf(ids: readonly number[]): Promise<Map<number, string[]>> {
+    const map = new Map<number, string[]>();
+    for (const part of chunks(ids)) {
+      if (part.length === 0) continue;
+      const rows = await this.db.selectFrom('delivery_sections').selectAll().where('delivery_id', 'in', part).orderBy('section_date').execute();
+      for (const r of rows) {
+        const id = Number(r.delivery_id);
+        map.set(id, [...(map.get(id) ?? []), r.section_date]);
+      }
+    }
+    return map;
+  }
+
+  private async withSections(rows: DeliveryRow[]): Promise<DeliveryRecord[]> {
+    const sections = await this.sectionsOf(rows.map((r) => Number(r.id)));
+    return rows.map((r) => toDelivery(r, sections.get(Number(r.id)) ?? []));
+  }
+
+  async deliveriesFor(issue: string, emailKeys: readonly string[]): Promise<Map<string, DeliveryRecord>> {
+    const map = new Map<string, DeliveryRecord>();
+    for (const part of chunks(emailKeys)) {
+      if (part.length === 0) continue;
+      const rows = await this.db.selectFrom('deliveries').selectAll().where('issue', '=', issue).where('email_key', 'in', part).execute();
+      for (const record of await this.withSections(rows)) map.set(record.emailKey, record);
+    }
+    return map;
+  }
+
+  async insertDeliveries(rows: readonly NewDelivery[]): Promise<number> {
+    let inserted = 0;
+    for (const part of chunks(rows, 200)) {
+      await this.write(async (trx) => {
+        const created = await trx
+          .insertInto('deliveries')
+          .values(
+            part.map((d) => ({
+              issue: d.issue,
+              email_key: d.emailKey,
+              subscriber_id: d.subscriberId,
+              status: d.status,
+              permanent: d.permanent ? 1 : 0,
+              message_id: d.messageId ?? null,
+              reason: d.reason ?? null,
+              created_at: d.at,
+              updated_at: d.at,
+            })),
+          )
+          .onConflict((oc) => oc.columns(['issue', 'email_key']).doNothing())
+          .returning(['id', 'issue', 'email_key'])
+          .execute();
+        inserted += created.length;
+        const byKey = new Map(part.map((d) => [`${d.issue}\n${d.emailKey}`, d.sections]));
+        const links = created.flatMap((c) => (byKey.get(`${c.issue}\n${c.email_key}`) ?? []).map((date) => ({ delivery_id: Number(c.id), section_date: date })));
+        for (const linkPart of chunks(links)) {
+          if (linkPart.length) await trx.insertInto('delivery_sections').values(linkPart).onConflict((oc) => oc.doNothing()).execute();
+        }
+      });
+    }
+    return inserted;
+  }
+
+  async claimDeliveries(query: ClaimQuery): Promise<ClaimedDelivery[]> {
+    const now = query.now.toISOString();
+    const until = new Date(query.now.getTime() + query.ttlMs).toISOString();
+    const claimed = await this.write(async (trx) => {
+      let pick = trx
+        .selectFrom('deliveries')
+        .select('id')
+        .where('issue', '=', query.issue)
+        .where((eb) => eb.or([eb('status', '=', 'queued'), eb.and([eb('status', '=', 'claimed'), eb('claim_expires_at', '<', now)])]))
+        .orderBy('id')
+        .limit(query.limit);
+      if (this.engine === 'postgres') pick = pick.forUpdate().skipLocked();
+      const ids = (await pick.execute()).map((r) => Number(r.id));
+      if (ids.length === 0) return [];
+      return trx
+        .updateTable('deliveries')
+        .set({ status: 'claimed', claimed_by: query.owner, claim_expires_at: until, attempts: sql`attempts + 1`, updated_at: now })
+        .where('id', 'in', ids)
+        .returningAll()
+        .execute();
+    });
+    if (claimed.length === 0) return [];
+    claimed.sort((a, b) => Number(a.id) - Number(b.id));
+    const records = await this.withSections(claimed);
+    const subscriberIds = [...new Set(records.flatMap((r) => (r.subscriberId === null ? [] : [r.subscriberId])))];
+    const subscribers = new Map<number, StoredSubscriber>();
+    for (const part of chunks(subscriberIds)) {
+      const rows = await this.db.selectFrom('subscribers').selectAll().where('id', 'in', part).execute();
+      for (const row of rows) {
+        const parsed = toSubscriber(row);
+        if (parsed.ok) subscribers.set(parsed.value.id, parsed.value);
+      }
+    }
+    return records.map((r) => ({ ...r, subscriber: r.subscriberId === null ? null : (subscribers.get(r.subscriberId) ?? null) }));
+  }
+
+  async completeDeliveries(outcomes: readonly DeliveryOutcome[]): Promise<void> {
+    if (outcomes.length === 0) return;
+    await this.write(async (trx) => {
+      for (const o of outcomes) {
+        await trx
+          .updateTable('deliveries')
+          .set({
+            status: o.status,
+            message_id: o.messageId ?? null,
+            reason: o.reason?.slice(0, 1000) ?? null,
+            permanent: o.permanent ? 1 : 0,
+            claimed_by: null,
+            claim_expires_at: null,
+            updated_at: o.at,
+          })
+          .where('id', '=', o.id)
+          .execute();
+      }
+    });
+  }
+
+  async releaseClaims(issue: string, owner: string): Promise<number> {
+    const result = await this.db
+      .updateTable('deliveries')
+      .set({ status: 'queued', claimed_by: null, claim_expires_at: null, attempts: sql`attempts - 1` })
+      .where('issue', '=', issue)
+      .where('status', '=', 'claimed')
+      .where('claimed_by', '=', owner)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async resetStaleClaims(issue: string, now: Date, isDead: (owner: string) => boolean): Promise<number> {
+    const at = now.toISOString();
+    const owners = await this.db.selectFrom('deliveries').select('claimed_by').distinct().where('issue', '=', issue).where('status', '=', 'claimed').execute();
+    const dead = owners.flatMap((o) => (o.claimed_by !== null && isDead(o.claimed_by) ? [o.claimed_by] : []));
+    const result = await this.db
+      .updateTable('deliveries')
+      .set({ status: 'queued', claimed_by: null, claim_expires_at: null })
+      .where('issue', '=', issue)
+      .where('status', '=', 'claimed')
+      .where((eb) => (dead.length ? eb.or([eb('claim_expires_at', '<', at), eb('claimed_by', 'in', dead)]) : eb('claim_expires_at', '<', at)))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async countDeliveries(issue: string): Promise<Record<DeliveryStatus, number>> {
+    const rows = await this.db
+      .selectFrom('deliveries')
+      .select(['status', (eb) => eb.fn.countAll<number | string>().as('n')])
+      .where('issue', '=', issue)
+      .groupBy('status')
+      .execute();
+    const counts = EMPTY_COUNTS();
+    for (const r of rows) counts[r.status as DeliveryStatus] = Number(r.n);
+    return counts;
+  }
+
+  private filtered(db: Db, filter: DeliveryFilter) {
+    let q = db.selectFrom('deliveries').selectAll('deliveries');
+    if (filter.section !== undefined) {
+      const section = filter.section;
+      q = q.where((eb) => eb.exists(eb.selectFrom('delivery_sections').select('delivery_id').whereRef('delivery_sections.delivery_id', '=', 'deliveries.id').where('section_date', '=', section)));
+    }
+    if (filter.issue !== undefined) q = q.where('issue', '=', filter.issue);
+    if (filter.status !== undefined) q = q.where('status', 'in', typeof filter.status === 'string' ? [filter.status] : [...filter.status]);
+    if (filter.reason !== undefined) q = q.where('reason', 'like', `%${filter.reason.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    if (filter.emailKey !== undefined) q = q.where('email_key', '=', addressKey(filter.emailKey));
+    return q;
+  }
+
+  async listDeliveries(filter: DeliveryFilter, page: { after?: number; limit?: number } = {}): Promise<DeliveryRecord[]> {
+    const rows = await this.filtered(this.db, filter).where('deliveries.id', '>', page.after ?? 0).orderBy('deliveries.id').limit(page.limit ?? 1000).execute();
+    return this.withSections(rows);
+  }
+
+  async requeueDeliveries(filter: DeliveryFilter & { includePermanent?: boolean }, at: string): Promise<number> {
+    const status = filter.status ?? 'failed';
+    const ids = this.filtered(this.db, { ...filter, status }).clearSelect().select('deliveries.id');
+    const scoped = filter.includePermanent ? ids : ids.where('permanent', '=', 0);
+    const result = await this.db
+      .updateTable('deliveries')
+      .set({ status: 'queued', permanent: 0, claimed_by: null, claim_expires_at: null, updated_at: at })
+      .where('id', 'in', scoped)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  // --- runs -----------------------------------------------------------------------------
+
+  async startRun(at: string, command: string): Promise<number> {
+    const row = await this.db.insertInto('runs').values({ at, command, finished_at: null }).returning('id').executeTakeFirstOrThrow();
+    return Number(row.id);
+  }
+
+  async finishRun(id: number, at: string): Promise<void> {
+    await this.db.updateTable('runs').set({ finished_at: at }).where('id', '=', id).execute();
+  }
+
+  async lastRunAt(): Promise<string | null> {
+    const row = await this.db.selectFrom('runs').select((eb) => eb.fn.max('at').as('at')).where('finished_at', 'is not', null).executeTakeFirst();
+    return row?.at ?? null;
+  }
+
+  // --- counters -------------------------------------------------------------------------
+
+  async incrementCounter(name: string, key: string, windowStart: string, expiresAt: string): Promise<number> {
+    const row = await this.db
+      .insertInto('counters')
+      .values({ name, key, window_start: windowStart, count: 1, expires_at: expiresAt })
+      .onConflict((oc) => oc.columns(['name', 'key', 'window_start']).doUpdateSet({ count: sql`counters.count + 1` }))
+      .returning('count')
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
+  async counterValue(name: string, key: string, windowStart: string): Promise<number> {
+    const row = await this.db.selectFrom('counters').select('count').where('name', '=', name).where('key', '=', key).where('window_start', '=', windowStart).executeTakeFirst();
+    return row ? Number(row.count) : 0;
+  }
+
+  async markSeen(kind: string, id: string, at: string, expiresAt: string): Promise<boolean> {
+    const rows = await this.db
+      .insertInto('seen_ids')
+      .values({ kind, id, at, expires_at: expiresAt })
+      .onConflict((oc) => oc.columns(['kind', 'id']).doNothing())
+      .returning('id')
+      .execute();
+    return rows.length === 1;
+  }
+
+  async pruneExpired(now: string): Promise<void> {
+    await this.db.deleteFrom('counters').where('expires_at', '<', now).execute();
+    await this.db.deleteFrom('seen_ids').where('expires_at', '<', now).execute();
+  }
+}
+
+function sectionRecord(r: { status: string; hash: string; at: string; opened_at: string | null; sent_at: string | null; reason: string | null }): SectionRecord {
+  return {
+    status: r.status as SectionStatus,
+    hash: r.hash,
+    at: r.at,
+    ...(r.opened_at !== null ? { openedAt: r.opened_at } : {}),
+    ...(r.sent_at !== null ? { sentAt: r.sent_at } : {}),
+    ...(r.reason !== null ? { reason: r.reason } : {}),
+  };
+}

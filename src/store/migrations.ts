@@ -1,0 +1,122 @@
+import { PostgresAdapter, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/** True on PostgreSQL: the only DDL difference is how an auto-increment key is spelt. */
+function isPostgres(db: Kysely<unknown>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
+/**
+ * Versioned migrations, applied in name order. A schema change later is a new entry here,
+ * never an edit of an old one (Kysely refuses to run when an applied migration is missing).
+ */
+export const migrations: Record<string, Migration> = {
+  '001_initial': {
+    async up(db: Kysely<unknown>) {
+      const pg = isPostgres(db);
+      const id = pg ? ('bigserial' as const) : ('integer' as const);
+      const ref = pg ? ('bigint' as const) : ('integer' as const);
+
+      await db.schema
+        .createTable('subscribers')
+        .addColumn('id', id, (c) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('email', 'text', (c) => c.notNull())
+        .addColumn('email_key', 'text', (c) => c.notNull().unique())
+        .addColumn('name', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('preferences', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('subscribed_at', 'text')
+        .addColumn('transient_bounces', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('token_generation', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('first_seen_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('subscribers_status_id').on('subscribers').columns(['status', 'id']).execute();
+
+      await db.schema
+        .createTable('consent_events')
+        .addColumn('id', id, (c) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('subscriber_id', ref, (c) => c.notNull().references('subscribers.id').onDelete('cascade'))
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('by', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text')
+        .execute();
+      await db.schema.createIndex('consent_events_subscriber').on('consent_events').columns(['subscriber_id', 'id']).execute();
+
+      await db.schema
+        .createTable('sections')
+        .addColumn('date', 'text', (c) => c.primaryKey())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('opened_at', 'text')
+        .addColumn('sent_at', 'text')
+        .addColumn('reason', 'text')
+        .addColumn('planner_id', 'text')
+        .addColumn('planner_expires_at', 'text')
+        .execute();
+
+      await db.schema
+        .createTable('deliveries')
+        .addColumn('id', id, (c) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('issue', 'text', (c) => c.notNull())
+        .addColumn('email_key', 'text', (c) => c.notNull())
+        // No foreign key: a delivery record outlives a removed subscriber (nothing is resent on re-add).
+        .addColumn('subscriber_id', ref)
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('permanent', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('message_id', 'text')
+        .addColumn('reason', 'text')
+        .addColumn('claimed_by', 'text')
+        .addColumn('claim_expires_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('deliveries_issue_email', ['issue', 'email_key'])
+        .execute();
+      // Claiming walks (issue, status) in id order.
+      await db.schema.createIndex('deliveries_claim').on('deliveries').columns(['issue', 'status', 'id']).execute();
+
+      await db.schema
+        .createTable('delivery_sections')
+        .addColumn('delivery_id', ref, (c) => c.notNull().references('deliveries.id').onDelete('cascade'))
+        .addColumn('section_date', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('delivery_sections_pk', ['delivery_id', 'section_date'])
+        .execute();
+      await db.schema.createIndex('delivery_sections_section').on('delivery_sections').columns(['section_date', 'delivery_id']).execute();
+
+      await db.schema
+        .createTable('runs')
+        .addColumn('id', id, (c) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text')
+        .addColumn('command', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('runs_at').on('runs').column('at').execute();
+
+      await db.schema
+        .createTable('counters')
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('window_start', 'text', (c) => c.notNull())
+        .addColumn('count', 'integer', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('counters_pk', ['name', 'key', 'window_start'])
+        .execute();
+
+      await db.schema
+        .createTable('seen_ids')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('seen_ids_pk', ['kind', 'id'])
+        .execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};

@@ -1,0 +1,107 @@
+import type { HistoryEntry } from '../audience/schema.js';
+import type {
+  ClaimQuery,
+  ClaimedDelivery,
+  DeliveryFilter,
+  DeliveryOutcome,
+  DeliveryRecord,
+  DeliveryStatus,
+  MigrationState,
+  Mutation,
+  NewDelivery,
+  PageQuery,
+  SectionRecord,
+  StoredSubscriber,
+  SubscriberPage,
+} from './types.js';
+
+export type * from './types.js';
+
+/**
+ * All persisted state of digest-mailer, behind one seam: `run`, `schedule`, `serve`, `preview`
+ * and the CLI use this and nothing else touches storage. Two engines implement it with the
+ * same schema and queries (src/store/kysely-store.ts): SQLite (embedded default) and
+ * PostgreSQL (to scale). Every method is one transaction unless it says otherwise.
+ */
+export interface Store {
+  readonly engine: 'sqlite' | 'postgres';
+  /** Where the data lives, for messages (a file path, or the database name; never a password). */
+  readonly location: string;
+  close(): Promise<void>;
+
+  // --- schema ---------------------------------------------------------------------------
+  migrate(): Promise<string[]>;
+  migrationState(): Promise<MigrationState>;
+
+  // --- subscribers ----------------------------------------------------------------------
+  getSubscriber(email: string): Promise<StoredSubscriber | undefined>;
+  /**
+   * Reads the subscriber row (or its absence), lets `decide` choose, and applies the choice in
+   * the same single-row write transaction: concurrent changes to one address serialise, others
+   * do not wait on each other (PostgreSQL) or wait microseconds (SQLite's single writer).
+   */
+  mutateSubscriber<T>(email: string, decide: (current: StoredSubscriber | undefined) => Mutation<T>): Promise<T>;
+  /** One page in id order (keyset pagination: cost does not grow with the offset). */
+  subscriberPage(query: PageQuery): Promise<SubscriberPage>;
+  /** Pages until the end; memory holds one page at a time. */
+  streamSubscribers(query: Omit<PageQuery, 'after'>): AsyncIterable<SubscriberPage>;
+  countSubscribers(query?: Pick<PageQuery, 'status' | 'firstSeenBy'>): Promise<number>;
+  consentHistory(email: string): Promise<HistoryEntry[]>;
+  /** Bulk insert-or-replace (imports): one transaction per call, a consent event per row. */
+  importSubscribers(entries: readonly { subscriber: Omit<StoredSubscriber, 'id' | 'tokenGeneration' | 'firstSeenAt'>; history: readonly HistoryEntry[] }[], by: string): Promise<number>;
+  /** Records "first seen" = `at` for every active subscriber not seen before; returns how many. */
+  markFirstSeen(at: string): Promise<number>;
+  setFirstSeen(email: string, at: string): Promise<void>;
+  /** Current token generation (0 for a new subscriber); undefined when unknown. */
+  tokenGeneration(email: string): Promise<number | undefined>;
+
+  // --- sections -------------------------------------------------------------------------
+  sections(): Promise<Map<string, SectionRecord>>;
+  section(date: string): Promise<SectionRecord | undefined>;
+  putSection(date: string, record: SectionRecord): Promise<void>;
+  /** Sections every recipient has been handled for, oldest first (archive, feeds). */
+  sentSections(): Promise<{ date: string; sentAt: string | null; hash: string }[]>;
+  /**
+   * One planner per section: takes (or renews) the planner lease of `date` for `owner` unless
+   * another owner holds an unexpired one. Returns whether `owner` holds it now.
+   */
+  acquirePlanner(date: string, owner: string, now: Date, ttlMs: number): Promise<boolean>;
+  releasePlanner(date: string, owner: string): Promise<void>;
+
+  // --- deliveries -----------------------------------------------------------------------
+  /** The records of `issue` for these addresses (lower-cased keys), by key. */
+  deliveriesFor(issue: string, emailKeys: readonly string[]): Promise<Map<string, DeliveryRecord>>;
+  /** Inserts rows that do not exist yet (one transaction); existing (issue, address) rows stay. Returns how many were new. */
+  insertDeliveries(rows: readonly NewDelivery[]): Promise<number>;
+  /**
+   * Claims up to `limit` queued (or expired-claim) deliveries of an issue for `owner`, oldest
+   * first; on PostgreSQL with FOR UPDATE SKIP LOCKED, so concurrent senders take disjoint batches.
+   */
+  claimDeliveries(query: ClaimQuery): Promise<ClaimedDelivery[]>;
+  /** Records outcomes of claimed deliveries in one transaction (group commit) and drops their claims. */
+  completeDeliveries(outcomes: readonly DeliveryOutcome[]): Promise<void>;
+  /** Puts `owner`'s unfinished claims back in the queue (a clean stop). */
+  releaseClaims(issue: string, owner: string): Promise<number>;
+  /** Frees claims that expired or whose owner `isDead` says is gone; returns how many. */
+  resetStaleClaims(issue: string, now: Date, isDead: (owner: string) => boolean): Promise<number>;
+  countDeliveries(issue: string): Promise<Record<DeliveryStatus, number>>;
+  /** Deliveries matching the filter, in id order, a page at a time. */
+  listDeliveries(filter: DeliveryFilter, page?: { after?: number; limit?: number }): Promise<DeliveryRecord[]>;
+  /** Puts matching deliveries (default: non-permanent failures) back in the queue; returns how many. */
+  requeueDeliveries(filter: DeliveryFilter & { includePermanent?: boolean }, at: string): Promise<number>;
+
+  // --- runs -----------------------------------------------------------------------------
+  startRun(at: string, command: string): Promise<number>;
+  finishRun(id: number, at: string): Promise<void>;
+  /** When the last finished pass started (the scheduler's catch-up); null before the first. */
+  lastRunAt(): Promise<string | null>;
+
+  // --- small persisted counters -----------------------------------------------------------
+  /** Adds one to (name, key, window) and returns the new count. */
+  incrementCounter(name: string, key: string, windowStart: string, expiresAt: string): Promise<number>;
+  counterValue(name: string, key: string, windowStart: string): Promise<number>;
+  /** Records an id (e.g. an SNS MessageId); false when it was already recorded (a replay). */
+  markSeen(kind: string, id: string, at: string, expiresAt: string): Promise<boolean>;
+  /** Deletes counters and seen ids past their expiry. */
+  pruneExpired(now: string): Promise<void>;
+}

@@ -1,0 +1,135 @@
+import type { HistoryEntry, Subscriber, SubscriberStatus } from '../audience/schema.js';
+import type { Problem } from '../errors.js';
+
+/** A subscriber as stored: the validated entry plus what the database keeps beside it. */
+export interface StoredSubscriber extends Omit<Subscriber, 'history'> {
+  id: number;
+  /** Raised to revoke every older link of this subscriber. */
+  tokenGeneration: number;
+  /** When a run first saw them active (ISO); null before that. */
+  firstSeenAt: string | null;
+}
+
+/** One consent-history row appended with a change. */
+export interface Change {
+  event: HistoryEntry['event'];
+  by: string;
+  detail?: string | undefined;
+}
+
+/** What a `mutateSubscriber` callback decides, applied in the same single-row transaction. */
+export interface Mutation<T> {
+  result: T;
+  /** Insert or replace the row and append a consent event. */
+  put?: { subscriber: Omit<Subscriber, 'history'>; change: Change } | undefined;
+  /** Append a consent event without changing the row (e.g. "confirmation-sent"). */
+  event?: Change | undefined;
+  remove?: boolean | undefined;
+  /** Revoke every link issued so far. */
+  revokeLinks?: boolean | undefined;
+}
+
+export interface SubscriberPage {
+  subscribers: StoredSubscriber[];
+  /** Rows whose stored data no longer validates: reported, left out, never dropped. */
+  problems: Problem[];
+  /** Pass as `after` for the next page; null at the end. */
+  next: number | null;
+}
+
+export interface PageQuery {
+  /** Last id of the previous page (keyset pagination), 0 or undefined to start. */
+  after?: number | undefined;
+  limit: number;
+  status?: SubscriberStatus | undefined;
+  /** Only subscribers first seen at or before this time (a section's opening). */
+  firstSeenBy?: string | undefined;
+}
+
+/** Stored per section; `future` and `pending` are derived each run, never stored. */
+export type SectionStatus = 'sending' | 'sent' | 'before-start' | 'empty' | 'failed';
+
+export interface SectionRecord {
+  status: SectionStatus;
+  /** Hash of the section text when it was first opened for sending. */
+  hash: string;
+  at: string;
+  /** When sending began: only subscribers first seen by then receive it (no backlog storm). */
+  openedAt?: string | undefined;
+  sentAt?: string | undefined;
+  reason?: string | undefined;
+}
+
+/**
+ * queued: to send (a sender claims it); claimed: a sender holds it until `claimExpiresAt`;
+ * sent / skipped-no-match: final; failed: final when `permanent`, else re-queued by the next run.
+ */
+export type DeliveryStatus = 'queued' | 'claimed' | 'sent' | 'skipped-no-match' | 'failed';
+
+export interface DeliveryRecord {
+  id: number;
+  issue: string;
+  sections: string[];
+  emailKey: string;
+  subscriberId: number | null;
+  status: DeliveryStatus;
+  permanent: boolean;
+  attempts: number;
+  messageId: string | null;
+  reason: string | null;
+  claimedBy: string | null;
+  claimExpiresAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewDelivery {
+  issue: string;
+  /** Sections this issue covers (one for a daily reader). */
+  sections: string[];
+  emailKey: string;
+  subscriberId: number | null;
+  status: 'queued' | 'sent' | 'skipped-no-match' | 'failed';
+  permanent?: boolean | undefined;
+  messageId?: string | null | undefined;
+  reason?: string | null | undefined;
+  at: string;
+}
+
+export interface ClaimQuery {
+  issue: string;
+  /** Who claims: `host:pid:random`, so a claim of a dead local process can be recognised. */
+  owner: string;
+  limit: number;
+  now: Date;
+  /** A claim not completed within this time is free to take again. */
+  ttlMs: number;
+}
+
+export interface ClaimedDelivery extends DeliveryRecord {
+  /** null when the subscriber row was removed after queueing. */
+  subscriber: StoredSubscriber | null;
+}
+
+export interface DeliveryOutcome {
+  id: number;
+  status: 'sent' | 'failed' | 'skipped-no-match';
+  messageId?: string | null | undefined;
+  reason?: string | null | undefined;
+  permanent?: boolean | undefined;
+  at: string;
+}
+
+export interface DeliveryFilter {
+  section?: string | undefined;
+  issue?: string | undefined;
+  status?: DeliveryStatus | readonly DeliveryStatus[] | undefined;
+  /** Substring of the stored reason (e.g. "550"). */
+  reason?: string | undefined;
+  emailKey?: string | undefined;
+}
+
+export interface MigrationState {
+  applied: string[];
+  pending: string[];
+}

@@ -1,0 +1,229 @@
+import { stat } from 'node:fs/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Subscriber } from '../../src/audience/schema.js';
+import type { KyselyStore } from '../../src/store/kysely-store.js';
+import { ENGINES } from './engines.js';
+
+const available = Object.fromEntries(await Promise.all(ENGINES.map(async (e) => [e.name, await e.available()] as const)));
+
+function reader(email: string, extra: Partial<Subscriber> = {}): Omit<Subscriber, 'history'> {
+  return { email, status: 'active', topics: [], excludeTopics: [], authors: [], keywords: [], ...extra };
+}
+
+async function addReaders(store: KyselyStore, n: number, status: Subscriber['status'] = 'active'): Promise<void> {
+  await store.importSubscribers(
+    Array.from({ length: n }, (_, i) => ({ subscriber: reader(`r${String(i).padStart(5, '0')}@example.org`, { status }), history: [] })),
+    'test',
+  );
+}
+
+describe.each(ENGINES)('Store contract on $name', (engine) => {
+  let store: KyselyStore;
+  let dispose: () => Promise<void>;
+  beforeEach(async () => {
+    ({ store, dispose } = await engine.open());
+  });
+  afterEach(async () => {
+    await dispose?.();
+  });
+
+  describe.skipIf(!available[engine.name])('', () => {
+    it('is migrated to the latest version, and migrating again changes nothing', async () => {
+      const state = await store.migrationState();
+      expect(state.applied).toContain('001_initial');
+      expect(state.pending).toEqual([]);
+      expect(await store.migrate()).toEqual([]);
+    });
+
+    it('creates, reads, changes and removes one subscriber with consent events as rows', async () => {
+      const created = await store.mutateSubscriber('Ada@Example.org', (current) => {
+        expect(current).toBeUndefined();
+        return { result: 'new', put: { subscriber: reader('Ada@Example.org', { status: 'pending', name: 'Ada', topics: ['vision'] }), change: { event: 'subscribed', by: 'web' } } };
+      });
+      expect(created).toBe('new');
+      const got = await store.getSubscriber('ada@example.org');
+      expect(got).toMatchObject({ email: 'Ada@Example.org', name: 'Ada', status: 'pending', topics: ['vision'], tokenGeneration: 0, firstSeenAt: null });
+
+      await store.mutateSubscriber('ADA@example.org', (current) => ({
+        result: null,
+        put: { subscriber: { ...current!, status: 'active', keywords: ['diffusion'] }, change: { event: 'confirmed', by: 'web', detail: 'x'.repeat(900) } },
+      }));
+      expect(await store.getSubscriber('ada@example.org')).toMatchObject({ status: 'active', keywords: ['diffusion'], topics: ['vision'] });
+      const history = await store.consentHistory('ada@example.org');
+      expect(history.map((h) => [h.event, h.by])).toEqual([['subscribed', 'web'], ['confirmed', 'web']]);
+      expect(history[1]!.detail).toHaveLength(500);
+
+      await store.mutateSubscriber('ada@example.org', () => ({ result: null, event: { event: 'confirmation-sent', by: 'web' } }));
+      expect((await store.consentHistory('ada@example.org')).at(-1)!.event).toBe('confirmation-sent');
+
+      const removed = await store.mutateSubscriber('ada@example.org', (current) => ({ result: current !== undefined, remove: true }));
+      expect(removed).toBe(true);
+      expect(await store.getSubscriber('ada@example.org')).toBeUndefined();
+      expect(await store.consentHistory('ada@example.org')).toEqual([]);
+    });
+
+    it('keeps preference fields it has no column for (new preferences need no migration)', async () => {
+      const extra = { ...reader('x@example.org'), authors: ['Jane Doe'] };
+      await store.mutateSubscriber('x@example.org', () => ({ result: null, put: { subscriber: extra, change: { event: 'added', by: 'cli' } } }));
+      expect((await store.getSubscriber('x@example.org'))!.authors).toEqual(['Jane Doe']);
+    });
+
+    it('revokes links by raising the token generation', async () => {
+      await addReaders(store, 1);
+      const email = 'r00000@example.org';
+      expect(await store.tokenGeneration(email)).toBe(0);
+      await store.mutateSubscriber(email, () => ({ result: null, revokeLinks: true, event: { event: 'unsubscribed', by: 'web' } }));
+      await store.mutateSubscriber(email, () => ({ result: null, revokeLinks: true }));
+      expect(await store.tokenGeneration(email)).toBe(2);
+      expect(await store.tokenGeneration('nobody@example.org')).toBeUndefined();
+    });
+
+    it('serialises concurrent changes to one address: none is lost', async () => {
+      await addReaders(store, 1);
+      const email = 'r00000@example.org';
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          store.mutateSubscriber(email, (current) => ({
+            result: null,
+            put: { subscriber: { ...current!, keywords: [...current!.keywords, `kw${i}`] }, change: { event: 'preferences-changed', by: 'test' } },
+          })),
+        ),
+      );
+      expect((await store.getSubscriber(email))!.keywords).toHaveLength(20);
+    });
+
+    it('pages subscribers by keyset, filtered by status and first-seen time, and reports rows that no longer validate', async () => {
+      await addReaders(store, 25);
+      await addReaders(store, 0);
+      await store.mutateSubscriber('gone@example.org', () => ({ result: null, put: { subscriber: reader('gone@example.org', { status: 'unsubscribed' }), change: { event: 'unsubscribed', by: 'test' } } }));
+      const seen: string[] = [];
+      for await (const page of store.streamSubscribers({ limit: 10, status: 'active' })) {
+        expect(page.subscribers.length).toBeLessThanOrEqual(10);
+        seen.push(...page.subscribers.map((s) => s.email));
+      }
+      expect(seen).toHaveLength(25);
+      expect(new Set(seen).size).toBe(25);
+      expect(await store.countSubscribers({ status: 'active' })).toBe(25);
+      expect(await store.countSubscribers()).toBe(26);
+
+      expect(await store.markFirstSeen('2025-01-01T00:00:00.000Z')).toBe(25);
+      expect(await store.markFirstSeen('2025-02-01T00:00:00.000Z')).toBe(0);
+      await store.setFirstSeen('r00003@example.org', '2025-03-01T00:00:00.000Z');
+      expect(await store.countSubscribers({ status: 'active', firstSeenBy: '2025-01-15T00:00:00.000Z' })).toBe(24);
+      const page = await store.subscriberPage({ limit: 100, status: 'active', firstSeenBy: '2025-01-15T00:00:00.000Z' });
+      expect(page.subscribers.map((s) => s.email)).not.toContain('r00003@example.org');
+      expect(page.next).toBeNull();
+
+      // A stored entry that no longer validates (e.g. edited by hand) is reported, not dropped.
+      await store.db.updateTable('subscribers').set({ preferences: '{"topics": 5}' }).where('email_key', '=', 'r00001@example.org').execute();
+      const all = await store.subscriberPage({ limit: 100 });
+      expect(all.problems).toHaveLength(1);
+      expect(all.problems[0]!.where).toContain('r00001@example.org');
+      expect(all.subscribers).toHaveLength(25);
+    });
+
+    it('records sections, their planner lease, and the sent list', async () => {
+      await store.putSection('2025-11-04', { status: 'sending', hash: 'h1', at: '2025-11-04T07:00:00.000Z', openedAt: '2025-11-04T07:00:00.000Z' });
+      await store.putSection('2025-11-03', { status: 'before-start', hash: 'h0', at: '2025-11-04T07:00:00.000Z' });
+      expect((await store.section('2025-11-04'))!.openedAt).toBe('2025-11-04T07:00:00.000Z');
+      const now = new Date('2025-11-04T07:00:00.000Z');
+      expect(await store.acquirePlanner('2025-11-04', 'a', now, 30_000)).toBe(true);
+      expect(await store.acquirePlanner('2025-11-04', 'b', now, 30_000)).toBe(false);
+      expect(await store.acquirePlanner('2025-11-04', 'a', now, 30_000)).toBe(true);
+      expect(await store.acquirePlanner('2025-11-04', 'b', new Date(now.getTime() + 60_000), 30_000)).toBe(true);
+      await store.releasePlanner('2025-11-04', 'b');
+      expect(await store.acquirePlanner('2025-11-04', 'c', now, 30_000)).toBe(true);
+
+      expect(await store.sentSections()).toEqual([]);
+      await store.putSection('2025-11-04', { status: 'sent', hash: 'h1', at: '2025-11-04T08:00:00.000Z', openedAt: '2025-11-04T07:00:00.000Z' });
+      expect(await store.sentSections()).toEqual([{ date: '2025-11-04', sentAt: '2025-11-04T08:00:00.000Z', hash: 'h1' }]);
+      expect([...(await store.sections()).keys()]).toEqual(['2025-11-03', '2025-11-04']);
+    });
+
+    it('queues, claims in disjoint batches, completes, releases, expires and re-queues deliveries', async () => {
+      await addReaders(store, 30);
+      const page = await store.subscriberPage({ limit: 100 });
+      const at = '2025-11-04T07:00:00.000Z';
+      const rows = page.subscribers.map((s, i) => ({
+        issue: '2025-11-04', sections: ['2025-11-04'], emailKey: s.email, subscriberId: s.id, status: i < 5 ? ('skipped-no-match' as const) : ('queued' as const), at,
+      }));
+      expect(await store.insertDeliveries(rows)).toBe(30);
+      expect(await store.insertDeliveries(rows)).toBe(0); // idempotent
+
+      const now = new Date('2025-11-04T07:01:00.000Z');
+      const [a, b] = await Promise.all([
+        store.claimDeliveries({ issue: '2025-11-04', owner: 'A', limit: 10, now, ttlMs: 60_000 }),
+        store.claimDeliveries({ issue: '2025-11-04', owner: 'B', limit: 10, now, ttlMs: 60_000 }),
+      ]);
+      expect(a).toHaveLength(10);
+      expect(b).toHaveLength(10);
+      expect(new Set([...a, ...b].map((d) => d.id)).size).toBe(20);
+      expect(a[0]!.subscriber?.email).toBe(a[0]!.emailKey);
+      expect(a[0]!.sections).toEqual(['2025-11-04']);
+      expect(a[0]!.attempts).toBe(1);
+
+      await store.completeDeliveries(a.map((d, i) => ({ id: d.id, status: i < 8 ? 'sent' : 'failed', messageId: `<${d.id}@x>`, reason: i === 9 ? '550 no such user' : i === 8 ? '421 try later' : null, permanent: i === 9, at })));
+      expect(await store.releaseClaims('2025-11-04', 'B')).toBe(10);
+      let counts = await store.countDeliveries('2025-11-04');
+      expect(counts).toEqual({ queued: 15, claimed: 0, sent: 8, 'skipped-no-match': 5, failed: 2 });
+
+      // A dead owner's claims and expired claims go back to the queue.
+      const c = await store.claimDeliveries({ issue: '2025-11-04', owner: 'host:1:dead', limit: 4, now, ttlMs: 60_000 });
+      const d = await store.claimDeliveries({ issue: '2025-11-04', owner: 'host:2:alive', limit: 4, now, ttlMs: 1 });
+      expect(await store.claimDeliveries({ issue: '2025-11-04', owner: 'E', limit: 100, now, ttlMs: 60_000 })).toHaveLength(7);
+      expect(await store.resetStaleClaims('2025-11-04', new Date(now.getTime() + 10), (o) => o.endsWith(':dead'))).toBe(c.length + d.length + 0);
+      counts = await store.countDeliveries('2025-11-04');
+      expect(counts.queued).toBe(8);
+      const later = await store.claimDeliveries({ issue: '2025-11-04', owner: 'F', limit: 100, now: new Date(now.getTime() + 120_000), ttlMs: 60_000 });
+      expect(later).toHaveLength(15); // 8 queued + 7 of E, expired by then
+
+      const failed = await store.listDeliveries({ section: '2025-11-04', status: 'failed' });
+      expect(failed.map((f) => f.reason)).toEqual(['421 try later', '550 no such user']);
+      expect((await store.listDeliveries({ section: '2025-11-04', reason: '550' })).map((f) => f.permanent)).toEqual([true]);
+      expect(await store.listDeliveries({ section: '2025-11-05' })).toEqual([]);
+      expect(await store.listDeliveries({ section: '2025-11-04' }, { limit: 7 })).toHaveLength(7);
+      expect(await store.requeueDeliveries({ section: '2025-11-04' }, at)).toBe(1);
+      expect(await store.requeueDeliveries({ section: '2025-11-04', reason: '550', includePermanent: true }, at)).toBe(1);
+      expect((await store.countDeliveries('2025-11-04')).queued).toBe(2);
+
+      const map = await store.deliveriesFor('2025-11-04', [a[0]!.emailKey, 'nobody@example.org']);
+      expect([...map.keys()]).toEqual([a[0]!.emailKey]);
+      expect(map.get(a[0]!.emailKey)).toMatchObject({ status: 'sent', messageId: `<${a[0]!.id}@x>`, claimedBy: null });
+    });
+
+    it('links an issue to every section it covers', async () => {
+      await store.insertDeliveries([{ issue: 'weekly:2025-W45', sections: ['2025-11-03', '2025-11-04'], emailKey: 'w@example.org', subscriberId: null, status: 'sent', at: '2025-11-09T07:00:00.000Z' }]);
+      expect((await store.listDeliveries({ section: '2025-11-03' })).map((d) => d.issue)).toEqual(['weekly:2025-W45']);
+      expect((await store.listDeliveries({ issue: 'weekly:2025-W45' }))[0]!.sections).toEqual(['2025-11-03', '2025-11-04']);
+    });
+
+    it('records runs for the catch-up and keeps counters and seen ids across calls', async () => {
+      expect(await store.lastRunAt()).toBeNull();
+      const id = await store.startRun('2025-11-04T07:00:00.000Z', 'run');
+      expect(await store.lastRunAt()).toBeNull(); // not finished
+      await store.finishRun(id, '2025-11-04T07:05:00.000Z');
+      await store.finishRun(await store.startRun('2025-11-03T07:00:00.000Z', 'run'), '2025-11-03T07:01:00.000Z');
+      expect(await store.lastRunAt()).toBe('2025-11-04T07:00:00.000Z');
+
+      const w = '2025-11-04T07:00:00.000Z';
+      const exp = '2025-11-04T08:00:00.000Z';
+      expect(await store.incrementCounter('confirmations', 'a@example.org', w, exp)).toBe(1);
+      expect(await store.incrementCounter('confirmations', 'a@example.org', w, exp)).toBe(2);
+      expect(await store.counterValue('confirmations', 'a@example.org', w)).toBe(2);
+      expect(await store.counterValue('confirmations', 'b@example.org', w)).toBe(0);
+      expect(await store.markSeen('sns', 'm-1', w, exp)).toBe(true);
+      expect(await store.markSeen('sns', 'm-1', w, exp)).toBe(false);
+      await store.pruneExpired('2025-11-04T09:00:00.000Z');
+      expect(await store.counterValue('confirmations', 'a@example.org', w)).toBe(0);
+      expect(await store.markSeen('sns', 'm-1', w, exp)).toBe(true);
+    });
+
+    it.runIf(engine.name === 'sqlite')('keeps the database file and its WAL private (0600)', async () => {
+      await addReaders(store, 3);
+      for (const suffix of ['', '-wal', '-shm']) {
+        const mode = (await stat(`${store.location}${suffix}`)).mode & 0o777;
+        expect(mode.toString(8), `${store.location}${suffix}`).toBe('600');
+      }
+    });
+  });
+});

@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { openPostgres, openSqlite } from '../../src/store/open.js';
+import type { KyselyStore } from '../../src/store/kysely-store.js';
+
+/**
+ * The PostgreSQL server the tests use: PG_TEST_URL, or the machine's server on 127.0.0.1:5432
+ * (trust auth). Each test database is created here and dropped after.
+ */
+export const PG_ADMIN_URL = process.env.PG_TEST_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+let reachable: Promise<boolean> | null = null;
+
+/** Under CI=true PostgreSQL suites always run (and fail without a server); elsewhere they skip when none answers. */
+export function postgresAvailable(): Promise<boolean> {
+  if (process.env.CI === 'true') return Promise.resolve(true);
+  reachable ??= (async () => {
+    const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 });
+    try {
+      await client.connect();
+      await client.end();
+      return true;
+    } catch {
+      console.warn(`PostgreSQL tests skipped: no server at ${PG_ADMIN_URL} (start one, or set PG_TEST_URL; under CI=true they run and fail instead)`);
+      return false;
+    }
+  })();
+  return reachable;
+}
+
+/** A fresh database on the test server; `drop` removes it. */
+export async function createPgDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `dm_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await client.connect();
+      try {
+        await client.query(`drop database if exists ${name} with (force)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+export interface EngineUnderTest {
+  name: 'sqlite' | 'postgres';
+  /** False when this engine's suite should be skipped (PostgreSQL outside CI with no server). */
+  available: () => Promise<boolean>;
+  /** A migrated, empty store and its disposal. */
+  open: () => Promise<{ store: KyselyStore; dispose: () => Promise<void> }>;
+}
+
+export const ENGINES: EngineUnderTest[] = [
+  {
+    name: 'sqlite',
+    available: async () => true,
+    async open() {
+      const dir = await mkdtemp(join(tmpdir(), 'dm-store-'));
+      const store = await openSqlite(join(dir, 'state', 'digest-mailer.db'));
+      return {
+        store,
+        async dispose() {
+          await store.close();
+          await rm(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+  {
+    name: 'postgres',
+    available: postgresAvailable,
+    async open() {
+      const database = await createPgDatabase();
+      const store = await openPostgres(database.url, { migrate: true, poolSize: 4 });
+      return {
+        store,
+        async dispose() {
+          await store.close();
+          await database.drop();
+        },
+      };
+    },
+  },
+];
