@@ -12,7 +12,6 @@ import { sendTestCommand } from './commands/send-test.js';
 import { sectionsCommand } from './commands/sections.js';
 import { validateCommand } from './commands/validate.js';
 import { dkimKeygenCommand } from './commands/dkim.js';
-import { dbMigrate, dbStatus } from './commands/db.js';
 import { DEFAULT_CONFIG_FILE } from '../config/load.js';
 
 
@@ -144,11 +143,14 @@ const db = program.command('db').description('the state database (SQLite file or
 db.command('migrate')
   .description('apply pending schema migrations (SQLite also does this on every start)')
   .action(async () => {
+    // Loaded on use: the database drivers cost start-up time every other command need not pay.
+    const { dbMigrate } = await import('./commands/db.js');
     process.exitCode = await dbMigrate(globals());
   });
 db.command('status')
   .description('show the engine, where the data lives and the schema version')
   .action(async () => {
+    const { dbStatus } = await import('./commands/db.js');
     process.exitCode = await dbStatus(globals());
   });
 
