@@ -204,6 +204,12 @@ describe('failure classification', () => {
     expect(smtp({ code: 'EENVELOPE', command: 'MAIL FROM', responseCode: 450, response: '450 4.7.1 Error: too much mail' })).toBe('sender/transient');
     expect(smtp({ code: 'EENVELOPE', command: 'RCPT TO', responseCode: 550, response: '550 5.1.1 unknown user' })).toBe('recipient/permanent');
     expect(smtp({ code: 'EENVELOPE', command: 'RCPT TO', responseCode: 452, response: '452 4.2.2 full' })).toBe('recipient/transient');
+    // Postfix answers sender, client and HELO restrictions at RCPT TO (smtpd_delay_reject).
+    expect(smtp({ code: 'EENVELOPE', command: 'RCPT TO', responseCode: 553, response: '553 5.7.1 <digest@example.org>: Sender address rejected: not owned by user digest' })).toBe('sender/permanent');
+    expect(smtp({ code: 'EENVELOPE', command: 'RCPT TO', responseCode: 554, response: '554 5.7.1 <ana@example.org>: Relay access denied' })).toBe('login/permanent');
+    expect(smtp({ code: 'EENVELOPE', command: 'RCPT TO', responseCode: 450, response: '450 4.7.1 <localhost>: Helo command rejected: Host not found' })).toBe('greeting/transient');
+    expect(smtp({ code: 'EENVELOPE', command: 'RCPT TO', responseCode: 554, response: '554 5.7.1 <unknown[10.0.0.1]>: Client host rejected: Access denied' })).toBe('greeting/permanent');
+    expect(smtp({ code: 'EENVELOPE', command: 'RCPT TO', responseCode: 550, response: '550 5.1.1 <nobody@example.org>: Recipient address rejected: User unknown in virtual mailbox table' })).toBe('recipient/permanent');
     expect(smtp({ code: 'EMESSAGE', command: 'DATA', responseCode: 554, response: '554 5.6.0 message refused' })).toBe('data/permanent');
     expect(smtp({ code: 'EENVELOPE', command: 'RCPT TO', responseCode: 421, response: '421 4.3.2 shutting down' })).toBe('connection/transient');
     expect(smtp({ code: 'ETLS', command: 'STARTTLS', responseCode: 502, response: '502 5.5.1 Error: command not implemented' })).toBe('tls/permanent');

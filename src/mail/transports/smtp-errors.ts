@@ -26,6 +26,19 @@ const CONNECTION_CODES = new Set([
   'ENETUNREACH', 'EAI_AGAIN', 'EDNS', 'ENOTFOUND', 'EPROTOCOL',
 ]);
 
+/**
+ * Postfix (smtpd_delay_reject, the default) and others answer client, HELO and sender
+ * restrictions at RCPT TO. Those replies are about the session, not the recipient: read the
+ * enhanced status code (RFC 3463) and the restriction named in the text.
+ */
+function sessionStageOfRecipientReply(response: string): FailureStage | null {
+  if (/Sender address rejected|\b[45]\.1\.[78]\b/i.test(response)) return 'sender';
+  if (/Helo command rejected/i.test(response)) return 'greeting';
+  if (/Client host rejected/i.test(response)) return 'greeting';
+  if (/Relay access denied|Authentication required|\b[45]\.7\.(0|8|9|11|14)\b.*auth/i.test(response)) return 'login';
+  return null;
+}
+
 function byReply(code: number | undefined, fallback: FailureKind): FailureKind {
   if (typeof code !== 'number') return fallback;
   return code >= 500 ? 'permanent' : 'transient';
@@ -59,7 +72,9 @@ export function classifySmtpError(err: SmtpErrorLike): SmtpClassification {
   if (code === 'EAUTH' || code === 'ENOAUTH' || command.startsWith('AUTH')) return result('login', byReply(err.responseCode, 'permanent'));
   if (command === 'EHLO' || command === 'HELO' || command === 'LHLO') return result('greeting', byReply(err.responseCode, 'permanent'));
   if (command === 'MAIL FROM') return result('sender', byReply(err.responseCode, 'permanent'));
-  if (command === 'RCPT TO') return result('recipient', byReply(err.responseCode, 'permanent'));
+  if (command === 'RCPT TO') {
+    return result(sessionStageOfRecipientReply(err.response ?? '') ?? 'recipient', byReply(err.responseCode, 'permanent'));
+  }
   if (command === 'DATA' || code === 'EMESSAGE') return result('data', byReply(err.responseCode, 'permanent'));
   if (code === 'EENVELOPE') {
     // Refused before talking to the server: a malformed address in the envelope.

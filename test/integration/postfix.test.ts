@@ -1,0 +1,147 @@
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { FAST_DELIVERY, RECIPIENTS_2025_11_13, TEST_SECRET, cli, configure, makeProject, smtpTransport } from '../cli/cli-helpers.js';
+import { makeTestCertificates, type TestCertificates } from './certs.js';
+import { postfixAvailable, startPostfix, type PostfixInstance } from './postfix.js';
+
+/**
+ * Debian's Postfix on 127.0.0.1 (installed by .ci/run), a private instance per test file:
+ * STARTTLS with a CA made here, catch-all Maildir delivery, messages counted by Delivered-To.
+ * SMTP AUTH would need Dovecot SASL; the wrong-password case runs against smtp-server
+ * (session-failures.test.ts).
+ */
+const missing = postfixAvailable();
+if (missing && process.env.CI === 'true') throw new Error(`CI=true but ${missing}`);
+if (missing) console.log(`postfix tests skipped: ${missing}`);
+
+const env = { DIGEST_MAILER_SECRET: TEST_SECRET };
+const DATE = '2025-11-13';
+const RETRYING = { ...FAST_DELIVERY, concurrency: 2, maxAttempts: 100, retryBaseDelayMs: 200, maxRetryDelayMs: 2000, retryWindowMs: 120_000 };
+
+let postfix: PostfixInstance;
+let certs: TestCertificates;
+
+beforeAll(async () => {
+  if (missing) return;
+  certs = await makeTestCertificates();
+  postfix = await startPostfix({ certFile: certs.certFile, keyFile: certs.keyFile });
+}, 60_000);
+
+afterAll(async () => {
+  if (missing) return;
+  await postfix?.destroy();
+  await rm(certs.dir, { recursive: true, force: true });
+}, 60_000);
+
+beforeEach(async () => {
+  if (missing) return;
+  await postfix.configure({ smtpd_tls_security_level: 'may', smtpd_client_message_rate_limit: '0' });
+  await postfix.clearMaildir();
+});
+
+/** The project's SMTP settings for this Postfix: STARTTLS required, the test CA trusted. */
+function viaPostfix(extra: Record<string, unknown> = {}) {
+  return smtpTransport(postfix.port, { requireTLS: true, name: 'digest.example.org', tls: { caFile: certs.caFile, servername: certs.serverName }, ...extra });
+}
+
+async function failedInLedger(dir: string) {
+  const text = await readFile(join(dir, `state/deliveries/${DATE}.jsonl`), 'utf8').catch(() => '');
+  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((d) => d.status === 'failed');
+}
+
+describe.skipIf(missing !== null)("Debian's Postfix on 127.0.0.1", () => {
+  it('delivers a full send over STARTTLS, counted once each in the Maildir; a rerun sends nothing', async () => {
+    const dir = await makeProject();
+    await configure(dir, { transport: viaPostfix(), delivery: RETRYING });
+    const run = await cli(dir, ['run'], env);
+    expect(run.stdout + run.stderr).toMatch(/sent 6/);
+    expect(run.code).toBe(0);
+    await postfix.drained();
+    expect(await postfix.delivered()).toEqual(RECIPIENTS_2025_11_13);
+    const log = await postfix.log();
+    // Every session went through STARTTLS; Postfix, with its strict options, had nothing to warn about.
+    expect(log).toMatch(/disconnect from localhost\[127\.0\.0\.1\] ehlo=2 starttls=1 mail=\d+ rcpt=\d+ data=\d+/);
+    expect(log).not.toMatch(/disconnect from .* starttls=0/);
+    expect(log).not.toMatch(/warning:/);
+
+    const again = await cli(dir, ['run'], env);
+    expect(again.code).toBe(0);
+    await postfix.drained();
+    expect(await postfix.delivered()).toEqual(RECIPIENTS_2025_11_13);
+  });
+
+  it('STARTTLS switched off on the relay: exit 5, everyone pending; back on, a rerun delivers everyone once', async () => {
+    await postfix.configure({ smtpd_tls_security_level: 'none' });
+    const dir = await makeProject();
+    await configure(dir, { transport: viaPostfix(), delivery: RETRYING });
+    const run = await cli(dir, ['run'], env);
+    expect(run.code).toBe(5);
+    expect(run.stdout).toMatch(/at the tls stage/);
+    expect(await failedInLedger(dir)).toEqual([]);
+
+    await postfix.configure({ smtpd_tls_security_level: 'may' });
+    const rerun = await cli(dir, ['run'], env);
+    expect(rerun.code).toBe(0);
+    await postfix.drained();
+    expect(await postfix.delivered()).toEqual(RECIPIENTS_2025_11_13);
+  });
+
+  it('a sender the relay refuses (answered at RCPT TO): exit 5, nobody failed; the fixed sender delivers everyone once', async () => {
+    const dir = await makeProject();
+    const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
+    const goodFrom = config.list.from;
+    await configure(dir, { list: { ...config.list, from: { ...goodFrom, address: 'refused-sender@example.org' } }, transport: viaPostfix(), delivery: RETRYING });
+    const run = await cli(dir, ['run'], env);
+    expect(run.code).toBe(5);
+    expect(run.stdout).toMatch(/at the sender stage/);
+    expect(run.stdout).toMatch(/Sender address rejected/);
+    expect(await failedInLedger(dir)).toEqual([]);
+
+    await configure(dir, { list: { ...config.list, from: goodFrom } });
+    const rerun = await cli(dir, ['run'], env);
+    expect(rerun.code).toBe(0);
+    await postfix.drained();
+    expect(await postfix.delivered()).toEqual(RECIPIENTS_2025_11_13);
+  });
+
+  it('an untrusted certificate (no CA configured): exit 5 at the tls stage, one handshake per try, nobody failed', async () => {
+    const dir = await makeProject();
+    await configure(dir, { transport: viaPostfix({ tls: { servername: certs.serverName } }), delivery: RETRYING });
+    const run = await cli(dir, ['run'], env);
+    expect(run.code).toBe(5);
+    expect(run.stdout).toMatch(/at the tls stage/);
+    expect(run.stdout).toMatch(/certificate/i);
+    expect(await failedInLedger(dir)).toEqual([]);
+    expect(await postfix.delivered()).toEqual([]);
+  });
+
+  it('a rate-limit window (smtpd_client_message_rate_limit) inside the retry window finishes in the same run', async () => {
+    await postfix.configure({ smtpd_client_message_rate_limit: '2', anvil_rate_time_unit: '4s' });
+    const dir = await makeProject();
+    await configure(dir, { transport: viaPostfix(), delivery: RETRYING });
+    const run = await cli(dir, ['run'], env);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/sent 6/);
+    expect(await postfix.log()).toMatch(/too much mail from|Message delivery request rate limit exceeded/);
+    await postfix.drained();
+    expect(await postfix.delivered()).toEqual(RECIPIENTS_2025_11_13);
+    await postfix.configure({ anvil_rate_time_unit: '60s' });
+  });
+
+  it('a relay restart in the middle of a send: everyone delivered once in the same run', async () => {
+    const dir = await makeProject();
+    await configure(dir, { transport: viaPostfix(), delivery: { ...RETRYING, concurrency: 1, ratePerSecond: 2 } });
+    const running = cli(dir, ['run'], env);
+    // Stop the relay once the first message is in, start it again a few seconds later.
+    const deadline = Date.now() + 60_000;
+    while ((await postfix.delivered()).length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await postfix.stop();
+    await new Promise((r) => setTimeout(r, 3000));
+    await postfix.start();
+    const run = await running;
+    expect(run.code).toBe(0);
+    await postfix.drained();
+    expect(await postfix.delivered()).toEqual(RECIPIENTS_2025_11_13);
+  });
+});
