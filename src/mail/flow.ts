@@ -34,6 +34,11 @@ export class RateLimiter {
   }
 }
 
+/** Waits for the next send slot: RateLimiter in one process, SharedRateLimiter across workers. */
+export interface SendLimiter {
+  take(signal?: AbortSignal): Promise<void>;
+}
+
 export interface RetryPolicy {
   maxAttempts: number;
   baseDelayMs: number;
@@ -80,7 +85,7 @@ export class Dispatcher {
 
   constructor(
     private readonly transport: Transport,
-    private readonly limiter: RateLimiter,
+    private readonly limiter: SendLimiter,
     private readonly policy: RetryPolicy,
     private readonly clock: Clock = systemClock,
     private readonly random: () => number = Math.random,

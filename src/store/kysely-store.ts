@@ -465,6 +465,17 @@ export class KyselyStore implements Store {
     });
   }
 
+  async renewClaims(issue: string, owner: string, now: Date, ttlMs: number): Promise<number> {
+    const result = await this.db
+      .updateTable('deliveries')
+      .set({ claim_expires_at: new Date(now.getTime() + ttlMs).toISOString() })
+      .where('issue', '=', issue)
+      .where('status', '=', 'claimed')
+      .where('claimed_by', '=', owner)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   async releaseClaims(issue: string, owner: string): Promise<number> {
     const result = await this.db
       .updateTable('deliveries')
@@ -530,6 +541,25 @@ export class KyselyStore implements Store {
       .where('id', 'in', scoped)
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
+  }
+
+  // --- shared send rate ---------------------------------------------------------------------
+
+  async reserveSendSlots(name: string, count: number, intervalMs: number): Promise<{ waitMs: number; startAt: number }> {
+    const span = count * intervalMs;
+    // Now, in milliseconds, on the database's clock.
+    const clock = this.engine === 'postgres' ? sql<number>`(extract(epoch from clock_timestamp()) * 1000)::double precision` : sql<number>`((julianday('now') - 2440587.5) * 86400000.0)`;
+    const later = this.engine === 'postgres' ? sql<number>`greatest(rate_buckets.next_at + ${span}, excluded.next_at)` : sql<number>`max(rate_buckets.next_at + ${span}, excluded.next_at)`;
+    // One statement: a new bucket starts now; an existing one continues from its next free
+    // slot or from now, whichever is later. Both engines lock the row for the statement.
+    const row = await this.db
+      .insertInto('rate_buckets')
+      .values({ name, next_at: sql<number>`${clock} + ${span}` })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ next_at: later }))
+      .returning([sql<number>`next_at`.as('next_at'), clock.as('now')])
+      .executeTakeFirstOrThrow();
+    const startAt = Number(row.next_at) - span;
+    return { waitMs: Math.max(0, startAt - Number(row.now)), startAt };
   }
 
   // --- runs -----------------------------------------------------------------------------

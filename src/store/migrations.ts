@@ -115,6 +115,18 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '003_send_rate': {
+    async up(db: Kysely<unknown>) {
+      // The configured send rate is the total across worker processes: every sender reserves
+      // its send times from one row per bucket (see KyselyStore.reserveSendSlots).
+      await db.schema
+        .createTable('rate_buckets')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        // Milliseconds since the epoch (database clock) of the first free send slot.
+        .addColumn('next_at', 'double precision', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -14,6 +14,7 @@ export interface Database {
   runs: RunsTable;
   counters: CountersTable;
   seen_ids: SeenIdsTable;
+  rate_buckets: RateBucketsTable;
 }
 
 export interface SubscribersTable {
@@ -110,4 +111,11 @@ export interface SeenIdsTable {
   id: string;
   at: string;
   expires_at: string;
+}
+
+/** A send rate shared by every worker process: the next free send slot, on the database clock. */
+export interface RateBucketsTable {
+  name: string;
+  /** Milliseconds since the epoch. */
+  next_at: number;
 }

@@ -80,6 +80,11 @@ export interface Store {
   claimDeliveries(query: ClaimQuery): Promise<ClaimedDelivery[]>;
   /** Records outcomes of claimed deliveries in one transaction (group commit) and drops their claims. */
   completeDeliveries(outcomes: readonly DeliveryOutcome[]): Promise<void>;
+  /**
+   * Extends the lease of every claim `owner` holds on `issue` to now + ttlMs (a live sender
+   * renews while it works, so only a dead or stuck one's claims expire). Returns how many.
+   */
+  renewClaims(issue: string, owner: string, now: Date, ttlMs: number): Promise<number>;
   /** Puts `owner`'s unfinished claims back in the queue (a clean stop). */
   releaseClaims(issue: string, owner: string): Promise<number>;
   /** Frees claims that expired or whose owner `isDead` says is gone; returns how many. */
@@ -89,6 +94,18 @@ export interface Store {
   listDeliveries(filter: DeliveryFilter, page?: { after?: number; limit?: number }): Promise<DeliveryRecord[]>;
   /** Puts matching deliveries (default: non-permanent failures) back in the queue; returns how many. */
   requeueDeliveries(filter: DeliveryFilter & { includePermanent?: boolean }, at: string): Promise<number>;
+
+  // --- shared send rate ---------------------------------------------------------------------
+  /**
+   * Reserves `count` send slots `intervalMs` apart from the bucket `name`, shared by every
+   * worker process: one atomic upsert moves the bucket's next free slot on, so slots handed
+   * to different workers never overlap and the total rate is 1000/intervalMs per second. Time
+   * is the database's clock (workers on several machines need not agree on theirs).
+   * Returns how long until the first reserved slot (0 when it is now) and when it is (ms since
+   * the epoch, database clock); the others follow every `intervalMs`. Idle time is not saved
+   * up: a bucket never allows a burst.
+   */
+  reserveSendSlots(name: string, count: number, intervalMs: number): Promise<{ waitMs: number; startAt: number }>;
 
   // --- runs -----------------------------------------------------------------------------
   startRun(at: string, command: string): Promise<number>;

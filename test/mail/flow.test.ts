@@ -3,6 +3,7 @@ import { Dispatcher, RateLimiter, backoffDelay, type Clock } from '../../src/mai
 import type { OutgoingMessage, SendResult, Transport } from '../../src/mail/transport.js';
 import { classifySmtpError } from '../../src/mail/transports/smtp.js';
 import { classifySesError } from '../../src/mail/transports/ses.js';
+import { SharedRateLimiter } from '../../src/mail/shared-rate.js';
 
 /**
  * Time that moves only when someone sleeps: the earliest pending sleep fires next, after
@@ -250,5 +251,68 @@ describe('failure classification', () => {
     ).toBe('recipient/permanent');
     expect(ses({ name: 'MessageRejected', message: 'Illegal address' })).toBe('recipient/permanent');
     expect(ses({ name: 'TimeoutError', message: 'socket hang up' })).toBe('connection/transient');
+  });
+});
+
+describe('SharedRateLimiter', () => {
+  /** The bucket row of Store#reserveSendSlots, in memory on the virtual clock (unit test only). */
+  function bucket(clock: Clock) {
+    let next = Number.NEGATIVE_INFINITY;
+    let calls = 0;
+    return {
+      get calls() {
+        return calls;
+      },
+      reserve: async (count: number, intervalMs: number) => {
+        calls++;
+        const start = Math.max(next, clock.now());
+        next = start + count * intervalMs;
+        return { waitMs: start - clock.now() };
+      },
+    };
+  }
+
+  it('keeps three workers sharing one bucket within the total rate, in blocks', async () => {
+    const clock = new VirtualClock();
+    const shared = bucket(clock);
+    const rate = 40;
+    const times: number[] = [];
+    const worker = async () => {
+      const limiter = new SharedRateLimiter(shared.reserve, rate, clock);
+      await Promise.all(Array.from({ length: 4 }, async () => {
+        for (let i = 0; i < 25; i++) {
+          await limiter.take();
+          times.push(clock.now());
+        }
+      }));
+    };
+    await Promise.all([worker(), worker(), worker()]);
+    expect(times).toHaveLength(300);
+    times.sort((a, b) => a - b);
+    // 300 sends at 40/s take at least (300 - one block per worker) / 40 seconds.
+    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(((300 - 3 * 10) / rate) * 1000);
+    // Any one-second window holds at most the rate plus one block per worker of headroom.
+    for (let i = 0; i < times.length; i++) {
+      const inWindow = times.filter((t) => t >= times[i]! && t < times[i]! + 1000).length;
+      expect(inWindow).toBeLessThanOrEqual(rate + 3 * 10);
+    }
+    // Blocks of rate/4 slots: about one reservation per block, not one per message.
+    expect(shared.calls).toBeLessThan(300 / 5);
+  });
+
+  it('drops slots that have gone by instead of bursting them later', async () => {
+    const clock = new VirtualClock();
+    const shared = bucket(clock);
+    const limiter = new SharedRateLimiter(shared.reserve, 100, clock, { lateMs: 50 });
+    await limiter.take(); // reserves a block of 25 slots, 10 ms apart
+    await clock.sleep(1000); // this worker was busy elsewhere for a second
+    const before = clock.now();
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await limiter.take();
+      times.push(clock.now());
+    }
+    // Fresh slots, spaced again, not five sends at once from the stale block.
+    expect(times.at(-1)! - before).toBeGreaterThanOrEqual(40);
   });
 });

@@ -225,5 +225,39 @@ describe.each(ENGINES)('Store contract on $name', (engine) => {
         expect(mode.toString(8), `${store.location}${suffix}`).toBe('600');
       }
     });
+    it('renews a live sender\'s claims so they do not expire, and leaves other owners\' alone', async () => {
+      await addReaders(store, 6);
+      const page = await store.subscriberPage({ limit: 100 });
+      const at = '2025-11-04T07:00:00.000Z';
+      await store.insertDeliveries(page.subscribers.map((s) => ({ issue: 'i', sections: ['2025-11-04'], emailKey: s.email, subscriberId: s.id, status: 'queued' as const, at })));
+      const t0 = new Date('2025-11-04T07:01:00.000Z');
+      const mine = await store.claimDeliveries({ issue: 'i', owner: 'live', limit: 3, now: t0, ttlMs: 10_000 });
+      const theirs = await store.claimDeliveries({ issue: 'i', owner: 'stuck', limit: 3, now: t0, ttlMs: 10_000 });
+      expect(mine).toHaveLength(3);
+      expect(theirs).toHaveLength(3);
+      expect(await store.renewClaims('i', 'live', new Date(t0.getTime() + 8_000), 10_000)).toBe(3);
+      // 15 s later the stuck owner's lease has run out; the renewed one has not.
+      const taken = await store.claimDeliveries({ issue: 'i', owner: 'other', limit: 10, now: new Date(t0.getTime() + 15_000), ttlMs: 10_000 });
+      expect(taken.map((d) => d.id).sort()).toEqual(theirs.map((d) => d.id).sort());
+      expect(taken.every((d) => d.attempts === 2)).toBe(true);
+      expect(await store.renewClaims('i', 'stuck', t0, 10_000)).toBe(0);
+    });
+
+    it('hands out send slots from a shared bucket that never overlap, however many callers race', async () => {
+      const interval = 5;
+      const results = await Promise.all(Array.from({ length: 24 }, () => store.reserveSendSlots('send', 4, interval)));
+      const starts = results.map((r) => r.startAt).sort((a, b) => a - b);
+      for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(4 * interval - 1e-6);
+      // The 24 blocks were reserved back to back, so the last one starts about 23 blocks out.
+      const last = results.find((r) => r.startAt === starts.at(-1))!;
+      expect(last.waitMs).toBeGreaterThan(0);
+      expect(starts.at(-1)! - starts[0]!).toBeGreaterThanOrEqual(23 * 4 * interval - 1e-6);
+      // Another bucket is independent; an idle bucket restarts at "now" (no saved-up burst).
+      expect((await store.reserveSendSlots('other', 1, 1000)).waitMs).toBe(0);
+      await new Promise((r) => setTimeout(r, 30 + 24 * 4 * interval));
+      const again = await store.reserveSendSlots('send', 1, interval);
+      expect(again.waitMs).toBe(0);
+      expect(again.startAt).toBeGreaterThan(starts.at(-1)!);
+    });
   });
 });

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { afterEach, beforeEach } from 'vitest';
 import { openPostgres, openSqlite } from '../../src/store/open.js';
 import type { KyselyStore } from '../../src/store/kysely-store.js';
 
@@ -49,7 +50,18 @@ export async function createPgDatabase(): Promise<{ url: string; drop: () => Pro
       const client = new pg.Client({ connectionString: PG_ADMIN_URL });
       await client.connect();
       try {
-        await client.query(`drop database if exists ${name} with (force)`);
+        // pg's pool.end() resolves before its sockets are closed: forcing the drop at once
+        // would kill those sessions and surface as an unhandled error in the closing client.
+        // Wait for them to go (a few ms), and force only as a last resort.
+        for (let i = 0; ; i++) {
+          try {
+            await client.query(`drop database if exists ${name}${i >= 100 ? ' with (force)' : ''}`);
+            break;
+          } catch (err) {
+            if ((err as { code?: string }).code !== '55006' || i >= 100) throw err;
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }
       } finally {
         await client.end();
       }
@@ -97,3 +109,21 @@ export const ENGINES: EngineUnderTest[] = [
     },
   },
 ];
+
+/** Registers beforeEach/afterEach that open a fresh store of `engine` and dispose of it; read `.store` in tests. */
+export function freshStoreEach(engine: EngineUnderTest): { readonly store: KyselyStore } {
+  let opened: Awaited<ReturnType<EngineUnderTest['open']>> | undefined;
+  beforeEach(async () => {
+    opened = await engine.open();
+  });
+  afterEach(async () => {
+    await opened?.dispose();
+    opened = undefined;
+  });
+  return {
+    get store() {
+      if (!opened) throw new Error('no store open outside a test');
+      return opened.store;
+    },
+  };
+}
