@@ -345,6 +345,11 @@ export class KyselyStore implements Store {
     await this.db.updateTable('sections').set({ planner_id: null, planner_expires_at: null }).where('date', '=', date).where('planner_id', '=', owner).execute();
   }
 
+  async plannerOf(date: string): Promise<{ owner: string; expiresAt: string } | null> {
+    const row = await this.db.selectFrom('sections').select(['planner_id', 'planner_expires_at']).where('date', '=', date).executeTakeFirst();
+    return row?.planner_id ? { owner: row.planner_id, expiresAt: row.planner_expires_at ?? '' } : null;
+  }
+
   // --- deliveries -----------------------------------------------------------------------
 
   private async sectionsOf(ids: readonly number[]): Promise<Map<number, string[]>> {

@@ -67,6 +67,8 @@ export interface Store {
    */
   acquirePlanner(date: string, owner: string, now: Date, ttlMs: number): Promise<boolean>;
   releasePlanner(date: string, owner: string): Promise<void>;
+  /** Who holds the planner lease of `date` and until when (ISO); null when nobody does. */
+  plannerOf(date: string): Promise<{ owner: string; expiresAt: string } | null>;
 
   // --- deliveries -----------------------------------------------------------------------
   /** The records of `issue` for these addresses (lower-cased keys), by key. */

@@ -243,6 +243,17 @@ describe.each(ENGINES)('Store contract on $name', (engine) => {
       expect(await store.renewClaims('i', 'stuck', t0, 10_000)).toBe(0);
     });
 
+    it('tells senders who holds the planner lease of a section, and until when', async () => {
+      await store.putSection('2025-11-04', { status: 'sending', hash: 'h', at: '2025-11-04T07:00:00.000Z' });
+      expect(await store.plannerOf('2025-11-04')).toBeNull();
+      const now = new Date('2025-11-04T07:00:00.000Z');
+      expect(await store.acquirePlanner('2025-11-04', 'host:1:a', now, 30_000)).toBe(true);
+      expect(await store.plannerOf('2025-11-04')).toEqual({ owner: 'host:1:a', expiresAt: '2025-11-04T07:00:30.000Z' });
+      await store.releasePlanner('2025-11-04', 'host:1:a');
+      expect(await store.plannerOf('2025-11-04')).toBeNull();
+      expect(await store.plannerOf('2025-11-05')).toBeNull();
+    });
+
     it('hands out send slots from a shared bucket that never overlap, however many callers race', async () => {
       const interval = 5;
       const results = await Promise.all(Array.from({ length: 24 }, () => store.reserveSendSlots('send', 4, interval)));
