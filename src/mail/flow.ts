@@ -152,8 +152,9 @@ export function dispatcherFor(
     retryWindowMs: number;
     sessionFailureLimit: number;
   },
+  limiter: SendLimiter = new RateLimiter(delivery.ratePerSecond, systemClock),
 ): Dispatcher {
-  return new Dispatcher(transport, new RateLimiter(delivery.ratePerSecond, systemClock), {
+  return new Dispatcher(transport, limiter, {
     maxAttempts: delivery.maxAttempts,
     baseDelayMs: delivery.retryBaseDelayMs,
     maxDelayMs: delivery.maxRetryDelayMs,
