@@ -1,3 +1,4 @@
+import type { RenderSettings } from '../src/render/render.js';
 import type { Preferences } from '../src/audience/select.js';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -32,4 +33,16 @@ export function bareLineFeeds(raw: Buffer): number {
   let count = 0;
   for (let i = 0; i < raw.length; i++) if (raw[i] === 0x0a && raw[i - 1] !== 0x0d) count++;
   return count;
+}
+
+/** Render settings for the seed list and topics (tests). */
+export function seedRenderSettings(overrides: Partial<RenderSettings> = {}): RenderSettings {
+  const taxonomy = seedTaxonomy();
+  return {
+    list: { name: 'Multimodal LLM Digest' },
+    topicLabels: Object.fromEntries(taxonomy.topics.map((t) => [t.id, t.label])),
+    maxAuthors: 6,
+    maxHtmlBytes: 100_000,
+    ...overrides,
+  };
 }

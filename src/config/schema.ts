@@ -128,6 +128,16 @@ export const configSchema = z.strictObject({
       maxAuthors: z.number().int().min(1).default(6),
     })
     .prefault({}),
+  limits: z
+    .strictObject({
+      /** A digest file larger than this is an error naming the file; the other files still go. */
+      maxDigestFileBytes: z.number().int().min(1024).default(20 * 1024 * 1024),
+      /** Each text field of a paper (title, motivation, method, abstract, extras) is cut to this many characters, in HTML and text alike. */
+      maxFieldChars: z.number().int().min(200).default(5_000),
+      /** A finished message larger than this is not sent: recorded as failed (permanent) with the reason. */
+      maxMessageBytes: z.number().int().min(10_000).default(1_000_000),
+    })
+    .prefault({}),
   tokens: z
     .strictObject({
       /** Name of the environment variable holding the HMAC secret (never the secret itself). */
@@ -140,7 +150,7 @@ export const configSchema = z.strictObject({
   delivery: z
     .strictObject({
       /** Messages per second (token bucket). SES accounts have a maximum send rate; relays have limits too. */
-      ratePerSecond: z.number().positive().max(1000).default(10),
+      ratePerSecond: z.number().positive().max(1_000_000).default(10),
       /** Messages in flight at once. */
       concurrency: z.number().int().min(1).max(100).default(8),
       /** Attempts per message for transient failures (4xx, dropped connections, throttling), first one included. */

@@ -16,6 +16,8 @@ export interface ViewSettings {
   list: { name: string; postalAddress?: string | undefined };
   topicLabels: Readonly<Record<string, string>>;
   maxAuthors: number;
+  /** Every text field is cut to this many characters, in the HTML and the text part alike. */
+  maxFieldChars?: number | undefined;
 }
 
 const DAY = 86_400_000;
@@ -62,35 +64,41 @@ export function whyLine(why: Why, labels: Readonly<Record<string, string>>): str
   return truncateText(`Why you got this: ${reasons.join('; ')}.`, REASON_MAX_CHARS);
 }
 
-function shortenAbstract(abstract: RichText, chars: number | null): { html: string; shortened: boolean } {
-  if (chars === null || abstract.text.length <= chars) return { html: abstract.html, shortened: false };
-  // Shortened abstracts lose inline formatting: cutting HTML mid-tag is not worth the risk.
-  return { html: escapeHtml(truncateText(abstract.text, chars)), shortened: true };
+/** A field cut to `chars` characters (null: all). Cut fields lose inline formatting: cutting HTML mid-tag is not worth the risk. */
+function shorten(field: RichText, chars: number | null): RichText & { shortened: boolean } {
+  if (chars === null || field.text.length <= chars) return { ...field, shortened: false };
+  const text = truncateText(field.text, chars);
+  return { text, html: escapeHtml(text), shortened: true };
 }
+
+const capped = (field: RichText | null, max: number | null) => (field ? shorten(field, max) : null);
 
 /**
  * The data every template sees, for one reader's selection; pure. The variant render replaces
  * the per-reader parts (summary, reason lines, preheader, recipient) with placeholders.
  */
 export function buildView(section: Section, selected: readonly SelectedPaper[], settings: ViewSettings, trim: Trim) {
+  const max = settings.maxFieldChars ?? null;
+  // The abstract follows the trim ladder and the field cap, in HTML and text alike.
+  const abstractChars = trim.abstractChars === null ? max : max === null ? trim.abstractChars : Math.min(trim.abstractChars, max);
   const papers = selected.slice(0, trim.fullPapers).map(({ paper, why }) => {
-    const abstract = paper.abstract && trim.abstractChars !== 0 ? shortenAbstract(paper.abstract, trim.abstractChars) : null;
+    const abstract = paper.abstract && trim.abstractChars !== 0 ? shorten(paper.abstract, abstractChars) : null;
     return {
       id: paper.id,
-      title: paper.title,
+      title: capped(paper.title, max)!,
       link: paper.link,
       authors: shortenAuthors(paper.authors, settings.maxAuthors, why.authors),
       topics: paper.topics.map((id) => ({ id, label: settings.topicLabels[id] ?? id })),
-      motivation: paper.motivation,
-      method: paper.method,
+      motivation: capped(paper.motivation, max),
+      method: capped(paper.method, max),
       abstract: abstract?.html ?? null,
       abstractShortened: abstract?.shortened ?? false,
-      abstractText: paper.abstract?.text ?? null,
-      extra: Object.entries(paper.extra).map(([label, value]) => ({ label, html: value.html, text: value.text })),
+      abstractText: abstract?.text ?? null,
+      extra: Object.entries(paper.extra).map(([label, value]) => ({ label, ...shorten(value, max) })),
       why: whyLine(why, settings.topicLabels),
     };
   });
-  const more = selected.slice(trim.fullPapers).map(({ paper }) => ({ title: paper.title, link: paper.link }));
+  const more = selected.slice(trim.fullPapers).map(({ paper }) => ({ title: capped(paper.title, max)!, link: paper.link }));
   const count = selected.length;
   const everything = selected.every((s) => s.why.everything);
   const topicIds = [...new Set(selected.flatMap((s) => (everything ? s.paper.topics : s.why.topics)))];
@@ -106,8 +114,8 @@ export function buildView(section: Section, selected: readonly SelectedPaper[], 
     more,
     count,
     othersCount: count - 1,
-    firstTitle: selected[0]?.paper.title.text ?? '',
-    firstMotivation: selected[0]?.paper.motivation?.text ?? '',
+    firstTitle: truncateText(selected[0]?.paper.title.text ?? '', 200),
+    firstMotivation: truncateText(selected[0]?.paper.motivation?.text ?? '', 200),
     topicLabels: topicIds.slice(0, 4).map((t) => settings.topicLabels[t] ?? t),
     summary:
       everything && count === section.papers.length

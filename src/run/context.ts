@@ -4,6 +4,7 @@ import type { Section } from '../digest/types.js';
 import type { Problem } from '../errors.js';
 import type { CompiledTemplates } from '../render/templates.js';
 import type { Taxonomy } from '../topics/schema.js';
+import { join } from 'node:path';
 import { loadDigests } from '../digest/load.js';
 import { loadSubscribers } from '../audience/load.js';
 import { loadTaxonomy } from '../topics/load.js';
@@ -26,7 +27,7 @@ export async function loadInputs(config: Config): Promise<Inputs> {
   const taxonomy = await loadTaxonomy(config.paths.topics);
   const topicIds = new Set(taxonomy.topics.map((t) => t.id));
   const [digests, audience, templateSources] = await Promise.all([
-    loadDigests(config.paths.digests),
+    loadDigests(config.paths.digests, { maxFileBytes: config.limits.maxDigestFileBytes, cacheDir: join(config.paths.state, 'cache', 'digests') }),
     loadSubscribers(config.paths.subscribers, topicIds),
     readTemplateSources(config.paths.templates),
   ]);
@@ -46,5 +47,6 @@ export function renderSettings(config: Config, taxonomy: Taxonomy): RenderSettin
     topicLabels: Object.fromEntries(taxonomy.topics.map((t) => [t.id, t.label])),
     maxAuthors: config.render.maxAuthors,
     maxHtmlBytes: config.render.maxHtmlBytes,
+    maxFieldChars: config.limits.maxFieldChars,
   };
 }

@@ -9,6 +9,7 @@ import type { ComposeInput } from '../mail/compose.js';
 import { encodeVariant, spliceMessage, type EncodedVariant } from '../mail/splice.js';
 import { messageIdFor } from '../mail/message-id.js';
 import type { Dispatcher } from '../mail/flow.js';
+import type { SendResult } from '../mail/transport.js';
 import { LRUCache } from 'lru-cache';
 import { fill, personalFields } from '../render/personalise.js';
 import { readerCopy, renderVariant, variantKey, type RenderedEmail, type ReaderCopy, type RenderedVariant, type RenderSettings } from '../render/render.js';
@@ -197,6 +198,11 @@ export async function composeFor(
   return { raw, html: fill(rendered.html, personal, true), text: fill(rendered.text, personal, false), messageId };
 }
 
+/** The documented rule for a message over limits.maxMessageBytes: not sent, a permanent failure with the reason. */
+function oversize(bytes: number, max: number): SendResult {
+  return { ok: false, kind: 'permanent', stage: 'data', reason: `message of ${bytes} bytes is over limits.maxMessageBytes (${max}): not sent` };
+}
+
 interface Selection {
   selected: SelectedPaper[];
   copy: ReaderCopy | null;
@@ -288,7 +294,9 @@ export async function deliverSection(
       }
       const key = addressKey(subscriber.email);
       const message = spliceFor(ctx.config, rendered, section, subscriber, ctx.links, new Date());
-      const { result } = await dispatcher.send({
+      const { result } = message.raw.length > ctx.config.limits.maxMessageBytes
+        ? { result: oversize(message.raw.length, ctx.config.limits.maxMessageBytes) }
+        : await dispatcher.send({
         sectionDate: section.date,
         recipient: subscriber.email,
         messageId: message.messageId,

@@ -10,17 +10,12 @@ import { encodeVariant, spliceMessage } from '../../src/mail/splice.js';
 import { fill, personalFields } from '../../src/render/personalise.js';
 import { renderEmail, type RenderSettings } from '../../src/render/render.js';
 import { compileTemplates, readTemplateSources } from '../../src/render/templates.js';
-import { NO_PREFS, ROOT, bareLineFeeds, classified, seedSections, seedTaxonomy } from '../helpers.js';
+import { NO_PREFS, ROOT, bareLineFeeds, classified, seedSections, seedTaxonomy, seedRenderSettings } from '../helpers.js';
 
 const templatesDir = join(ROOT, 'templates');
 const templates = compileTemplates(await readTemplateSources(templatesDir));
 const taxonomy = seedTaxonomy();
-const settings: RenderSettings = {
-  list: { name: 'Multimodal LLM Digest' },
-  topicLabels: Object.fromEntries(taxonomy.topics.map((t) => [t.id, t.label])),
-  maxAuthors: 6,
-  maxHtmlBytes: 100_000,
-};
+const settings: RenderSettings = seedRenderSettings();
 
 /** Names and values that need header encoding or hit quoted-printable edge cases. */
 const readers = [

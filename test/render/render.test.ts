@@ -9,18 +9,13 @@ import { compileTemplates, readTemplateSources } from '../../src/render/template
 import { validateTemplates } from '../../src/render/validate.js';
 import { compileTaxonomy } from '../../src/topics/classify.js';
 import { parseDigest } from '../../src/digest/parse.js';
-import { NO_PREFS, ROOT, classified, seedSections, seedTaxonomy } from '../helpers.js';
+import { NO_PREFS, ROOT, classified, seedSections, seedTaxonomy, seedRenderSettings } from '../helpers.js';
 import { join } from 'node:path';
 
 const templatesDir = join(ROOT, 'templates');
 const templates = compileTemplates(await readTemplateSources(templatesDir));
 const taxonomy = seedTaxonomy();
-const settings: RenderSettings = {
-  list: { name: 'Multimodal LLM Digest' },
-  topicLabels: Object.fromEntries(taxonomy.topics.map((t) => [t.id, t.label])),
-  maxAuthors: 6,
-  maxHtmlBytes: 100_000,
-};
+const settings: RenderSettings = seedRenderSettings();
 const person = {
   greeting: 'Hi Ana,',
   email: 'ana@example.org',

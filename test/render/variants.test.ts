@@ -6,18 +6,13 @@ import { renderEmail, renderWhole, variantKey, type RenderSettings } from '../..
 import { compileTemplates, readTemplateSources } from '../../src/render/templates.js';
 import { VariantCache } from '../../src/run/deliver.js';
 import { generateSubscribers } from '../../bench/population.js';
-import { NO_PREFS, ROOT, classified, seedSections, seedTaxonomy } from '../helpers.js';
+import { NO_PREFS, ROOT, classified, seedSections, seedTaxonomy, seedRenderSettings } from '../helpers.js';
 import { scaled } from '../timeouts.js';
 
 const templatesDir = join(ROOT, 'templates');
 const templates = compileTemplates(await readTemplateSources(templatesDir));
 const taxonomy = seedTaxonomy();
-const settings: RenderSettings = {
-  list: { name: 'Multimodal LLM Digest', postalAddress: '1 Rue & "Quai", Paris' },
-  topicLabels: Object.fromEntries(taxonomy.topics.map((t) => [t.id, t.label])),
-  maxAuthors: 6,
-  maxHtmlBytes: 100_000,
-};
+const settings: RenderSettings = seedRenderSettings({ list: { name: 'Multimodal LLM Digest', postalAddress: '1 Rue & "Quai", Paris' } });
 const recipient = {
   greeting: 'Hi Zoë "Z" <Martin> & 李明,',
   email: 'zoe+news@example.org',

@@ -34,7 +34,7 @@ export async function validateCommand(globals: GlobalOptions): Promise<number> {
     );
     if (audience) problems.push(...audience.problems);
   }
-  const digests = await attempt('digests', () => loadDigests(config.paths.digests));
+  const digests = await attempt('digests', () => loadDigests(config.paths.digests, { maxFileBytes: config.limits.maxDigestFileBytes }));
   if (digests) problems.push(...digests.problems);
   const templates = await attempt('templates', async () => compileTemplates(await readTemplateSources(config.paths.templates)));
   if (templates && compiled && taxonomy) {
