@@ -1,4 +1,5 @@
-// `npm run bench`: tagger quality, rendering vs per-recipient cost, then a whole pass over SMTP on 127.0.0.1.
+// `npm run bench`: tagger quality, rendering vs per-recipient cost, then whole passes over SMTP
+// on 127.0.0.1 beside the plain-pool limit (BENCH_SIZES, default 10,000 and 100,000 subscribers).
 await import('./tagger.js');
 await import('./render.js');
-await import('./delivery.js');
+await import('./throughput.js');

@@ -1,6 +1,6 @@
 /**
- * Rendering vs per-recipient cost. Renders the distinct variants of the largest seed section
- * once, then personalises and composes MIME for many recipients, as a run does (no transport).
+ * Rendering vs per-recipient cost. Renders the distinct paper sets of the largest seed section
+ * once, then personalises and splices MIME for many recipients, as a run does (no transport).
  * Prints figures and ratios from this one run; compare ratios, not absolute times.
  */
 import { readFileSync } from 'node:fs';
@@ -15,8 +15,9 @@ import { renderSettings } from '../src/run/context.js';
 import { VariantCache, composeFor } from '../src/run/deliver.js';
 import { classifyPaper, compileTaxonomy } from '../src/topics/classify.js';
 import { parseTaxonomy } from '../src/topics/load.js';
+import { generateSubscribers } from './population.js';
 
-const RECIPIENTS = Number(process.env.BENCH_RECIPIENTS ?? 10_000);
+const RECIPIENTS = Number(process.env.BENCH_RECIPIENTS ?? 2_000);
 const root = process.cwd();
 const config = parseConfig(JSON.parse(readFileSync(join(root, 'digest-mailer.config.json'), 'utf8')), join(root, 'digest-mailer.config.json'));
 const taxonomy = parseTaxonomy(JSON.parse(readFileSync(join(root, 'topics.json'), 'utf8')), 'topics.json');
@@ -26,18 +27,9 @@ const papers = section.papers.map((p) => classifyPaper(p, compiled));
 const templates = compileTemplates(await readTemplateSources(config.paths.templates));
 const links = { baseUrl: config.baseUrl, secret: 'bench-secret-bench-secret-bench-secret', ttlDays: 365 };
 
-// Preference sets: every single topic, every pair of the first six, and "everything".
-const ids = taxonomy.topics.map((t) => t.id);
-const prefSets = [[], ...ids.map((t) => [t]), ...ids.slice(0, 6).flatMap((a, i) => ids.slice(i + 1, 6).map((b) => [a, b]))];
-const subscribers: Subscriber[] = Array.from({ length: RECIPIENTS }, (_, i) => ({
-  email: `reader${i}@example.org`,
-  name: `Reader ${i}`,
-  status: 'active',
-  topics: prefSets[i % prefSets.length]!,
-  excludeTopics: [],
-  authors: [],
-  keywords: [],
-}));
+// The realistic mix of bench/population.ts (followed authors and keywords from the digest).
+const subscribers: Subscriber[] = generateSubscribers(RECIPIENTS, { topicIds: taxonomy.topics.map((t) => t.id), sections: [section] }, 2025);
+const prefSets = new Set(subscribers.map(preferenceKey));
 
 const cache = new VariantCache(templates, config.paths.templates, renderSettings(config, taxonomy));
 const selections = new Map<string, ReturnType<ReturnType<typeof matcherFor>['select']>>();
@@ -72,7 +64,7 @@ const heapAfter = process.memoryUsage().heapUsed;
 
 const perCompile = renderMs / cache.size;
 const perRecipient = composeMs / sent;
-console.log(`section ${section.date}: ${papers.length} papers, ${RECIPIENTS} subscribers, ${prefSets.length} preference sets`);
+console.log(`section ${section.date}: ${papers.length} papers, ${RECIPIENTS} subscribers, ${prefSets.size} preference sets`);
 console.log(`render: ${cache.size} distinct variants (MJML compiles) in ${renderMs.toFixed(0)} ms = ${perCompile.toFixed(1)} ms per compile`);
 console.log(`personalise + compose: ${sent} messages in ${composeMs.toFixed(0)} ms = ${(perRecipient * 1000).toFixed(0)} µs per recipient, ${(bytes / sent / 1000).toFixed(1)} KB average`);
 console.log(`ratio: one MJML compile costs as much as ${(perCompile / perRecipient).toFixed(1)} recipients; rendering per recipient instead would make this run ${((perCompile * sent) / (renderMs + composeMs)).toFixed(1)}x slower`);

@@ -52,8 +52,10 @@ function countReason(reasons: Map<string, number>, reason: string): void {
 
 export interface SectionDeliveryResult {
   counts: DeliveryCounts;
-  /** Distinct rendered variants (MJML compiles) this section needed. */
+  /** Distinct paper sets (render keys) this section needed. */
   variants: number;
+  /** Variant renders done: equal to `variants` unless the cache had to evict and render again. */
+  renders: number;
   /** Everyone has a final outcome: the section is `sent`. */
   complete: boolean;
   largestHtmlBytes: number;
@@ -92,8 +94,8 @@ function variantBytes(variant: EncodedRender): number {
   return 2 * chars + 1024;
 }
 
-/** Default memory for rendered variants of one section; the least recently used go first. */
-export const VARIANT_CACHE_BYTES = 64 * 1024 * 1024;
+/** Memory for rendered variants of one section, least recently used out first. Readers are sent grouped by paper set, so a few variants in memory suffice. */
+export const VARIANT_CACHE_BYTES = 16 * 1024 * 1024;
 
 /**
  * Renders once per distinct paper set (the render key, see variantKey), encodes its MIME parts
@@ -131,9 +133,13 @@ export class VariantCache {
     if (!pending) {
       this.renderCount++;
       pending = renderVariant(this.templates, this.templatesDir, section, selected, this.settings)
-        .then((v) => ({ ...v, encoded: encodeVariant(v) }))
+        .then((v) => {
+          const encoded = { ...v, encoded: encodeVariant(v) };
+          // Cached before the pending entry goes, so no caller in between renders it again.
+          this.renders.set(key, encoded);
+          return encoded;
+        })
         .finally(() => this.pending.delete(key));
-      pending.then((v) => this.renders.set(key, v), () => undefined);
       this.pending.set(key, pending);
     }
     return pending;
@@ -205,6 +211,8 @@ function oversize(bytes: number, max: number): SendResult {
 
 interface Selection {
   selected: SelectedPaper[];
+  /** The render key of the selection (see variantKey). */
+  key: string;
   copy: ReaderCopy | null;
 }
 
@@ -259,7 +267,8 @@ export async function deliverSection(
     const prefKey = preferenceKey(subscriber);
     let selection = selections.get(prefKey);
     if (!selection) {
-      selection = { selected: matcherFor(subscriber).select(papers), copy: null };
+      const selected = matcherFor(subscriber).select(papers);
+      selection = { selected, key: variantKey(selected), copy: null };
       selections.set(prefKey, selection);
     }
     if (selection.selected.length === 0) {
@@ -275,6 +284,9 @@ export async function deliverSection(
     jobs.push({ subscriber, selection });
   }
 
+  // Readers of one paper set go out together: each variant is rendered once and then leaves the
+  // bounded cache for good, however many paper sets the day has.
+  jobs.sort((a, b) => (a.selection.key < b.selection.key ? -1 : a.selection.key > b.selection.key ? 1 : 0));
   ctx.onPlanned?.(jobs.length);
   await pMap(
     jobs,
@@ -342,5 +354,5 @@ export async function deliverSection(
     if (complete) ledger.record({ t: 'section', date: section.date, status: 'sent', hash, at: new Date().toISOString(), openedAt });
     await ledger.flush();
   }
-  return { counts, variants: variants.size, complete, largestHtmlBytes };
+  return { counts, variants: variants.size, renders: variants.renderCount, complete, largestHtmlBytes };
 }

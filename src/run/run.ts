@@ -27,6 +27,8 @@ export interface SectionOutcome {
   after: SectionState;
   counts: DeliveryCounts | null;
   variants: number;
+  /** Variant renders (MJML) done; see SectionDeliveryResult.renders. */
+  renders: number;
   largestHtmlBytes: number;
   changedAfterSend: boolean;
   error?: string;
@@ -101,6 +103,7 @@ export async function runPass(deps: RunDeps, options: RunOptions): Promise<RunSu
       after: plan.state,
       counts: null,
       variants: 0,
+      renders: 0,
       largestHtmlBytes: 0,
       changedAfterSend: plan.changedAfterSend,
     };
@@ -129,6 +132,7 @@ export async function runPass(deps: RunDeps, options: RunOptions): Promise<RunSu
       });
       outcome.counts = result.counts;
       outcome.variants = result.variants;
+      outcome.renders = result.renders;
       outcome.largestHtmlBytes = result.largestHtmlBytes;
       outcome.after = dryRun ? plan.state : result.complete ? 'sent' : 'sending';
     } catch (err) {
