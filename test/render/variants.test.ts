@@ -75,7 +75,8 @@ describe('render once per paper set, fill per reader', () => {
     const section = sections.find((s) => s.date === '2025-11-12')!;
     const papers = classified(section);
     const subscribers = generateSubscribers(400, { topicIds: taxonomy.topics.map((t) => t.id), sections: [section] }, 7);
-    const cache = new VariantCache(templates, templatesDir, settings);
+    // Room for every variant: this loop visits readers in list order, not grouped by paper set as a run does.
+    const cache = new VariantCache(templates, templatesDir, settings, 1024 * 1024 * 1024);
     const keys = new Set<string>();
     const reasonSets = new Set<string>();
     const selections = new Map<string, ReturnType<typeof selectPapers>>();
