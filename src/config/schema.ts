@@ -1,18 +1,10 @@
 import { isIP } from 'node:net';
 import cron from 'node-cron';
 import { z } from 'zod';
+import { ianaTimeZone } from '../cadence/time.js';
 
-const timeZone = z.string().refine(
-  (tz) => {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: tz });
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'is not an IANA time zone (e.g. "Europe/Berlin", "UTC")' },
-);
+/** The same IANA check the reader preferences use. */
+const timeZone = ianaTimeZone;
 
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name, e.g. "SMTP_PASSWORD"');
 
