@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { displayName, emailAddress } from './address.js';
+import { contradictionMessage, contradictoryTopics, deliveryPreferenceFields, preferenceList } from './preferences.js';
 
 /** No control characters (CR and LF above all): a name ends up in the To: header. */
 const headerSafe = z.string().regex(/^[^\p{Cc}]*$/u, 'must not contain line breaks or control characters');
@@ -26,17 +27,22 @@ export const subscriberSchema = z.strictObject({
   /** Only `active` subscribers receive mail. */
   status: subscriberStatus.default('active'),
   /** Topic ids to include. With no topics, authors or keywords at all: everything. */
-  topics: z.array(z.string()).default([]),
+  topics: preferenceList('topics'),
   /** Topic ids never to receive, even when an author or keyword matches. */
-  excludeTopics: z.array(z.string()).default([]),
+  excludeTopics: preferenceList('excludeTopics'),
   /** Author names to follow, as written in the digest (case and accents ignored). */
-  authors: z.array(headerSafe.min(2).max(120)).default([]),
+  authors: preferenceList('authors', headerSafe.min(2).max(120)),
   /** Words or phrases looked for in title, motivation, method and abstract. */
-  keywords: z.array(headerSafe.min(2).max(80)).default([]),
+  keywords: preferenceList('keywords', headerSafe.min(2).max(80)),
+  /** Cadence, weekday, own time zone and hour, pause (src/audience/preferences.ts). */
+  ...deliveryPreferenceFields,
   subscribedAt: z.iso.datetime({ offset: true }).optional(),
   /** Transient bounces seen (counted, not suppressed). */
   transientBounces: z.number().int().min(0).optional(),
   history: z.array(historyEntrySchema).optional(),
+}).superRefine((subscriber, ctx) => {
+  const both = contradictoryTopics(subscriber);
+  if (both.length > 0) ctx.addIssue({ code: 'custom', path: ['excludeTopics'], message: contradictionMessage(both) });
 });
 
 export const subscribersFileSchema = z.object({

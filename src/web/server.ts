@@ -12,6 +12,7 @@ import type { Taxonomy } from '../topics/schema.js';
 import { recipientLinks, type LinkSettings } from '../tokens/links.js';
 import { verifyToken, type TokenClaims, type TokenPurpose } from '../tokens/tokens.js';
 import type { ConfirmationMailer } from './confirmation.js';
+import { applyDelivery, crossFieldErrors, deliveryFormFields, deliveryView, fieldErrorsOf, listHourOf, uniqueChoices, uniqueLines } from './preferences-form.js';
 import { confirmGeneration, SubscribeFlow } from './subscribe.js';
 import type { Pages, PageName } from './pages.js';
 import { certificateLoader, feedbackActions, isTrustedUrl, sesEventSchema, verifySnsMessage, type CertificateLoader, type SnsTrust } from './sns.js';
@@ -38,14 +39,6 @@ const many = z
   .optional()
   .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]));
 
-const lines = (maxItems: number, maxLength: number) =>
-  z
-    .string()
-    .max(4000)
-    .optional()
-    .transform((v) => (v ?? '').split(/\r?\n/).map((l) => l.trim()).filter(Boolean))
-    .pipe(z.array(headerSafeText(maxLength).pipe(z.string().min(2))).max(maxItems));
-
 const subscribeBody = z.object({
   email: emailAddress,
   name: displayName(120).optional(),
@@ -56,10 +49,11 @@ const tokenField = z.object({ token: z.string().min(10).max(1000) });
 
 const preferencesBody = tokenField.extend({
   name: headerSafeText(120).optional(),
-  topics: many,
-  excludeTopics: many,
-  authors: lines(50, 120),
-  keywords: lines(50, 80),
+  topics: uniqueChoices('topics'),
+  excludeTopics: uniqueChoices('excludeTopics'),
+  authors: uniqueLines('authors', 50, headerSafeText(120).pipe(z.string().min(2))),
+  keywords: uniqueLines('keywords', 50, headerSafeText(80).pipe(z.string().min(2))),
+  ...deliveryFormFields,
 });
 
 /** Every valid subscribe is answered this long after it arrived (or later, if slower). */
@@ -235,6 +229,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       exclude: topicChoices(s.excludeTopics),
       authors: s.authors.join('\n'),
       keywords: s.keywords.join('\n'),
+      delivery: deliveryView(s, config.schedule.timezone ?? config.timezone, listHourOf(config.schedule.cron)),
       unsubscribed: s.status === 'unsubscribed',
       suppressed: s.status === 'bounced' || s.status === 'suppressed',
       unsubscribeUrl: recipientLinks(links, email, now()).unsubscribeUrl,
@@ -255,17 +250,22 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       const token = (req.body as Record<string, unknown> | undefined)?.token;
       const email = claimsOr403(reply, token, 'manage');
       if (!email) return reply;
-      return preferencesPage(reply, email, String(token), { status: 400, error: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join(' ') });
+      const fieldErrors = fieldErrorsOf(parsed.error.issues);
+      return preferencesPage(reply, email, String(token), { status: 400, error: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join(' '), fieldErrors });
     }
     const email = claimsOr403(reply, parsed.data.token, 'manage');
     if (!email) return reply;
     const { name, topics, excludeTopics, authors, keywords } = parsed.data;
     const unknown = [...topics, ...excludeTopics].filter((t) => !topicIds.has(t));
     if (unknown.length) return preferencesPage(reply, email, parsed.data.token, { status: 400, error: `Unknown topic "${unknown[0]}".` });
+    const crossErrors = crossFieldErrors(parsed.data, config.schedule.timezone ?? config.timezone, now());
+    if (Object.keys(crossErrors).length > 0) {
+      return preferencesPage(reply, email, parsed.data.token, { status: 400, error: Object.entries(crossErrors).map(([field, m]) => `${field}: ${m}`).join(' '), fieldErrors: crossErrors });
+    }
     const found = await store.update((edit) => {
       const s = edit.find(email);
       if (!s) return false;
-      edit.put({ ...s, ...(name !== undefined ? { name: name || undefined } : {}), topics, excludeTopics, authors, keywords }, { event: 'preferences-changed', by: 'web' });
+      edit.put(applyDelivery({ ...s, ...(name !== undefined ? { name: name || undefined } : {}), topics, excludeTopics, authors, keywords }, parsed.data), { event: 'preferences-changed', by: 'web' });
       return true;
     });
     if (!found) return message(reply, 404, 'No subscription found', 'This address is not on the list any more.');
