@@ -126,6 +126,29 @@ program
     process.exitCode = await previewCommand(globals(), opts);
   });
 
+program
+  .command('deliveries')
+  .description('list delivery outcomes with the reasons for failures')
+  .option('--section <date>', 'only this section (YYYY-MM-DD)')
+  .option('--status <status>', 'queued, claimed, sent, skipped-no-match or failed')
+  .option('--reason <text>', 'only failures whose reason contains this text (e.g. 550)')
+  .option('--json', 'one JSON object per line', false)
+  .action(async (opts) => {
+    const { deliveriesCommand } = await import('./commands/deliveries.js');
+    process.exitCode = await deliveriesCommand(globals(), opts);
+  });
+
+program
+  .command('retry')
+  .description('re-queue chosen failures of a section (same Message-ID); the next run sends them')
+  .requiredOption('--section <date>', 'the section (YYYY-MM-DD)')
+  .option('--failed', 'every failure of the section, permanent ones included', false)
+  .option('--reason <text>', 'only failures whose reason contains this text')
+  .action(async (opts) => {
+    const { retryCommand } = await import('./commands/deliveries.js');
+    process.exitCode = await retryCommand(globals(), opts);
+  });
+
 const dkim = program.command('dkim').description('DKIM signing keys for the SMTP transport');
 dkim
   .command('keygen')

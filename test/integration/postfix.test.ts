@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FAST_DELIVERY, RECIPIENTS_2025_11_13, TEST_SECRET, cli, configure, makeProject, smtpTransport } from '../cli/cli-helpers.js';
 import { makeTestCertificates, type TestCertificates } from './certs.js';
 import { postfixAvailable, startPostfix, type PostfixInstance } from './postfix.js';
+import { scaled } from '../timeouts.js';
 
 /**
  * Debian's Postfix on 127.0.0.1 (installed by .ci/run), a private instance per test file:
@@ -26,13 +27,13 @@ beforeAll(async () => {
   if (missing) return;
   certs = await makeTestCertificates();
   postfix = await startPostfix({ certFile: certs.certFile, keyFile: certs.keyFile });
-}, 60_000);
+});
 
 afterAll(async () => {
   if (missing) return;
   await postfix?.destroy();
   await rm(certs.dir, { recursive: true, force: true });
-}, 60_000);
+});
 
 beforeEach(async () => {
   if (missing) return;
@@ -134,7 +135,7 @@ describe.skipIf(missing !== null)("Debian's Postfix on 127.0.0.1", () => {
     await configure(dir, { transport: viaPostfix(), delivery: { ...RETRYING, concurrency: 1, ratePerSecond: 2 } });
     const running = cli(dir, ['run'], env);
     // Stop the relay once the first message is in, start it again a few seconds later.
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + scaled(60_000);
     while ((await postfix.delivered()).length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await postfix.stop();
     await new Promise((r) => setTimeout(r, 3000));

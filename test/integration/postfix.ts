@@ -5,6 +5,7 @@ import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { scaled } from '../timeouts.js';
 
 const run = promisify(execFile);
 export const POSTFIX = '/usr/sbin/postfix';
@@ -143,7 +144,7 @@ export async function startPostfix(tls: { certFile: string; keyFile: string }): 
   const postfix = (...args: string[]) => run(POSTFIX, ['-c', etc, ...args]);
   const log = () => readFile(join(dir, 'maillog'), 'utf8').catch(() => '');
   const waitForPort = async (open: boolean) => {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + scaled(30_000);
     for (;;) {
       const listening = await accepts(port);
       if (listening === open) return;
@@ -175,7 +176,7 @@ export async function startPostfix(tls: { certFile: string; keyFile: string }): 
       await run('postconf', ['-c', etc, '-e', ...Object.entries(settings).map(([k, v]) => `${k}=${v}`)]);
       await postfix('reload');
       // reload is asynchronous: wait until the master has logged it.
-      const deadline = Date.now() + 15_000;
+      const deadline = Date.now() + scaled(15_000);
       while ((await reloads()) <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     },
     async delivered() {
@@ -187,7 +188,7 @@ export async function startPostfix(tls: { certFile: string; keyFile: string }): 
       }
       return recipients.sort();
     },
-    async drained(timeoutMs = 30_000) {
+    async drained(timeoutMs = scaled(30_000)) {
       const deadline = Date.now() + timeoutMs;
       while ((await queued()) > 0) {
         if (Date.now() > deadline) throw new Error('Postfix queue did not drain');
