@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { parseDigest } from '../src/digest/parse.js';
 import type { Section } from '../src/digest/types.js';
-import { parseTaxonomy } from '../src/topics/load.js';
+import { loadTaxonomySync } from '../src/topics/load.js';
 import { compileTaxonomy, classifyPaper, type ClassifiedPaper } from '../src/topics/classify.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -17,8 +17,9 @@ export function seedSections(): Section[] {
   return result.sections;
 }
 
+/** The repository's topics.json with the learned weights it names (as a run loads them). */
 export function seedTaxonomy() {
-  return parseTaxonomy(JSON.parse(readFileSync(join(ROOT, 'topics.json'), 'utf8')), 'topics.json');
+  return loadTaxonomySync(join(ROOT, 'topics.json'));
 }
 
 export function classified(section: Section): ClassifiedPaper[] {

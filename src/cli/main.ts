@@ -12,6 +12,7 @@ import { sendTestCommand } from './commands/send-test.js';
 import { sectionsCommand } from './commands/sections.js';
 import { validateCommand } from './commands/validate.js';
 import { dkimKeygenCommand } from './commands/dkim.js';
+import { registerTopicsCommands } from './commands/topics.js';
 import { DEFAULT_CONFIG_FILE } from '../config/load.js';
 
 
@@ -183,6 +184,8 @@ program
   .action(async () => {
     process.exitCode = await validateCommand(globals());
   });
+
+registerTopicsCommands(program, globals);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,37 +1,64 @@
 import type { Paper } from '../digest/types.js';
-import type { PaperField, Taxonomy, Topic } from './schema.js';
+import { paperFeatures, type FeatureHit } from './features.js';
+import type { LearnedModel, PaperField, Taxonomy, Topic } from './schema.js';
+import { isAcronym, tokenize, type Token } from './text.js';
 
 export interface MatchedTerm {
+  /** A term of topics.json, or words that weighed in the learned part. */
   term: string;
-  /** The field where the term scored highest. */
+  /** The field where it scored highest. */
   field: PaperField;
+  /** What it added: term points, or the learned weight. */
+  points?: number;
+  /** True when this evidence comes from the learned weights rather than a listed term. */
+  learned?: boolean;
 }
 
 export interface TopicMatch {
   id: string;
+  /** Confidence from 0 to 1; a topic is given from 0.5 up. */
   score: number;
+  /** Points from the topic's listed terms. */
+  points: number;
+  /** Why the topic was given: the terms that matched, where, and what they added. */
   terms: MatchedTerm[];
 }
 
 export interface ClassifiedPaper extends Paper {
   /** Topic ids, strongest first. */
   topics: string[];
-  /** Why each topic was given: the terms that matched and where. */
+  /** Why each topic was given. */
   matches: TopicMatch[];
 }
 
-interface CompiledTerm {
-  term: string;
-  pattern: RegExp;
+type Part = { kind: 'stem'; stem: string } | { kind: 'exact'; raw: string } | { kind: 'prefix'; prefix: string };
+
+export interface Phrase {
+  text: string;
+  parts: Part[];
+}
+
+interface CompiledTopic {
+  topic: Topic;
+  terms: Phrase[];
+  not: Phrase[];
+  learned?: LearnedModel['topics'][string];
 }
 
 export interface CompiledTaxonomy {
   taxonomy: Taxonomy;
-  topics: { topic: Topic; terms: CompiledTerm[] }[];
+  topics: CompiledTopic[];
+}
+
+/** A paper's text split into words, field by field; computed once, scored against every topic. */
+export interface AnalysedPaper {
+  fields: { field: PaperField; tokens: Token[] }[];
+  features: Map<string, FeatureHit>;
 }
 
 export const FIELDS: PaperField[] = ['title', 'motivation', 'method', 'abstract'];
 
+/** Regular expression for a subscriber keyword (used by audience selection on raw text). */
 export function termPattern(term: string): RegExp {
   const prefix = term.endsWith('*');
   const body = (prefix ? term.slice(0, -1) : term).trim();
@@ -39,12 +66,58 @@ export function termPattern(term: string): RegExp {
     .split(/[\s-]+/)
     .map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
     .join('[\\s-]+');
-  // Acronyms (every letter a capital, like "CLIP" or "3D") match case-sensitively, so "clip" in
-  // "video clip" is not CLIP.
   const caseSensitive = /[A-Z]/.test(body) && body === body.toUpperCase();
-  // Common English endings match without listing them: agent(s), jailbreak(ing), reward(ed).
   const tail = prefix ? '[\\p{L}\\p{N}]*' : '(?:s|es|ing|ed|er|ers)?';
   return new RegExp(`(?<![\\p{L}\\p{N}])${escaped}${tail}(?![\\p{L}\\p{N}])`, caseSensitive ? 'u' : 'iu');
+}
+
+/** Compiles a term or phrase into word matchers: stems, acronyms as written, or a prefix. */
+export function compilePhrase(text: string): Phrase {
+  const prefix = text.endsWith('*');
+  const words = tokenize(prefix ? text.slice(0, -1) : text);
+  const parts: Part[] = words.map((w, i) => {
+    if (prefix && i === words.length - 1) return { kind: 'prefix', prefix: w.raw.toLowerCase() };
+    if (isAcronym(w.raw)) return { kind: 'exact', raw: w.raw };
+    return { kind: 'stem', stem: w.stem };
+  });
+  return { text, parts };
+}
+
+function partMatches(part: Part, token: Token): boolean {
+  switch (part.kind) {
+    case 'stem':
+      return token.stem === part.stem;
+    case 'exact':
+      return token.raw === part.raw || token.raw === `${part.raw}s`;
+    case 'prefix':
+      return token.raw.toLowerCase().startsWith(part.prefix);
+  }
+}
+
+/** Start positions where the phrase's words occur in order. */
+export function findPhrase(tokens: readonly Token[], phrase: Phrase): number[] {
+  const n = phrase.parts.length;
+  const out: number[] = [];
+  if (n === 0) return out;
+  for (let i = 0; i + n <= tokens.length; i++) {
+    let ok = true;
+    for (let j = 0; j < n && ok; j++) ok = partMatches(phrase.parts[j]!, tokens[i + j]!);
+    if (ok) out.push(i);
+  }
+  return out;
+}
+
+const signature = (p: Phrase) => p.parts.map((x) => (x.kind === 'stem' ? x.stem : x.kind === 'exact' ? `=${x.raw}` : `${x.prefix}*`)).join(' ');
+
+/** Terms that stem alike ("benchmark", "benchmarking") count once, under the first spelling. */
+function distinct(phrases: Phrase[]): Phrase[] {
+  const seen = new Set<string>();
+  return phrases.filter((p) => {
+    const key = signature(p);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 export function compileTaxonomy(taxonomy: Taxonomy): CompiledTaxonomy {
@@ -52,7 +125,9 @@ export function compileTaxonomy(taxonomy: Taxonomy): CompiledTaxonomy {
     taxonomy,
     topics: taxonomy.topics.map((topic) => ({
       topic,
-      terms: topic.terms.map((term) => ({ term, pattern: termPattern(term) })),
+      terms: distinct(topic.terms.map(compilePhrase)),
+      not: (topic.not ?? []).map(compilePhrase),
+      learned: taxonomy.learned?.topics[topic.id],
     })),
   };
 }
@@ -61,31 +136,99 @@ export function fieldText(paper: Paper, field: PaperField): string {
   return field === 'title' ? paper.title.text : (paper[field]?.text ?? '');
 }
 
-/** Scores every topic for one paper; pure. */
-export function classifyPaper(paper: Paper, compiled: CompiledTaxonomy): ClassifiedPaper {
-  const { weights, threshold } = compiled.taxonomy;
-  const texts = FIELDS.map((field) => ({ field, text: fieldText(paper, field) }));
-  const matches: TopicMatch[] = [];
-  for (const { topic, terms } of compiled.topics) {
-    let score = 0;
-    const matched: MatchedTerm[] = [];
-    for (const { term, pattern } of terms) {
-      let best: { field: PaperField; weight: number } | null = null;
-      let fieldsHit = 0;
-      for (const { field, text } of texts) {
-        if (!weights[field] || !pattern.test(text)) continue;
-        fieldsHit++;
-        if (weights[field] > (best?.weight ?? 0)) best = { field, weight: weights[field] };
-      }
-      if (best) {
-        // The best place counts in full; each further field that repeats the term adds a
-        // point of corroboration (a method that "uses RL", and an abstract that says so again).
-        score += best.weight + (fieldsHit - 1) * weights.repeat;
-        matched.push({ term, field: best.field });
-      }
+export function analysePaper(paper: Paper): AnalysedPaper {
+  const fields = FIELDS.map((field) => ({ field, tokens: tokenize(fieldText(paper, field)) }));
+  // The learned part reads what it was trained on, title and abstract; the digest's motivation
+  // and method summaries stand in only for a paper without an abstract.
+  const hasAbstract = fields.some((f) => f.field === 'abstract' && f.tokens.length > 0);
+  return { fields, features: paperFeatures(fields.filter((f) => f.field === 'title' || (f.field === 'abstract') === hasAbstract)) };
+}
+
+/** Points a topic's listed terms earn in one paper, with the terms as evidence; pure. */
+export function termPoints(analysed: AnalysedPaper, topic: CompiledTopic, weights: Taxonomy['weights']): { points: number; terms: MatchedTerm[] } {
+  let points = 0;
+  const terms: MatchedTerm[] = [];
+  const blocked = analysed.fields.map(({ tokens }) => {
+    const covered = new Set<number>();
+    for (const phrase of topic.not) for (const start of findPhrase(tokens, phrase)) for (let k = 0; k < phrase.parts.length; k++) covered.add(start + k);
+    return covered;
+  });
+  for (const term of topic.terms) {
+    let best: { field: PaperField; weight: number } | null = null;
+    let fieldsHit = 0;
+    let extra = 0;
+    analysed.fields.forEach(({ field, tokens }, f) => {
+      const weight = weights[field];
+      if (!weight) return;
+      const hits = findPhrase(tokens, term).filter((start) => !term.parts.some((_, k) => blocked[f]!.has(start + k)));
+      if (hits.length === 0) return;
+      fieldsHit++;
+      extra += hits.length - 1;
+      if (weight > (best?.weight ?? 0)) best = { field, weight };
+    });
+    if (best) {
+      const { field, weight } = best as { field: PaperField; weight: number };
+      // The best place counts in full; the same term in another field corroborates it, and
+      // saying it again in one field adds a little (a term used throughout an abstract).
+      const p = weight + (fieldsHit - 1) * weights.repeat + Math.min(extra, 2) * weights.again;
+      points += p;
+      terms.push({ term: term.text, field, points: p });
     }
-    if (score >= threshold) matches.push({ id: topic.id, score, terms: matched });
   }
-  matches.sort((a, b) => b.score - a.score);
+  terms.sort((a, b) => (b.points ?? 0) - (a.points ?? 0));
+  return { points, terms };
+}
+
+const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+
+export interface TopicVerdict extends TopicMatch {
+  /** Whether the topic is given. */
+  given: boolean;
+  /** Why not, when it is not and something matched (for `topics explain`). */
+  note?: string;
+}
+
+/** Scores every topic for an analysed paper, given or not (for explaining); pure. */
+export function scoreTopics(analysed: AnalysedPaper, compiled: CompiledTaxonomy): TopicVerdict[] {
+  const { weights, threshold } = compiled.taxonomy;
+  const out: TopicVerdict[] = [];
+  for (const topic of compiled.topics) {
+    const id = topic.topic.id;
+    const { points, terms } = termPoints(analysed, topic, weights);
+    if (!topic.learned) {
+      // Terms only (a topic added to topics.json without training): the threshold decides.
+      const given = points >= threshold;
+      out.push({ id, score: Math.min(1, 0.5 * (points / threshold)), points, terms, given, ...(given ? {} : { note: `term points ${points} < threshold ${threshold}` }) });
+      continue;
+    }
+    const { bias, rule, weights: w } = topic.learned;
+    let z = bias + rule * (points / threshold);
+    const learned: MatchedTerm[] = [];
+    for (const [key, hit] of analysed.features) {
+      const weight = w[key];
+      if (weight === undefined) continue;
+      z += weight;
+      if (weight > 0) learned.push({ term: hit.surface, field: hit.field, points: Math.round(weight * 100) / 100, learned: true });
+    }
+    learned.sort((a, b) => (b.points ?? 0) - (a.points ?? 0));
+    // Every topic given carries evidence: its matched terms, else the words that weighed most.
+    const evidence = [...terms, ...learned.slice(0, Math.max(1, 4 - terms.length))];
+    const cut = compiled.taxonomy.learned?.cut ?? 0;
+    const given = z >= cut && evidence.length > 0;
+    out.push({ id, score: Math.round(sigmoid(z) * 1000) / 1000, points, terms: evidence, given, ...(given ? {} : { note: `learned score ${z.toFixed(2)} < ${cut}` }) });
+  }
+  return out.sort((a, b) => b.score - a.score || b.points - a.points);
+}
+
+/** The topics given to an analysed paper, strongest first; pure. */
+export function classifyAnalysed(analysed: AnalysedPaper, compiled: CompiledTaxonomy): TopicMatch[] {
+  return scoreTopics(analysed, compiled)
+    .filter((v) => v.given)
+    .map(({ id, score, points, terms }) => ({ id, score, points, terms }));
+}
+
+/** Tags one paper with topics and the evidence for each; pure. */
+export function classifyPaper(paper: Paper, compiled: CompiledTaxonomy): ClassifiedPaper {
+  const matches = classifyAnalysed(analysePaper(paper), compiled);
   return { ...paper, topics: matches.map((m) => m.id), matches };
 }

@@ -5,11 +5,17 @@ export const topicSchema = z.strictObject({
   label: z.string().min(1).max(40),
   description: z.string().min(1).max(200),
   /**
-   * Words or phrases that mark the topic. Case-insensitive unless written with a capital
-   * letter in every letter position (acronyms like "CLIP" or "RL" match only as written).
-   * A trailing `*` matches any word ending ("hallucinat*"); plurals and -ing/-ed/-er forms match on their own.
+   * Words or phrases that mark the topic, matched on word stems: "benchmark" also matches
+   * "benchmarks" and "benchmarking", a phrase matches its words in order however they are
+   * hyphenated. Acronyms written in capitals ("CLIP", "RL", "3D") match only in capitals.
+   * A trailing `*` matches any word that starts so ("hallucinat*").
    */
   terms: z.array(z.string().min(1)).min(1),
+  /**
+   * Phrases in which a term does not count for this topic: "spatial sparsity" is not about
+   * 3D, a "diffusion language model" does not generate images.
+   */
+  not: z.array(z.string().min(1)).default([]),
 });
 
 export const taxonomySchema = z.strictObject({
@@ -22,13 +28,44 @@ export const taxonomySchema = z.strictObject({
       abstract: z.number().min(0).default(1),
       /** Added for each further field in which the same term appears again. */
       repeat: z.number().min(0).default(1),
+      /** Added for each further use of the term within one field (at most two count). */
+      again: z.number().min(0).default(0.5),
     })
     .prefault({}),
   /** A paper gets a topic when its terms add up to at least this many points. */
   threshold: z.number().positive().default(4),
+  /**
+   * Learned weights (JSON, path relative to this file) that refine the term scores for the
+   * topics they were trained on; `npm run topics:train` writes it. Topics without learned
+   * weights use the term scores alone.
+   */
+  model: z.string().min(1).optional(),
   topics: z.array(topicSchema).min(1),
 });
 
+/** Weights of a per-topic linear model over stemmed words (see train.ts). */
+export const learnedModelSchema = z.strictObject({
+  _comment: z.string().optional(),
+  /** What it was trained on, so a stale model is visible. */
+  trainedOn: z.strictObject({ file: z.string(), papers: z.number().int(), terms: z.string() }),
+  /** A topic is given when the linear score reaches this value (0 is even odds). */
+  cut: z.number().default(0),
+  topics: z.record(
+    z.string(),
+    z.strictObject({
+      bias: z.number(),
+      /** Weight of the topic's term score (points / threshold). */
+      rule: z.number(),
+      /** Feature ("t:" title or "b:" body, then a stem or two stems joined by "_") -> weight. */
+      weights: z.record(z.string(), z.number()),
+    }),
+  ),
+});
+
+export type LearnedModel = z.infer<typeof learnedModelSchema>;
 export type Topic = z.infer<typeof topicSchema>;
-export type Taxonomy = z.infer<typeof taxonomySchema>;
-export type PaperField = Exclude<keyof Taxonomy['weights'], 'repeat'>;
+export type Taxonomy = z.infer<typeof taxonomySchema> & {
+  /** The learned weights named by `model`, once loaded. */
+  learned?: LearnedModel;
+};
+export type PaperField = Exclude<keyof Taxonomy['weights'], 'repeat' | 'again'>;

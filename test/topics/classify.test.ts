@@ -2,14 +2,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Paper } from '../../src/digest/types.js';
-import { classifyPaper, compileTaxonomy, termPattern } from '../../src/topics/classify.js';
-import { parseTaxonomy } from '../../src/topics/load.js';
-import { scoreTagger } from '../../src/topics/evaluate.js';
+import { classifyPaper, compilePhrase, compileTaxonomy, findPhrase, termPattern } from '../../src/topics/classify.js';
+import { parseLabelledFile } from '../../src/topics/corpus.js';
+import { evaluateTagger, scoreTagger } from '../../src/topics/evaluate.js';
+import { parseLearnedModel, parseTaxonomy } from '../../src/topics/load.js';
+import { tokenize } from '../../src/topics/text.js';
 import { ROOT, seedSections, seedTaxonomy } from '../helpers.js';
 
 const gold: Record<string, string[]> = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/seed-topics.json'), 'utf8')).labels;
+type Fields = Partial<Record<'title' | 'motivation' | 'method' | 'abstract', string>>;
 
-function paper(fields: Partial<Record<'title' | 'motivation' | 'method' | 'abstract', string>>): Paper {
+function paper(fields: Fields): Paper {
   const rt = (t: string | undefined) => (t === undefined ? null : { text: t, html: t });
   return {
     id: 'x',
@@ -24,42 +27,46 @@ function paper(fields: Partial<Record<'title' | 'motivation' | 'method' | 'abstr
   };
 }
 
-describe('topic tagger', () => {
-  const taxonomy = seedTaxonomy();
-  const compiled = compileTaxonomy(taxonomy);
+const taxonomy = seedTaxonomy();
+const compiled = compileTaxonomy(taxonomy);
+const termsOnly = compileTaxonomy({ ...taxonomy, learned: undefined });
+const topicsOf = (fields: Fields, c = compiled) => classifyPaper(paper(fields), c).topics;
+const matches = (phrase: string, text: string) => findPhrase(tokenize(text), compilePhrase(phrase)).length > 0;
 
-  it('has the 12 required topics, each with a label, description and terms', () => {
+describe('topic tagger', () => {
+  it('has the 12 required topics and learned weights for each of them', () => {
     expect(taxonomy.topics.map((t) => t.id)).toEqual([
       'reasoning', 'rl', 'video', 'spatial-3d', 'agents-tools', 'retrieval-embeddings',
       'benchmarks', 'efficiency', 'trust-safety', 'generation-editing', 'multilingual', 'data',
     ]);
+    expect(Object.keys(taxonomy.learned!.topics).sort()).toEqual(taxonomy.topics.map((t) => t.id).sort());
   });
 
   it('reaches precision and recall of at least 0.85 on the hand-labelled seed papers', () => {
     const papers = seedSections().flatMap((s) => s.papers);
     expect(papers).toHaveLength(42);
-    expect(Object.keys(gold)).toHaveLength(42);
     const { precision, recall } = scoreTagger(papers, gold, compiled);
     expect(precision).toBeGreaterThanOrEqual(0.85);
     expect(recall).toBeGreaterThanOrEqual(0.85);
   });
 
-  it('records the terms that matched and where', () => {
-    const c = classifyPaper(paper({ title: 'Efficient Keyframe Selection for Long Video Understanding', abstract: 'We prune tokens.' }), compiled);
+  it('gives every topic evidence: the terms that matched, where, and what they added', () => {
+    const c = classifyPaper(paper({ title: 'Efficient Keyframe Selection for Long Video Understanding', abstract: 'We prune visual tokens of long videos.' }), compiled);
     const video = c.matches.find((m) => m.id === 'video')!;
-    expect(video.terms).toContainEqual({ term: 'video', field: 'title' });
+    expect(video.terms).toContainEqual(expect.objectContaining({ term: 'video', field: 'title' }));
     expect(c.topics).toContain('efficiency');
+    for (const section of seedSections()) {
+      for (const p of section.papers) for (const m of classifyPaper(p, compiled).matches) expect(m.terms.length, `${p.id} ${m.id}`).toBeGreaterThan(0);
+    }
   });
 
-  it('weights a title word above the same word deep in the abstract', () => {
-    const inTitle = classifyPaper(paper({ title: 'Hallucination in the wild' }), compiled);
-    const inAbstract = classifyPaper(paper({ title: 'A study', abstract: 'We also mention hallucination once.' }), compiled);
-    expect(inTitle.topics).toContain('trust-safety');
-    expect(inAbstract.topics).not.toContain('trust-safety');
+  it('weights a title word above the same word once in the abstract', () => {
+    expect(topicsOf({ title: 'Hallucination in the wild' }, termsOnly)).toContain('trust-safety');
+    expect(topicsOf({ title: 'A study', abstract: 'We also mention hallucination once.' }, termsOnly)).not.toContain('trust-safety');
   });
 
   it('tags unseen papers by their content, and leaves an off-topic one untagged', () => {
-    const cases: [Partial<Record<'title' | 'motivation' | 'method' | 'abstract', string>>, string[]][] = [
+    const cases: [Fields, string[]][] = [
       [{ title: 'GRPO for Visual Math Reasoning', method: 'We post-train with reinforcement learning and verifiable rewards.' }, ['rl', 'reasoning']],
       [{ title: 'A Multilingual Benchmark for Document VQA in 20 Languages', abstract: 'We evaluate low-resource languages.' }, ['multilingual', 'benchmarks']],
       [{ title: 'Jailbreaking Vision-Language Models with Typography', motivation: 'Safety alignment fails on images with text.' }, ['trust-safety']],
@@ -68,24 +75,93 @@ describe('topic tagger', () => {
       [{ title: 'Text-to-Video Diffusion with Physics Priors', abstract: 'Video generation that respects physics.' }, ['generation-editing', 'video']],
     ];
     for (const [fields, expected] of cases) {
-      const got = classifyPaper(paper(fields), compiled).topics;
+      const got = topicsOf(fields);
       for (const id of expected) expect(got, fields.title).toContain(id);
     }
-    expect(classifyPaper(paper({ title: 'On the Origin of Species', abstract: 'Finches.' }), compiled).topics).toEqual([]);
+    expect(topicsOf({ title: 'On the Origin of Species', abstract: 'Finches.' })).toEqual([]);
+  });
+});
+
+describe('morphology and phrases', () => {
+  it('matches singular and plural, and verb forms, through one stem', () => {
+    for (const text of ['a benchmark', 'three benchmarks', 'benchmarking VLMs', 'we benchmarked them']) expect(matches('benchmark', text), text).toBe(true);
+    for (const text of ['we prune tokens', 'pruning', 'pruned tokens', 'it prunes']) expect(matches('pruning', text), text).toBe(true);
+    for (const text of ['reasons', 'reasoned', 'reasoning']) expect(matches('reason', text), text).toBe(true);
+    expect(matches('hallucination', 'models hallucinate')).toBe(true);
+    expect(matches('agent', 'agentic models')).toBe(true);
+    expect(matches('video', 'videos')).toBe(true);
+    expect(matches('hallucinat*', 'models hallucinate')).toBe(true);
+    expect(matches('hallucinat*', 'Hallucinations abound')).toBe(true);
   });
 
-  it('matches acronyms only as written, plurals and prefixes on request', () => {
-    expect(termPattern('CLIP').test('a CLIP encoder')).toBe(true);
-    expect(termPattern('CLIP').test('a video clip')).toBe(false);
+  it('matches a phrase only as adjacent words in order, however hyphenated', () => {
+    expect(matches('tool use', 'tool-use behaviour')).toBe(true);
+    expect(matches('tool use', 'tools used by')).toBe(true);
+    expect(matches('tool use', 'a tool that we use')).toBe(false);
+    expect(matches('chain-of-thought', 'a chain of thought')).toBe(true);
+    expect(matches('image editing', 'editing an image')).toBe(false);
+    expect(matches('image editing', 'image-editing models')).toBe(true);
+    expect(matches('text-to-image', 'text to image generation')).toBe(true);
+  });
+
+  it('matches acronyms only in capitals, plural acronyms included', () => {
+    expect(matches('CLIP', 'a CLIP encoder')).toBe(true);
+    expect(matches('CLIP', 'a video clip')).toBe(false);
+    expect(matches('RL', 'world models')).toBe(false);
+    expect(matches('RL', 'RL fine-tuning')).toBe(true);
+    expect(matches('VLA', 'two VLAs')).toBe(true);
+    expect(matches('3D', 'from 2D to 3D')).toBe(true);
+  });
+
+  it('keeps the regular-expression keyword matcher used for subscriber keywords', () => {
     expect(termPattern('benchmark').test('three benchmarks')).toBe(true);
-    expect(termPattern('hallucinat*').test('Hallucinating objects')).toBe(true);
-    expect(termPattern('tool use').test('tool-use behaviour')).toBe(true);
-    expect(termPattern('RL').test('world')).toBe(false);
+    expect(termPattern('CLIP').test('a video clip')).toBe(false);
+  });
+});
+
+describe('false positives named in the issue', () => {
+  // Checked on the term rules alone and on the shipped tagger (terms + learned weights).
+  for (const [name, c] of [['terms', termsOnly], ['shipped', compiled]] as const) {
+    it(`${name}: context decides`, () => {
+      expect(topicsOf({ title: 'Exploiting Spatial Sparsity of Visual Tokens', abstract: 'Visual tokens show spatial sparsity; we keep the salient ones.' }, c)).not.toContain('spatial-3d');
+      expect(topicsOf({ title: 'Zero-Shot Scene Understanding with CLIP', abstract: 'Scene understanding of natural photos via image-text alignment.' }, c)).not.toContain('spatial-3d');
+      expect(topicsOf({ title: 'Masked Diffusion Language Models for Captioning', abstract: 'A diffusion language model decodes captions in parallel.' }, c)).not.toContain('generation-editing');
+      expect(topicsOf({ title: 'A Lightweight Adapter for Chart Question Answering', abstract: 'A lightweight adapter reads charts.' }, c)).not.toContain('efficiency');
+      expect(topicsOf({ title: 'Removing Compression Artifacts from Photos', abstract: 'JPEG compression artifacts degrade recognition.' }, c)).not.toContain('efficiency');
+      expect(topicsOf({ title: 'Step-by-Step Dialogues for Social Conversation', abstract: 'We collect dialogues between people.' }, c)).not.toContain('reasoning');
+      expect(topicsOf({ title: 'Query-Aware Frame Selection for Video LLMs', abstract: 'Frame selection keeps the frames that answer the question.' }, c)).toContain('efficiency');
+      // Real 3D stays 3D next to those phrases.
+      expect(topicsOf({ title: 'Spatial Reasoning over 3D Point Clouds', abstract: 'Depth and point cloud inputs.' }, c)).toContain('spatial-3d');
+    });
+  }
+});
+
+describe('taxonomy files', () => {
+  it('a topic added with terms only and no examples tags matching papers, with evidence', () => {
+    const raw = JSON.parse(readFileSync(join(ROOT, 'topics.json'), 'utf8'));
+    raw.topics.push({ id: 'medical', label: 'Medical', description: 'Medical imaging and clinical use.', terms: ['medical', 'clinical', 'radiology', 'X-ray', 'patient'] });
+    const extended = parseTaxonomy(raw, 'topics.json');
+    const c = compileTaxonomy({ ...extended, learned: taxonomy.learned });
+    const got = classifyPaper(paper({ title: 'Radiology Report Generation for Chest X-rays', abstract: 'Clinical reports for patients, written from medical images.' }), c);
+    expect(got.topics).toContain('medical');
+    expect(got.matches.find((m) => m.id === 'medical')!.terms.map((t) => t.term)).toEqual(expect.arrayContaining(['radiology', 'X-ray']));
+    expect(classifyPaper(paper({ title: 'Token Pruning for Video LLMs' }), c).topics).not.toContain('medical');
   });
 
-  it('rejects a taxonomy with a duplicate id, naming the key', () => {
+  it('rejects a taxonomy with a duplicate id, and weights for an unknown topic, naming the key', () => {
     const bad = { topics: [{ id: 'a', label: 'A', description: 'a', terms: ['x'] }, { id: 'a', label: 'B', description: 'b', terms: ['y'] }] };
     expect(() => parseTaxonomy(bad, 'topics.json')).toThrow(/topics\.1\.id "a" is used twice/);
     expect(() => parseTaxonomy({ topics: [{ id: 'A B', label: '', terms: [] }] }, 'topics.json')).toThrow(/topics\.0\.id/);
+    const model = { trainedOn: { file: 'x', papers: 1, terms: 'x' }, topics: { cooking: { bias: 0, rule: 1, weights: {} } } };
+    expect(() => parseLearnedModel(model, 'topics.model.json', taxonomy)).toThrow(/topics\.cooking has weights but no such topic/);
+  });
+
+  it('rejects a labelled file whose labels name a paper it does not have', () => {
+    expect(() => parseLabelledFile({ labels: { '1': ['video'] }, papers: [{ id: '2', title: 'T' }] }, 'l.json')).toThrow(/labels\.1 names a paper/);
+    expect(() => parseLabelledFile({ labels: { '1': ['Video Stuff'] } }, 'l.json')).toThrow(/l\.json is not a labelled topics file/);
+    const set = parseLabelledFile({ labels: { '1': ['video'] }, acceptable: { '1': ['efficiency'] }, papers: [{ id: '1', title: 'Fast Video Token Pruning', abstract: 'Efficient video LLMs.' }] }, 'l.json');
+    const e = evaluateTagger(set, compiled);
+    expect(e.perTopic.video).toMatchObject({ right: 1, missed: 0 });
+    expect(e.perTopic.efficiency?.extra ?? 0).toBe(0); // acceptable: not counted against
   });
 });
