@@ -17,7 +17,7 @@ export interface WebApp {
 
 /** The subscription web app with its edges: the store file, the transport, the templates. */
 export async function createWebApp(config: Config, links: LinkSettings, log: ConfirmationLog, options: { logger?: boolean; now?: () => Date } = {}): Promise<WebApp> {
-  const taxonomy = await loadTaxonomy(config.paths.topics);
+  const taxonomy = await loadTaxonomy(config.paths.topics, { termsOnly: true }); // ids and labels only: no learned weights to load
   const store = new SubscriberStore(config.paths.subscribers, new Set(taxonomy.topics.map((t) => t.id)));
   await store.read(); // fail now, naming the file, if the list is unreadable
   const now = options.now ?? (() => new Date());

@@ -12,7 +12,7 @@ import { loadConfigFrom, printProblems } from '../shared.js';
 import type { Config } from '../../config/load.js';
 
 async function openStore(config: Config) {
-  const taxonomy = await loadTaxonomy(config.paths.topics);
+  const taxonomy = await loadTaxonomy(config.paths.topics, { termsOnly: true }); // ids and labels only: no learned weights to load
   const topicIds = new Set(taxonomy.topics.map((t) => t.id));
   return { store: new SubscriberStore(config.paths.subscribers, topicIds), topicIds };
 }
