@@ -9,6 +9,16 @@ export interface SubscriberList {
   problems: Problem[];
 }
 
+/** A subscriber naming a topic the taxonomy does not have: reported and left out, never guessed. */
+export function topicProblem(subscriber: Pick<Subscriber, 'topics' | 'excludeTopics'>, topicIds: ReadonlySet<string>): Omit<Problem, 'where'> | null {
+  const unknown = [...subscriber.topics, ...subscriber.excludeTopics].filter((t) => !topicIds.has(t));
+  if (unknown.length === 0) return null;
+  return {
+    message: `unknown topic id${unknown.length > 1 ? 's' : ''} ${unknown.map((t) => `"${t}"`).join(', ')}`,
+    hint: `Known topics: ${[...topicIds].join(', ')}.`,
+  };
+}
+
 /**
  * Validates each entry on its own: a bad entry is reported and left out, and the others
  * still get their mail.
@@ -33,13 +43,9 @@ export function parseSubscribers(raw: unknown, file: string, topicIds: ReadonlyS
       problems.push({ where, message: describeZodIssues(result.error.issues).join('; '), hint: 'Fix or remove this entry.' });
       return;
     }
-    const unknown = [...result.data.topics, ...result.data.excludeTopics].filter((t) => !topicIds.has(t));
-    if (unknown.length > 0) {
-      problems.push({
-        where,
-        message: `unknown topic id${unknown.length > 1 ? 's' : ''} ${unknown.map((t) => `"${t}"`).join(', ')}`,
-        hint: `Known topics: ${[...topicIds].join(', ')}.`,
-      });
+    const problem = topicProblem(result.data, topicIds);
+    if (problem) {
+      problems.push({ where, ...problem });
       return;
     }
     const key = addressKey(result.data.email);

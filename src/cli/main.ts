@@ -171,6 +171,14 @@ db.command('migrate')
     const { dbMigrate } = await import('./commands/db.js');
     process.exitCode = await dbMigrate(globals());
   });
+db.command('import')
+  .description('bring an earlier version\'s subscribers file and state/ journals into the database (nothing is resent)')
+  .option('--subscribers <file>', 'subscribers JSON file (default: paths.subscribers)')
+  .option('--state <dir>', 'state folder with ledger.jsonl and deliveries/ (default: paths.state)')
+  .action(async (opts) => {
+    const { dbImport } = await import('./commands/db.js');
+    process.exitCode = await dbImport(globals(), opts);
+  });
 db.command('status')
   .description('show the engine, where the data lives and the schema version')
   .action(async () => {

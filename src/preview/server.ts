@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { addressKey } from '../audience/schema.js';
 import type { Config } from '../config/load.js';
 import { formatProblem, UserError } from '../errors.js';
-import { Ledger } from '../ledger/ledger.js';
+import type { Store } from '../store/store.js';
 import { loadInputs, type Inputs } from '../run/context.js';
 import { composeFor } from '../run/deliver.js';
 import { planSections, todayIn } from '../run/plan.js';
@@ -27,6 +27,8 @@ export interface PreviewDeps {
   config: Config;
   watcher?: ChangeWatcher | undefined;
   logger?: boolean;
+  /** Where subscribers and section statuses come from (the caller opens and closes it). */
+  store: Store;
 }
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -131,7 +133,7 @@ export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInst
   /** Inputs read now; a broken template or topics file becomes a message, not a crash. */
   const inputsOrError = async (): Promise<{ inputs: Inputs } | { error: string }> => {
     try {
-      return { inputs: await loadInputs(config) };
+      return { inputs: await loadInputs(config, deps.store) };
     } catch (err) {
       if (err instanceof UserError) return { error: `${err.message}${err.hint ? `\n-> ${err.hint}` : ''}` };
       throw err;
@@ -181,9 +183,9 @@ export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInst
     const loaded = await inputsOrError();
     if ('error' in loaded) return page(reply, 200, 'Preview', pages.index({ error: loaded.error }));
     const { inputs } = loaded;
-    const ledger = await Ledger.read(config.paths.state);
+    const records = await deps.store.sections();
     const today = todayIn(config.timezone, new Date());
-    const plans = planSections(inputs.sections, ledger.sections, { today, backfill: false });
+    const plans = planSections(inputs.sections, records, { today, backfill: false });
     const sections = plans
       .map(({ section, state }) => ({ date: section.date, papers: section.papers.length, state, source: section.source }))
       .reverse();

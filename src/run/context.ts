@@ -6,7 +6,8 @@ import type { CompiledTemplates } from '../render/templates.js';
 import type { Taxonomy } from '../topics/schema.js';
 import { join } from 'node:path';
 import { loadDigests } from '../digest/load.js';
-import { loadSubscribers } from '../audience/load.js';
+import { readAllSubscribers } from '../audience/stored.js';
+import type { Store } from '../store/store.js';
 import { loadTaxonomy } from '../topics/load.js';
 import { compileTemplates, readTemplateSources } from '../render/templates.js';
 import { compileTaxonomy, type CompiledTaxonomy } from '../topics/classify.js';
@@ -23,22 +24,38 @@ export interface Inputs {
   problems: Problem[];
 }
 
-export async function loadInputs(config: Config): Promise<Inputs> {
+/**
+ * Reads the inputs. With `audience`, every stored subscriber is loaded too (preview, render);
+ * a run passes none and streams subscribers from the store per section instead.
+ */
+export async function loadInputs(config: Config, audience?: Store): Promise<Inputs> {
   const taxonomy = await loadTaxonomy(config.paths.topics);
   const topicIds = new Set(taxonomy.topics.map((t) => t.id));
-  const [digests, audience, templateSources] = await Promise.all([
+  const [digests, stored, templateSources] = await Promise.all([
     loadDigests(config.paths.digests, { maxFileBytes: config.limits.maxDigestFileBytes, cacheDir: join(config.paths.state, 'cache', 'digests') }),
-    loadSubscribers(config.paths.subscribers, topicIds),
+    audience ? readAllSubscribers(audience, topicIds) : { subscribers: [], problems: [] },
     readTemplateSources(config.paths.templates),
   ]);
+  const audienceResult = stored;
   return {
     sections: digests.sections,
     taxonomy,
     compiledTaxonomy: compileTaxonomy(taxonomy),
-    subscribers: audience.subscribers,
+    subscribers: audienceResult.subscribers,
     templates: compileTemplates(templateSources),
-    problems: [...digests.problems, ...audience.problems],
+    problems: [...digests.problems, ...audienceResult.problems],
   };
+}
+
+/** The inputs with every stored subscriber, through a store opened for the call (render, send-test). */
+export async function loadInputsWithAudience(config: Config): Promise<Inputs> {
+  const { openAppStore } = await import('../store/bootstrap.js');
+  const store = await openAppStore(config);
+  try {
+    return await loadInputs(config, store);
+  } finally {
+    await store.close();
+  }
 }
 
 export function renderSettings(config: Config, taxonomy: Taxonomy): RenderSettings {

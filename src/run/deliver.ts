@@ -3,8 +3,11 @@ import { addressKey, type Subscriber } from '../audience/schema.js';
 import { matcherFor, preferenceKey, type SelectedPaper } from '../audience/select.js';
 import type { Section } from '../digest/types.js';
 import type { Config } from '../config/load.js';
-import { isFinal } from '../ledger/events.js';
-import type { Ledger } from '../ledger/ledger.js';
+import { topicProblem } from '../audience/load.js';
+import type { Problem } from '../errors.js';
+import type { Store } from '../store/store.js';
+import type { ClaimedDelivery, DeliveryOutcome, DeliveryRecord, NewDelivery } from '../store/types.js';
+import { isDeadLocalOwner } from './owner.js';
 import type { ComposeInput } from '../mail/compose.js';
 import { encodeVariant, spliceMessage, type EncodedVariant } from '../mail/splice.js';
 import { messageIdFor } from '../mail/message-id.js';
@@ -67,7 +70,13 @@ export interface DeliveryContext {
   taxonomy: CompiledTaxonomy;
   renderSettings: RenderSettings;
   links: LinkSettings;
-  ledger: Ledger;
+  store: Store;
+  /** This sender's claim owner id (see owner.ts). */
+  owner: string;
+  /** Topic ids of the taxonomy: a stored subscriber naming another is reported and skipped. */
+  topicIds: ReadonlySet<string>;
+  /** Receives each stored subscriber that cannot be used (reported once per run by the caller). */
+  report?: ((problem: Problem) => void) | undefined;
   /** null in a dry run: nothing is sent and nothing recorded. */
   dispatcher: Dispatcher | null;
   runAt: Date;
@@ -216,23 +225,64 @@ interface Selection {
   copy: ReaderCopy | null;
 }
 
-/** Sends one section to every eligible subscriber who has no final outcome for it yet. */
-export async function deliverSection(
-  section: Section,
-  subscribers: readonly Subscriber[],
-  ctx: DeliveryContext,
-): Promise<SectionDeliveryResult> {
-  const { ledger, dispatcher } = ctx;
+/** Subscribers read per page while planning; memory holds one page, never the list. */
+export const PLAN_PAGE_SIZE = 1000;
+/** A claim not completed within this time may be taken by another sender. */
+export const CLAIM_TTL_MS = 15 * 60_000;
+
+/** A delivery no later run should attempt again. */
+export function isFinal(record: Pick<DeliveryRecord, 'status' | 'permanent'> | undefined): boolean {
+  return record !== undefined && (record.status === 'sent' || record.status === 'skipped-no-match' || record.status === 'cancelled' || (record.status === 'failed' && record.permanent));
+}
+
+/**
+ * Group commit of delivery outcomes: callers that arrive while a write is in progress share the
+ * next one. Each sender awaits its outcome's commit before taking the next recipient, so a crash
+ * can resend at most what was in flight, with the same Message-ID.
+ */
+export class OutcomeWriter {
+  private pending: DeliveryOutcome[] = [];
+  private flushing: Promise<void> = Promise.resolve();
+  private next: Promise<void> | null = null;
+
+  constructor(private readonly store: Store) {}
+
+  record(outcome: DeliveryOutcome): Promise<void> {
+    this.pending.push(outcome);
+    return this.flush();
+  }
+
+  flush(): Promise<void> {
+    if (this.next) return this.next;
+    const next = this.flushing.then(async () => {
+      this.next = null;
+      const batch = this.pending;
+      this.pending = [];
+      await this.store.completeDeliveries(batch);
+    });
+    this.next = next;
+    this.flushing = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/**
+ * Sends one section to every eligible subscriber who has no final outcome for it yet, in two
+ * steps. Plan: stream the active subscribers first seen by the section's opening in keyset
+ * pages and queue a delivery row for each (a skip is recorded at once). Send: claim batches of
+ * queued rows, send them with bounded concurrency and record each outcome. Several senders
+ * (processes or machines on PostgreSQL) can run the send step on the same section at once.
+ */
+export async function deliverSection(section: Section, ctx: DeliveryContext): Promise<SectionDeliveryResult> {
+  const { store, dispatcher } = ctx;
   const dryRun = dispatcher === null;
   const runAt = ctx.runAt.toISOString();
-  await ledger.loadDeliveries(section.date);
-  const previous = ledger.section(section.date);
+  const previous = await store.section(section.date);
   const openedAt = previous?.openedAt ?? runAt;
   // The hash of what went out first stays, so an edit after sending remains visible.
   const hash = previous?.status === 'sent' || previous?.status === 'sending' ? previous.hash : section.hash;
   if (!dryRun && previous?.status !== 'sending') {
-    ledger.record({ t: 'section', date: section.date, status: 'sending', hash, at: runAt, openedAt });
-    await ledger.flush();
+    await store.putSection(section.date, { status: 'sending', hash, at: runAt, openedAt });
   }
 
   const papers = section.papers.map((p) => classifyPaper(p, ctx.taxonomy));
@@ -244,26 +294,7 @@ export async function deliverSection(
   let transientFailures = 0;
   let largestHtmlBytes = 0;
 
-  // Group commit: each worker waits until its outcome is on disk before taking the next
-  // recipient, so a crash can resend at most what was in flight (one message per worker).
-  const record = async (event: Parameters<Ledger['record']>[0]) => {
-    ledger.record(event);
-    await ledger.flush();
-  };
-
-  const jobs: { subscriber: Subscriber; selection: Selection }[] = [];
-  for (const subscriber of subscribers) {
-    if (subscriber.status !== 'active') continue;
-    const key = addressKey(subscriber.email);
-    const firstSeen = ledger.firstSeen(key) ?? runAt;
-    if (firstSeen > openedAt) {
-      counts.notEligible++;
-      continue;
-    }
-    if (isFinal(ledger.delivery(section.date, key))) {
-      counts.alreadyDone++;
-      continue;
-    }
+  const selectionFor = (subscriber: Subscriber): Selection => {
     const prefKey = preferenceKey(subscriber);
     let selection = selections.get(prefKey);
     if (!selection) {
@@ -271,88 +302,141 @@ export async function deliverSection(
       selection = { selected, key: variantKey(selected), copy: null };
       selections.set(prefKey, selection);
     }
+    return selection;
+  };
+  const renderFor = async (selection: Selection) => {
+    const variant = await variants.variant(section, selection.selected);
+    selection.copy ??= readerCopy(ctx.templates, section, selection.selected, ctx.renderSettings, variant.trim);
+    const rendered = { ...variant, ...selection.copy };
+    largestHtmlBytes = Math.max(largestHtmlBytes, rendered.htmlBytes);
+    return rendered;
+  };
+
+  // --- plan -----------------------------------------------------------------------------
+  if (!dryRun) {
+    // Claims of a sender that died (killed on this host, or expired) go back to the queue,
+    // and transient failures of earlier runs are tried again.
+    await store.resetStaleClaims(section.date, new Date(), isDeadLocalOwner);
+    await store.requeueDeliveries({ issue: section.date, status: 'failed' }, runAt);
+  }
+  // A dry run before the section opens counts subscribers not seen yet as seen now.
+  const includeUnseen = dryRun && openedAt === runAt;
+  for await (const page of store.streamSubscribers({ status: 'active', firstSeenBy: openedAt, includeUnseen, limit: PLAN_PAGE_SIZE })) {
+    for (const problem of page.problems) ctx.report?.(problem);
+    const valid = page.subscribers.filter((s) => {
+      const problem = topicProblem(s, ctx.topicIds);
+      if (problem) ctx.report?.({ where: `subscriber ${s.email}`, ...problem });
+      return !problem;
+    });
+    const existing = await store.deliveriesFor(section.date, valid.map((s) => addressKey(s.email)));
+    const fresh: NewDelivery[] = [];
+    for (const subscriber of valid) {
+      const key = addressKey(subscriber.email);
+      const record = existing.get(key);
+      if (isFinal(record)) {
+        counts.alreadyDone++;
+        continue;
+      }
+      if (record && !dryRun) continue; // queued by an earlier pass: the send step takes it
+      const selection = selectionFor(subscriber);
+      if (selection.selected.length === 0) {
+        counts.skippedNoMatch++;
+        ctx.onOutcome?.('skipped');
+        fresh.push({ issue: section.date, sections: [section.date], emailKey: key, subscriberId: subscriber.id, status: 'skipped-no-match', at: runAt });
+        continue;
+      }
+      if (dryRun) {
+        await renderFor(selection);
+        counts.wouldSend++;
+        continue;
+      }
+      fresh.push({ issue: section.date, sections: [section.date], emailKey: key, subscriberId: subscriber.id, status: 'queued', at: runAt });
+    }
+    if (!dryRun && fresh.length > 0) await store.insertDeliveries(fresh);
+  }
+  const active = await store.countSubscribers({ status: 'active' });
+  counts.notEligible = active - (await store.countSubscribers({ status: 'active', firstSeenBy: openedAt, includeUnseen }));
+  if (dryRun) return { counts, variants: variants.size, renders: variants.renderCount, complete: false, largestHtmlBytes };
+
+  // --- send -----------------------------------------------------------------------------
+  const queued = await store.countDeliveries(section.date);
+  ctx.onPlanned?.(queued.queued + queued.claimed);
+  const writer = new OutcomeWriter(store);
+  const sendOne = async (delivery: ClaimedDelivery) => {
+    if (dispatcher.stopReason) {
+      ctx.onOutcome?.('pending');
+      return; // released below, still queued for the next pass
+    }
+    const subscriber = delivery.subscriber;
+    const at = () => new Date().toISOString();
+    if (!subscriber || subscriber.status !== 'active') {
+      // Unsubscribed (or removed) after being queued: nothing is sent.
+      await writer.record({ id: delivery.id, status: 'cancelled', reason: subscriber ? `status ${subscriber.status}` : 'removed from the list', at: at() });
+      return;
+    }
+    const selection = selectionFor(subscriber);
     if (selection.selected.length === 0) {
       counts.skippedNoMatch++;
       ctx.onOutcome?.('skipped');
-      if (!dryRun) {
-        // Losing a skip in a crash costs nothing (it is decided again), so no fsync wait here.
-        ledger.record({ t: 'delivery', date: section.date, email: key, status: 'skipped-no-match', at: runAt });
-        if (ledger.unflushed >= 512) await ledger.flush();
-      }
-      continue;
+      await writer.record({ id: delivery.id, status: 'skipped-no-match', at: at() });
+      return;
     }
-    jobs.push({ subscriber, selection });
+    const rendered = await renderFor(selection);
+    const message = spliceFor(ctx.config, rendered, section, subscriber, ctx.links, new Date());
+    const { result } = message.raw.length > ctx.config.limits.maxMessageBytes
+      ? { result: oversize(message.raw.length, ctx.config.limits.maxMessageBytes) }
+      : await dispatcher.send({
+          sectionDate: section.date,
+          recipient: subscriber.email,
+          messageId: message.messageId,
+          raw: message.raw,
+          html: message.html,
+          envelope: { from: ctx.config.list.from.address, to: subscriber.email },
+        });
+    if (result.ok) {
+      counts.sent++;
+      ctx.onOutcome?.('sent');
+      await writer.record({ id: delivery.id, status: 'sent', at: at(), messageId: message.messageId });
+    } else if (result.kind === 'quota' || scopeOf(result.stage) === 'session' || (result.kind === 'transient' && dispatcher.stopReason)) {
+      // Not delivered and not the recipient's fault (the relay or the configuration refused
+      // the session, or the run is stopping): nothing is recorded, the next pass sends it.
+      ctx.onOutcome?.('pending');
+    } else {
+      counts.failed++;
+      countReason(reasons, result.reason);
+      if (result.kind === 'transient') transientFailures++;
+      ctx.onOutcome?.('failed');
+      await writer.record({
+        id: delivery.id,
+        status: 'failed',
+        at: at(),
+        messageId: message.messageId,
+        reason: result.reason,
+        stage: result.stage,
+        permanent: result.kind === 'permanent',
+      });
+    }
+  };
+  try {
+    while (!dispatcher.stopReason) {
+      const batch = await store.claimDeliveries({ issue: section.date, owner: ctx.owner, limit: ctx.concurrency * 4, now: new Date(), ttlMs: CLAIM_TTL_MS });
+      if (batch.length === 0) break;
+      await pMap(batch, sendOne, { concurrency: ctx.concurrency });
+    }
+  } finally {
+    await writer.flush();
+    // What this sender claimed but did not finish (a stop) goes back to the queue.
+    await store.releaseClaims(section.date, ctx.owner);
   }
 
-  // Readers of one paper set go out together: each variant is rendered once and then leaves the
-  // bounded cache for good, however many paper sets the day has.
-  jobs.sort((a, b) => (a.selection.key < b.selection.key ? -1 : a.selection.key > b.selection.key ? 1 : 0));
-  ctx.onPlanned?.(jobs.length);
-  await pMap(
-    jobs,
-    async ({ subscriber, selection }) => {
-      const variant = await variants.variant(section, selection.selected);
-      selection.copy ??= readerCopy(ctx.templates, section, selection.selected, ctx.renderSettings, variant.trim);
-      const rendered = { ...variant, ...selection.copy };
-      largestHtmlBytes = Math.max(largestHtmlBytes, rendered.htmlBytes);
-      if (!dispatcher) {
-        counts.wouldSend++;
-        return;
-      }
-      if (dispatcher.stopReason) {
-        counts.pending++;
-        ctx.onOutcome?.('pending');
-        return;
-      }
-      const key = addressKey(subscriber.email);
-      const message = spliceFor(ctx.config, rendered, section, subscriber, ctx.links, new Date());
-      const { result } = message.raw.length > ctx.config.limits.maxMessageBytes
-        ? { result: oversize(message.raw.length, ctx.config.limits.maxMessageBytes) }
-        : await dispatcher.send({
-        sectionDate: section.date,
-        recipient: subscriber.email,
-        messageId: message.messageId,
-        raw: message.raw,
-        html: message.html,
-        envelope: { from: ctx.config.list.from.address, to: subscriber.email },
-      });
-      const at = new Date().toISOString();
-      if (result.ok) {
-        counts.sent++;
-        ctx.onOutcome?.('sent');
-        await record({ t: 'delivery', date: section.date, email: key, status: 'sent', at, messageId: message.messageId });
-      } else if (result.kind === 'quota' || scopeOf(result.stage) === 'session' || (result.kind === 'transient' && dispatcher.stopReason)) {
-        // Not delivered and not the recipient's fault (the relay or the configuration refused
-        // the session, or the run is stopping): nothing is recorded, the next pass sends it.
-        counts.pending++;
-        ctx.onOutcome?.('pending');
-      } else {
-        counts.failed++;
-        countReason(reasons, result.reason);
-        if (result.kind === 'transient') transientFailures++;
-        ctx.onOutcome?.('failed');
-        await record({
-          t: 'delivery',
-          date: section.date,
-          email: key,
-          status: 'failed',
-          at,
-          messageId: message.messageId,
-          reason: result.reason,
-          stage: result.stage,
-          permanent: result.kind === 'permanent',
-        });
-      }
-    },
-    { concurrency: ctx.concurrency },
-  );
-
   counts.reasons = [...reasons].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
-  // Anyone left pending (stopped early) or failed transiently keeps the section open for the next run.
+  const left = await store.countDeliveries(section.date);
+  counts.pending = left.queued + left.claimed;
+  // Anyone left pending (stopped early, or claimed by another sender) or failed transiently keeps the section open.
   const complete = transientFailures === 0 && counts.pending === 0;
-  if (!dryRun) {
-    if (complete) ledger.record({ t: 'section', date: section.date, status: 'sent', hash, at: new Date().toISOString(), openedAt });
-    await ledger.flush();
+  if (complete) {
+    const sentAt = new Date().toISOString();
+    await store.putSection(section.date, { status: 'sent', hash, at: sentAt, openedAt, sentAt });
   }
   return { counts, variants: variants.size, renders: variants.renderCount, complete, largestHtmlBytes };
 }

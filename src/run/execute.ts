@@ -1,5 +1,5 @@
 import type { Config } from '../config/load.js';
-import { Ledger } from '../ledger/ledger.js';
+import { openAppStore } from '../store/bootstrap.js';
 import { dispatcherFor } from '../mail/flow.js';
 import { createTransport } from '../mail/transports/index.js';
 import type { LinkSettings } from '../tokens/links.js';
@@ -27,8 +27,12 @@ export async function executeRun(config: Config, options: RunOptions, hooks: Exe
   const realMail = !options.dryRun && config.transport.type !== 'outbox';
   const links = hooks.links(config, realMail);
   if (options.dryRun) {
-    const ledger = await Ledger.read(config.paths.state);
-    return runPass({ config, inputs, ledger, dispatcher: null, links, now: hooks.now ?? (() => new Date()), concurrency: 1 }, options);
+    const store = await openAppStore(config);
+    try {
+      return await runPass({ config, inputs, store, dispatcher: null, links, now: hooks.now ?? (() => new Date()), concurrency: 1 }, options);
+    } finally {
+      await store.close();
+    }
   }
 
   const lock = await acquireRunLock(config.paths.state, hooks.command);
@@ -37,13 +41,14 @@ export async function executeRun(config: Config, options: RunOptions, hooks: Exe
     const { delivery } = config;
     const dispatcher = dispatcherFor(transport, delivery);
     hooks.onStopHandle?.(() => dispatcher.stop('signal'));
-    const ledger = await Ledger.openForWriting(config.paths.state);
+    const store = await openAppStore(config);
     try {
       return await runPass(
         {
           config,
           inputs,
-          ledger,
+          store,
+          command: hooks.command,
           dispatcher,
           links,
           now: hooks.now ?? (() => new Date()),
@@ -54,7 +59,7 @@ export async function executeRun(config: Config, options: RunOptions, hooks: Exe
         options,
       );
     } finally {
-      await ledger.close();
+      await store.close();
       await transport.close();
     }
   } finally {

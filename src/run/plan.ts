@@ -1,5 +1,5 @@
 import type { Section } from '../digest/types.js';
-import type { SectionRecord } from '../ledger/events.js';
+import type { SectionRecord } from '../store/types.js';
 
 /** What `sections` shows: stored statuses plus the derived `future` and `pending`. */
 export type SectionState = 'pending' | 'sending' | 'sent' | 'before-start' | 'empty' | 'future' | 'failed';

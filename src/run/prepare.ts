@@ -5,7 +5,7 @@ import type { Section } from '../digest/types.js';
 import { UserError } from '../errors.js';
 import { renderEmail, type RenderedEmail } from '../render/render.js';
 import { classifyPaper } from '../topics/classify.js';
-import { loadInputs, renderSettings, type Inputs } from './context.js';
+import { loadInputs, loadInputsWithAudience, renderSettings, type Inputs } from './context.js';
 
 export interface Audience {
   section?: string | undefined;
@@ -30,7 +30,7 @@ export async function prepareEmail(
   if (flags.subscriber !== undefined && flags.topics !== undefined) {
     throw new UserError('give only one of --subscriber EMAIL or --topics a,b');
   }
-  const inputs = loaded ?? (await loadInputs(config));
+  const inputs = loaded ?? (flags.subscriber !== undefined ? await loadInputsWithAudience(config) : await loadInputs(config));
   const section = flags.section
     ? inputs.sections.find((s) => s.date === flags.section)
     : inputs.sections.filter((s) => s.papers.length > 0).at(-1);
@@ -39,7 +39,7 @@ export async function prepareEmail(
   let subscriber: Subscriber;
   if (flags.subscriber !== undefined) {
     const found = inputs.subscribers.find((s) => addressKey(s.email) === addressKey(flags.subscriber!));
-    if (!found) throw new UserError(`no subscriber ${flags.subscriber} in ${config.paths.subscribers}`);
+    if (!found) throw new UserError(`no subscriber ${flags.subscriber} in the store`, 'List them with "digest-mailer subscribers list".');
     subscriber = found;
   } else {
     const topics = (flags.topics ?? '').split(',').map((t) => t.trim()).filter(Boolean);

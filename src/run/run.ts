@@ -1,13 +1,13 @@
-import { addressKey } from '../audience/schema.js';
 import type { Config } from '../config/load.js';
 import { UserError, type Problem } from '../errors.js';
-import type { Ledger } from '../ledger/ledger.js';
+import type { Store } from '../store/store.js';
 import type { Dispatcher, StopReason } from '../mail/flow.js';
 import type { SendFailure } from '../mail/transport.js';
 import { TemplateRenderError } from '../render/render.js';
 import type { LinkSettings } from '../tokens/links.js';
 import { renderSettings, type Inputs } from './context.js';
 import { deliverSection, type DeliveryCounts, type Outcome } from './deliver.js';
+import { newOwnerId } from './owner.js';
 import { planSections, todayIn, type SectionAction, type SectionState } from './plan.js';
 
 export interface RunOptions {
@@ -48,7 +48,9 @@ export interface RunSummary {
 export interface RunDeps {
   config: Config;
   inputs: Inputs;
-  ledger: Ledger;
+  store: Store;
+  /** Name of the command, kept with the run record. */
+  command?: string | undefined;
   /** null: dry run. */
   dispatcher: Dispatcher | null;
   links: LinkSettings;
@@ -60,12 +62,12 @@ export interface RunDeps {
 
 /** One pass: plan every section, record before-start/empty ones, send the due ones. */
 export async function runPass(deps: RunDeps, options: RunOptions): Promise<RunSummary> {
-  const { config, inputs, ledger } = deps;
+  const { config, inputs, store } = deps;
   const dryRun = options.dryRun || deps.dispatcher === null;
   const runAt = deps.now();
   const at = runAt.toISOString();
   const today = todayIn(config.timezone, runAt);
-  const plans = planSections(inputs.sections, ledger.sections, { today, backfill: options.backfill, only: options.only });
+  const plans = planSections(inputs.sections, await store.sections(), { today, backfill: options.backfill, only: options.only });
 
   if (options.only !== undefined) {
     const plan = plans[0];
@@ -80,16 +82,22 @@ export async function runPass(deps: RunDeps, options: RunOptions): Promise<RunSu
     }
   }
 
+  let runId: number | null = null;
   if (!dryRun) {
+    runId = await store.startRun(at, deps.command ?? 'run');
     // Remember when each active subscriber was first seen: they get sections opened from now on.
-    for (const subscriber of inputs.subscribers) {
-      const key = addressKey(subscriber.email);
-      if (subscriber.status === 'active' && ledger.firstSeen(key) === undefined) {
-        ledger.record({ t: 'subscriber', email: key, firstSeen: at });
-      }
-    }
-    await ledger.flush();
+    await store.markFirstSeen(at);
   }
+  // Each unusable stored subscriber is reported once per pass, not once per section.
+  const reported = new Set<string>();
+  const problems: Problem[] = [...inputs.problems];
+  const report = (problem: Problem) => {
+    if (reported.has(problem.where)) return;
+    reported.add(problem.where);
+    problems.push(problem);
+  };
+  const topicIds = new Set(inputs.taxonomy.topics.map((t) => t.id));
+  const owner = newOwnerId();
 
   const outcomes: SectionOutcome[] = [];
   for (const plan of plans) {
@@ -110,20 +118,23 @@ export async function runPass(deps: RunDeps, options: RunOptions): Promise<RunSu
     outcomes.push(outcome);
     if (plan.action === 'mark-before-start' || plan.action === 'mark-empty') {
       const status = plan.action === 'mark-empty' ? 'empty' : 'before-start';
-      if (!dryRun) ledger.record({ t: 'section', date: section.date, status, hash: section.hash, at });
+      if (!dryRun) await store.putSection(section.date, { status, hash: section.hash, at });
       outcome.after = status;
       continue;
     }
     // After a stop (daily quota, SIGTERM) later sections wait for the next run untouched.
     if (plan.action !== 'send' || deps.dispatcher?.stopReason) continue;
     try {
-      const result = await deliverSection(section, inputs.subscribers, {
+      const result = await deliverSection(section, {
         config,
         templates: inputs.templates,
         taxonomy: inputs.compiledTaxonomy,
         renderSettings: renderSettings(config, inputs.taxonomy),
         links: deps.links,
-        ledger,
+        store,
+        owner,
+        topicIds,
+        report,
         dispatcher: dryRun ? null : deps.dispatcher,
         runAt,
         concurrency: deps.concurrency,
@@ -140,14 +151,11 @@ export async function runPass(deps: RunDeps, options: RunOptions): Promise<RunSu
       outcome.error = err.message;
       outcome.after = 'failed';
       if (!dryRun) {
-        const openedAt = ledger.section(section.date)?.openedAt;
-        ledger.record({ t: 'section', date: section.date, status: 'failed', hash: section.hash, at, openedAt, reason: err.message });
+        const openedAt = (await store.section(section.date))?.openedAt;
+        await store.putSection(section.date, { status: 'failed', hash: section.hash, at, openedAt, reason: err.message });
       }
     }
   }
-  if (!dryRun) {
-    ledger.record({ t: 'run', at });
-    await ledger.flush();
-  }
-  return { dryRun, today, sections: outcomes, problems: inputs.problems, stoppedEarly: deps.dispatcher?.stopReason ?? null, sessionFailure: deps.dispatcher?.sessionFailure ?? null };
+  if (runId !== null) await store.finishRun(runId, new Date().toISOString());
+  return { dryRun, today, sections: outcomes, problems, stoppedEarly: deps.dispatcher?.stopReason ?? null, sessionFailure: deps.dispatcher?.sessionFailure ?? null };
 }

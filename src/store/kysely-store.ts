@@ -79,6 +79,7 @@ function toDelivery(row: DeliveryRow, sections: string[]): DeliveryRecord {
     attempts: row.attempts,
     messageId: row.message_id,
     reason: row.reason,
+    stage: row.stage ?? null,
     claimedBy: row.claimed_by,
     claimExpiresAt: row.claim_expires_at,
     createdAt: row.created_at,
@@ -86,7 +87,7 @@ function toDelivery(row: DeliveryRow, sections: string[]): DeliveryRecord {
   };
 }
 
-const EMPTY_COUNTS = (): Record<DeliveryStatus, number> => ({ queued: 0, claimed: 0, sent: 0, 'skipped-no-match': 0, failed: 0 });
+const EMPTY_COUNTS = (): Record<DeliveryStatus, number> => ({ queued: 0, claimed: 0, sent: 0, 'skipped-no-match': 0, cancelled: 0, failed: 0 });
 
 /**
  * The one implementation of `Store`: the same Kysely queries on both engines. The engine
@@ -172,6 +173,9 @@ export class KyselyStore implements Store {
         return mutation.result;
       }
       if (mutation.put) id = await this.upsert(trx, mutation.put.subscriber, now, locked);
+      if (mutation.touch && !mutation.put && id !== undefined) {
+        await trx.updateTable('subscribers').set({ updated_at: sql`updated_at` }).where('id', '=', id).execute();
+      }
       if (mutation.revokeLinks && id !== undefined) {
         await trx.updateTable('subscribers').set({ token_generation: sql`token_generation + 1`, updated_at: now }).where('id', '=', id).execute();
       }
@@ -213,7 +217,10 @@ export class KyselyStore implements Store {
   async subscriberPage(query: PageQuery): Promise<SubscriberPage> {
     let q = this.db.selectFrom('subscribers').selectAll().where('id', '>', query.after ?? 0);
     if (query.status) q = q.where('status', '=', query.status);
-    if (query.firstSeenBy !== undefined) q = q.where('first_seen_at', 'is not', null).where('first_seen_at', '<=', query.firstSeenBy);
+    if (query.firstSeenBy !== undefined) {
+      const by = query.firstSeenBy;
+      q = q.where((eb) => (query.includeUnseen ? eb.or([eb('first_seen_at', 'is', null), eb('first_seen_at', '<=', by)]) : eb('first_seen_at', '<=', by)));
+    }
     const rows = await q.orderBy('id').limit(query.limit).execute();
     const page: SubscriberPage = { subscribers: [], problems: [], next: rows.length === query.limit ? Number(rows.at(-1)!.id) : null };
     for (const row of rows) {
@@ -234,10 +241,13 @@ export class KyselyStore implements Store {
     }
   }
 
-  async countSubscribers(query: Pick<PageQuery, 'status' | 'firstSeenBy'> = {}): Promise<number> {
+  async countSubscribers(query: Pick<PageQuery, 'status' | 'firstSeenBy' | 'includeUnseen'> = {}): Promise<number> {
     let q = this.db.selectFrom('subscribers').select((eb) => eb.fn.countAll<number | string>().as('n'));
     if (query.status) q = q.where('status', '=', query.status);
-    if (query.firstSeenBy !== undefined) q = q.where('first_seen_at', 'is not', null).where('first_seen_at', '<=', query.firstSeenBy);
+    if (query.firstSeenBy !== undefined) {
+      const by = query.firstSeenBy;
+      q = q.where((eb) => (query.includeUnseen ? eb.or([eb('first_seen_at', 'is', null), eb('first_seen_at', '<=', by)]) : eb('first_seen_at', '<=', by)));
+    }
     const row = await q.executeTakeFirstOrThrow();
     return Number(row.n);
   }
@@ -253,6 +263,15 @@ export class KyselyStore implements Store {
     return rows.flatMap((r) => {
       const parsed = historyEntrySchema.safeParse({ at: r.at, event: r.event, by: r.by, ...(r.detail !== null ? { detail: r.detail } : {}) });
       return parsed.success ? [parsed.data] : [];
+    });
+  }
+
+  async appendConsentEvents(email: string, events: readonly HistoryEntry[]): Promise<void> {
+    await this.write(async (trx) => {
+      const row = await this.rowByEmail(trx, email);
+      if (!row) return;
+      const now = new Date().toISOString();
+      for (const event of events) await this.addEvent(trx, Number(row.id), event, now);
     });
   }
 
@@ -274,6 +293,11 @@ export class KyselyStore implements Store {
       });
     }
     return count;
+  }
+
+  async expirePending(cutoff: string): Promise<number> {
+    const result = await this.db.deleteFrom('subscribers').where('status', '=', 'pending').where('subscribed_at', '<', cutoff).executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 
   async markFirstSeen(at: string): Promise<number> {
@@ -395,6 +419,7 @@ export class KyselyStore implements Store {
               permanent: d.permanent ? 1 : 0,
               message_id: d.messageId ?? null,
               reason: d.reason ?? null,
+              stage: d.stage ?? null,
               created_at: d.at,
               updated_at: d.at,
             })),
@@ -459,6 +484,7 @@ export class KyselyStore implements Store {
             status: o.status,
             message_id: o.messageId ?? null,
             reason: o.reason?.slice(0, 1000) ?? null,
+            stage: o.stage ?? null,
             permanent: o.permanent ? 1 : 0,
             claimed_by: null,
             claim_expires_at: null,

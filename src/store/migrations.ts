@@ -115,6 +115,11 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '002_delivery_stage': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('deliveries').addColumn('stage', 'text').execute();
+    },
+  },
   '003_send_rate': {
     async up(db: Kysely<unknown>) {
       // The configured send rate is the total across worker processes: every sender reserves

@@ -77,6 +77,8 @@ export interface DeliveriesTable {
   attempts: ColumnType<number, number | undefined, number>;
   message_id: string | null;
   reason: string | null;
+  /** Added by 002. */
+  stage: ColumnType<string | null, string | null | undefined, string | null>;
   claimed_by: string | null;
   claim_expires_at: string | null;
   created_at: string;

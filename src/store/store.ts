@@ -45,10 +45,14 @@ export interface Store {
   subscriberPage(query: PageQuery): Promise<SubscriberPage>;
   /** Pages until the end; memory holds one page at a time. */
   streamSubscribers(query: Omit<PageQuery, 'after'>): AsyncIterable<SubscriberPage>;
-  countSubscribers(query?: Pick<PageQuery, 'status' | 'firstSeenBy'>): Promise<number>;
+  countSubscribers(query?: Pick<PageQuery, 'status' | 'firstSeenBy' | 'includeUnseen'>): Promise<number>;
   consentHistory(email: string): Promise<HistoryEntry[]>;
+  /** Adds consent rows from an earlier record (imports), in order, keeping their times. */
+  appendConsentEvents(email: string, events: readonly HistoryEntry[]): Promise<void>;
   /** Bulk insert-or-replace (imports): one transaction per call, a consent event per row. */
   importSubscribers(entries: readonly { subscriber: Omit<StoredSubscriber, 'id' | 'tokenGeneration' | 'firstSeenAt'>; history: readonly HistoryEntry[] }[], by: string): Promise<number>;
+  /** Deletes pending subscribers who subscribed before `cutoff` and never confirmed; returns how many. */
+  expirePending(cutoff: string): Promise<number>;
   /** Records "first seen" = `at` for every active subscriber not seen before; returns how many. */
   markFirstSeen(at: string): Promise<number>;
   setFirstSeen(email: string, at: string): Promise<void>;

@@ -27,6 +27,8 @@ export interface Mutation<T> {
   remove?: boolean | undefined;
   /** Revoke every link issued so far. */
   revokeLinks?: boolean | undefined;
+  /** Rewrite the row unchanged: a known address costs the same write as a new one. */
+  touch?: boolean | undefined;
 }
 
 export interface SubscriberPage {
@@ -44,6 +46,8 @@ export interface PageQuery {
   status?: SubscriberStatus | undefined;
   /** Only subscribers first seen at or before this time (a section's opening). */
   firstSeenBy?: string | undefined;
+  /** With `firstSeenBy`: also those never seen by a run yet. */
+  includeUnseen?: boolean | undefined;
 }
 
 /** Stored per section; `future` and `pending` are derived each run, never stored. */
@@ -62,9 +66,10 @@ export interface SectionRecord {
 
 /**
  * queued: to send (a sender claims it); claimed: a sender holds it until `claimExpiresAt`;
- * sent / skipped-no-match: final; failed: final when `permanent`, else re-queued by the next run.
+ * sent / skipped-no-match / cancelled (no longer active when its turn came): final;
+ * failed: final when `permanent`, else re-queued by the next run.
  */
-export type DeliveryStatus = 'queued' | 'claimed' | 'sent' | 'skipped-no-match' | 'failed';
+export type DeliveryStatus = 'queued' | 'claimed' | 'sent' | 'skipped-no-match' | 'cancelled' | 'failed';
 
 export interface DeliveryRecord {
   id: number;
@@ -77,6 +82,8 @@ export interface DeliveryRecord {
   attempts: number;
   messageId: string | null;
   reason: string | null;
+  /** Where a failure happened (connection, recipient, data ...), as the transport reports it. */
+  stage: string | null;
   claimedBy: string | null;
   claimExpiresAt: string | null;
   createdAt: string;
@@ -89,8 +96,9 @@ export interface NewDelivery {
   sections: string[];
   emailKey: string;
   subscriberId: number | null;
-  status: 'queued' | 'sent' | 'skipped-no-match' | 'failed';
+  status: 'queued' | 'sent' | 'skipped-no-match' | 'cancelled' | 'failed';
   permanent?: boolean | undefined;
+  stage?: string | null | undefined;
   messageId?: string | null | undefined;
   reason?: string | null | undefined;
   at: string;
@@ -113,9 +121,10 @@ export interface ClaimedDelivery extends DeliveryRecord {
 
 export interface DeliveryOutcome {
   id: number;
-  status: 'sent' | 'failed' | 'skipped-no-match';
+  status: 'sent' | 'failed' | 'skipped-no-match' | 'cancelled';
   messageId?: string | null | undefined;
   reason?: string | null | undefined;
+  stage?: string | null | undefined;
   permanent?: boolean | undefined;
   at: string;
 }

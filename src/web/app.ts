@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { SubscriberStore } from '../audience/store.js';
+import { openAppStore } from '../store/bootstrap.js';
+import type { Store } from '../store/store.js';
 import type { Config } from '../config/load.js';
 import { createTransport } from '../mail/transports/index.js';
 import type { LinkSettings } from '../tokens/links.js';
@@ -10,16 +11,15 @@ import { buildServer } from './server.js';
 
 export interface WebApp {
   app: FastifyInstance;
-  store: SubscriberStore;
+  store: Store;
   mailer: ConfirmationMailer;
   close(): Promise<void>;
 }
 
-/** The subscription web app with its edges: the store file, the transport, the templates. */
+/** The subscription web app with its edges: the store, the transport, the templates. */
 export async function createWebApp(config: Config, links: LinkSettings, log: ConfirmationLog, options: { logger?: boolean; now?: () => Date } = {}): Promise<WebApp> {
   const taxonomy = await loadTaxonomy(config.paths.topics, { termsOnly: true }); // ids and labels only: no learned weights to load
-  const store = new SubscriberStore(config.paths.subscribers, new Set(taxonomy.topics.map((t) => t.id)));
-  await store.read(); // fail now, naming the file, if the list is unreadable
+  const store = await openAppStore(config);
   const now = options.now ?? (() => new Date());
   const mailer = await ConfirmationMailer.create(config, createTransport(config), links, log, now);
   const pages = await loadPages(config.paths.templates, config.list);
@@ -31,6 +31,7 @@ export async function createWebApp(config: Config, links: LinkSettings, log: Con
     async close() {
       await app.close();
       await mailer.close();
+      await store.close();
     },
   };
 }

@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { displayName, emailAddress } from '../audience/address.js';
 import { addressKey, type Subscriber } from '../audience/schema.js';
-import type { SubscriberStore } from '../audience/store.js';
+import type { Store } from '../store/store.js';
 import type { Config } from '../config/load.js';
 import type { Taxonomy } from '../topics/schema.js';
 import { recipientLinks, type LinkSettings } from '../tokens/links.js';
@@ -21,7 +21,7 @@ import { dirname } from 'node:path';
 export interface ServerDeps {
   config: Config;
   taxonomy: Taxonomy;
-  store: SubscriberStore;
+  store: Store;
   links: LinkSettings;
   mailer: ConfirmationMailer;
   pages: Pages;
@@ -201,16 +201,15 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     const claims = verifiedOr403(reply, parsed.data.token, 'confirm');
     if (!claims) return reply;
     const email = claims.email;
-    const outcome = await store.update((edit) => {
-      const s = edit.find(email);
-      if (!s) return 'missing' as const;
-      if (s.status === 'active') return 'ok' as const;
-      if (s.status === 'bounced' || s.status === 'suppressed') return 'suppressed' as const;
+    const outcome = await store.mutateSubscriber(email, (s) => {
+      if (!s) return { result: 'missing' as const };
+      if (s.status === 'active') return { result: 'ok' as const };
+      if (s.status === 'bounced' || s.status === 'suppressed') return { result: 'suppressed' as const };
       // Single use: the link names the state it was made for; a used, replaced or
       // unsubscribed-since record no longer matches.
-      if (claims.generation !== confirmGeneration(s)) return 'used' as const;
-      edit.put({ ...s, status: 'active' }, { event: 'confirmed', by: 'web', detail: s.status === 'unsubscribed' ? 'came back through a new subscribe' : undefined });
-      return 'ok' as const;
+      if (claims.generation !== confirmGeneration(s)) return { result: 'used' as const };
+      const detail = s.status === 'unsubscribed' ? 'came back through a new subscribe' : undefined;
+      return { result: 'ok' as const, put: { subscriber: { ...s, status: 'active' as const }, change: { event: 'confirmed' as const, by: 'web', detail } } };
     });
     if (outcome === 'missing') return message(reply, 404, 'No subscription found', 'This address is not on the list any more.', { href: '/subscribe', text: 'Subscribe' });
     if (outcome === 'suppressed') return message(reply, 409, 'We cannot send to this address', 'Mail to it bounced, so we stopped sending. Write to us from this address to start again.');
@@ -219,8 +218,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   const preferencesPage = async (reply: FastifyReply, email: string, token: string, extra: Record<string, unknown> = {}) => {
-    const { subscribers } = await store.read();
-    const s = subscribers.find((x) => addressKey(x.email) === email);
+    const s = await store.getSubscriber(email);
     if (!s) return message(reply, 404, 'No subscription found', 'This address is not on the list any more.', { href: '/subscribe', text: 'Subscribe' });
     return html(reply, (extra.status as number | undefined) ?? 200, 'preferences', 'Your preferences', {
       subscriber: s,
@@ -262,11 +260,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     if (Object.keys(crossErrors).length > 0) {
       return preferencesPage(reply, email, parsed.data.token, { status: 400, error: Object.entries(crossErrors).map(([field, m]) => `${field}: ${m}`).join(' '), fieldErrors: crossErrors });
     }
-    const found = await store.update((edit) => {
-      const s = edit.find(email);
-      if (!s) return false;
-      edit.put(applyDelivery({ ...s, ...(name !== undefined ? { name: name || undefined } : {}), topics, excludeTopics, authors, keywords }, parsed.data), { event: 'preferences-changed', by: 'web' });
-      return true;
+    const found = await store.mutateSubscriber(email, (s) => {
+      if (!s) return { result: false };
+      const next = applyDelivery({ ...s, ...(name !== undefined ? { name: name || undefined } : {}), topics, excludeTopics, authors, keywords }, parsed.data);
+      return { result: true, put: { subscriber: next, change: { event: 'preferences-changed', by: 'web' } } };
     });
     if (!found) return message(reply, 404, 'No subscription found', 'This address is not on the list any more.');
     return reply.redirect(`/preferences?token=${encodeURIComponent(parsed.data.token)}&saved=1`, 303);
@@ -279,7 +276,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     if (!email) return reply;
     // An unsubscribed address comes back only by confirming from its inbox again (an old
     // email's manage link is not proof enough); a bounced or suppressed one stays suppressed.
-    const s = (await store.read()).subscribers.find((x) => addressKey(x.email) === email);
+    const s = await store.getSubscriber(email);
     if (s?.status === 'unsubscribed' && mailer.allow(email)) mailer.send(s, confirmGeneration(s));
     return message(reply, 200, 'Check your inbox', `If ${email} can receive the digest again, we sent it a confirmation link. Open it to start again.`);
   });
@@ -297,11 +294,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     const token = (req.query as Record<string, unknown>).token ?? body.token;
     const email = claimsOr403(reply, token, 'unsubscribe');
     if (!email) return reply;
-    await store.update((edit) => {
-      const s = edit.find(email);
+    await store.mutateSubscriber(email, (s) => {
       if (s && s.status !== 'unsubscribed' && s.status !== 'suppressed' && s.status !== 'bounced') {
-        edit.put({ ...s, status: 'unsubscribed' }, { event: 'unsubscribed', by: oneClick ? 'one-click' : 'web' });
+        return { result: null, put: { subscriber: { ...s, status: 'unsubscribed' as const }, change: { event: 'unsubscribed', by: oneClick ? 'one-click' : 'web' } } };
       }
+      return { result: null };
     });
     // RFC 8058: the one-click POST gets a plain success, no page and no confirmation step.
     if (oneClick) return reply.code(200).type('text/plain; charset=utf-8').send('Unsubscribed.');
@@ -339,15 +336,18 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     const parsedEvent = sesEventSchema.safeParse(event);
     if (!parsedEvent.success) return reply.code(400).type('text/plain').send('not an SES event');
     const actions = feedbackActions(parsedEvent.data);
-    await store.update((edit) => {
-      for (const action of actions) {
-        const email = /<([^>]+)>/.exec(action.email)?.[1] ?? action.email.trim();
-        const s: Subscriber = edit.find(email) ?? { email, status: 'suppressed', topics: [], excludeTopics: [], authors: [], keywords: [] };
-        if (action.action === 'suppress') edit.put({ ...s, status: 'suppressed' }, { event: 'suppressed', by: 'ses-webhook', detail: action.detail });
-        else if (action.action === 'unsubscribe') edit.put({ ...s, status: s.status === 'suppressed' ? 'suppressed' : 'unsubscribed' }, { event: 'complained', by: 'ses-webhook', detail: action.detail });
-        else if (edit.find(email)) edit.put({ ...s, transientBounces: (s.transientBounces ?? 0) + 1 }, { event: 'bounced-transient', by: 'ses-webhook', detail: action.detail });
-      }
-    });
+    // One single-row transaction per recipient named in the event.
+    for (const action of actions) {
+      const email = /<([^>]+)>/.exec(action.email)?.[1] ?? action.email.trim();
+      await store.mutateSubscriber(email, (found) => {
+        const s: Subscriber = found ?? { email, status: 'suppressed', topics: [], excludeTopics: [], authors: [], keywords: [] };
+        const put = (subscriber: Subscriber, event: 'suppressed' | 'complained' | 'bounced-transient') => ({ result: null, put: { subscriber, change: { event, by: 'ses-webhook', detail: action.detail } } });
+        if (action.action === 'suppress') return put({ ...s, status: 'suppressed' }, 'suppressed');
+        if (action.action === 'unsubscribe') return put({ ...s, status: s.status === 'suppressed' ? 'suppressed' : 'unsubscribed' }, 'complained');
+        if (found) return put({ ...s, transientBounces: (s.transientBounces ?? 0) + 1 }, 'bounced-transient');
+        return { result: null };
+      });
+    }
     req.log.info({ actions: actions.map((a) => a.action) }, 'SES feedback applied');
     return reply.code(200).type('text/plain').send('ok');
   });

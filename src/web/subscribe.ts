@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Subscriber } from '../audience/schema.js';
-import type { Editor, SubscriberStore } from '../audience/store.js';
+import type { Store } from '../store/store.js';
+import type { Mutation, StoredSubscriber } from '../store/types.js';
 import type { ConfirmationMailer } from './confirmation.js';
 
 export interface SubscribeRequest {
@@ -14,8 +15,8 @@ export interface SubscribeRequest {
  * request was made and how many changes it has seen. The link works only while the record is
  * unchanged, so it is single use: confirming, unsubscribing or a newer request all retire it.
  */
-export function confirmGeneration(s: Subscriber): string {
-  return createHash('sha256').update(`${s.status}\n${s.subscribedAt ?? ''}\n${s.history?.length ?? 0}`).digest('base64url').slice(0, 16);
+export function confirmGeneration(s: Subscriber & { tokenGeneration?: number }): string {
+  return createHash('sha256').update(`${s.status}\n${s.subscribedAt ?? ''}\n${s.tokenGeneration ?? 0}`).digest('base64url').slice(0, 16);
 }
 
 /** What a subscribe request does to the list: only a new address is written. */
@@ -29,8 +30,7 @@ export type SubscribeOutcome =
  * topics and status are the owner's): a pending or unsubscribed one is sent a confirmation
  * link, an active one a notice with its preferences link, a bounced or suppressed one nothing.
  */
-export function decideSubscribe(edit: Editor, request: SubscribeRequest, now: Date): SubscribeOutcome {
-  const existing = edit.find(request.email);
+export function decideSubscribe(existing: StoredSubscriber | undefined, request: SubscribeRequest, now: Date): Mutation<SubscribeOutcome> {
   if (!existing) {
     const subscriber: Subscriber = {
       email: request.email,
@@ -42,34 +42,28 @@ export function decideSubscribe(edit: Editor, request: SubscribeRequest, now: Da
       keywords: [],
       subscribedAt: now.toISOString(),
     };
-    edit.put(subscriber, { event: 'subscribed', by: 'web' });
-    return { kind: 'confirm', subscriber: edit.find(request.email)! };
+    return { result: { kind: 'confirm', subscriber }, put: { subscriber, change: { event: 'subscribed', by: 'web' } } };
   }
-  if (existing.status === 'pending' || existing.status === 'unsubscribed') return { kind: 'confirm', subscriber: existing };
-  if (existing.status === 'active') return { kind: 'notice', subscriber: existing };
-  return { kind: 'nothing' };
+  // A known address is written too (a no-op rewrite of its row), so it costs what a new one does.
+  if (existing.status === 'pending' || existing.status === 'unsubscribed') return { result: { kind: 'confirm', subscriber: existing }, touch: true };
+  if (existing.status === 'active') return { result: { kind: 'notice', subscriber: existing }, touch: true };
+  return { result: { kind: 'nothing' }, touch: true };
 }
 
-/** Deletes pending subscribers who did not confirm within `days`; returns how many. */
-export function expirePending(edit: Editor, now: Date, days: number): number {
-  const cutoff = now.getTime() - days * 86_400_000;
-  let removed = 0;
-  for (const s of edit.all()) {
-    const at = s.subscribedAt ? Date.parse(s.subscribedAt) : NaN;
-    if (s.status === 'pending' && at < cutoff && edit.remove(s.email)) removed++;
-  }
-  return removed;
+/** The cut-off before which a pending subscriber who never confirmed is deleted. */
+export function pendingCutoff(now: Date, days: number): string {
+  return new Date(now.getTime() - days * 86_400_000).toISOString();
 }
 
 /**
  * Handles subscribe requests so that every address costs the same before the answer: one
- * locked read and one atomic rewrite of the list (unchanged for a known address), so an
- * acknowledged request is on disk. Emails are composed and sent only after the answer left.
+ * single-row write transaction (a no-op rewrite for a known address), so an acknowledged
+ * request is stored. Emails are composed and sent only after the answer left.
  */
 export class SubscribeFlow {
   constructor(
     private readonly deps: {
-      store: SubscriberStore;
+      store: Store;
       mailer: ConfirmationMailer;
       now: () => Date;
       pendingExpiryDays: number;
@@ -79,11 +73,10 @@ export class SubscribeFlow {
   /** Records the request (only a new address changes the list); call `notify` after answering. */
   async record(request: SubscribeRequest): Promise<SubscribeOutcome> {
     const { store, now, pendingExpiryDays } = this.deps;
-    return store.update((edit) => {
-      expirePending(edit, now(), pendingExpiryDays);
-      edit.touch();
-      return decideSubscribe(edit, request, now());
-    });
+    const outcome = await store.mutateSubscriber(request.email, (existing) => decideSubscribe(existing, request, now()));
+    // Expired pending entries go in the background; the answer does not wait for them.
+    void store.expirePending(pendingCutoff(now(), pendingExpiryDays)).catch(() => undefined);
+    return outcome;
   }
 
   /** Queues the email the outcome calls for (within the per-address limit). */
@@ -97,6 +90,6 @@ export class SubscribeFlow {
   /** Deletes expired pending subscribers now (server start). */
   async sweep(): Promise<number> {
     const { store, now, pendingExpiryDays } = this.deps;
-    return store.update((edit) => expirePending(edit, now(), pendingExpiryDays));
+    return store.expirePending(pendingCutoff(now(), pendingExpiryDays));
   }
 }

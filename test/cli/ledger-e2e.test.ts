@@ -4,6 +4,7 @@ import { simpleParser } from 'mailparser';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EXTRA_SECTION, RECIPIENTS_2025_11_13, cli, makeProject } from './cli-helpers.js';
 import { outboxFileStem } from '../../src/mail/transports/outbox.js';
+import { withProjectStore } from '../store/project-store.js';
 
 async function outboxFiles(dir: string): Promise<Record<string, string[]>> {
   const root = join(dir, 'outbox');
@@ -65,9 +66,8 @@ describe('ledger semantics through the CLI', () => {
   });
 
   it('a subscriber added later gets only sections sent after they were added', async () => {
-    const subs = JSON.parse(await readFile(join(dir, 'subscribers.json'), 'utf8'));
-    subs.subscribers.push({ email: 'newcomer@example.org', name: 'New Comer', status: 'active' });
-    await writeFile(join(dir, 'subscribers.json'), JSON.stringify(subs));
+    // The store is the list now: the file was imported on the first start and is not read again.
+    expect((await cli(dir, ['subscribers', 'add', 'newcomer@example.org', '--name', 'New Comer'])).code).toBe(0);
     const quiet = await cli(dir, ['run']);
     expect(quiet.stdout).toMatch(/Emails: 0 sent/);
     await appendFile(join(dir, 'digests/2025-11.md'), EXTRA_SECTION('2025-11-17', '2025-11-14'));
@@ -189,7 +189,8 @@ describe('CLI input problems and errors', () => {
     const bad = await cli(dir, ['render', '--section', '2025-11-12', '--topics', 'cooking', '--out', 'preview']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/unknown topic cooking/);
-    // Rendering never touches the ledger.
-    await expect(stat(join(dir, 'state/ledger.jsonl'))).rejects.toThrow();
+    // Rendering never records a section or a delivery.
+    expect((await withProjectStore(dir, (store) => store.sections())).size).toBe(0);
+    expect(await withProjectStore(dir, (store) => store.listDeliveries({}))).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, makeProject } from './cli-helpers.js';
+import { storedSubscribers } from '../store/project-store.js';
 
 describe('digest-mailer subscribers', () => {
   it('lists, adds, removes, imports and exports', async () => {
@@ -44,8 +45,8 @@ describe('digest-mailer subscribers', () => {
 
     expect((await cli(dir, ['subscribers', 'remove', 'first@example.org'])).code).toBe(0);
     expect((await cli(dir, ['subscribers', 'remove', 'first@example.org'])).stderr).toMatch(/not on the list/);
-    const file = JSON.parse(await readFile(join(dir, 'subscribers.json'), 'utf8'));
-    expect(file.subscribers.map((s: { email: string }) => s.email)).not.toContain('first@example.org');
+    const file = await storedSubscribers(dir);
+    expect(file.subscribers.map((s) => s.email)).not.toContain('first@example.org');
     expect(file.subscribers).toHaveLength(11 + 1 + 2 + 1 - 1);
   });
 });

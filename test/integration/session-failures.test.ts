@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FAST_DELIVERY, RECIPIENTS_2025_11_13, TEST_SECRET, cli, configure, makeProject, smtpTransport } from '../cli/cli-helpers.js';
 import { makeTestCertificates, type TestCertificates } from './certs.js';
 import { startSmtpSink, type SmtpSink, type SmtpSinkOptions } from './servers.js';
+import { storedDeliveries, withProjectStore } from '../store/project-store.js';
 
 const env = { DIGEST_MAILER_SECRET: TEST_SECRET };
 const DATE = '2025-11-13';
@@ -26,13 +27,11 @@ async function sinkWith(options: SmtpSinkOptions): Promise<SmtpSink> {
   return sink;
 }
 
-/** What the ledger holds for the section: per-recipient outcomes and the section status. */
+/** What the store holds for the section: per-recipient outcomes and the section status. */
 async function ledgerOf(dir: string) {
-  const read = async (file: string) =>
-    (await readFile(join(dir, file), 'utf8').catch(() => '')).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  const deliveries = await read(`state/deliveries/${DATE}.jsonl`);
-  const sections = (await read('state/ledger.jsonl')).filter((e) => e.t === 'section' && e.date === DATE);
-  return { deliveries, failed: deliveries.filter((d) => d.status === 'failed'), status: sections.at(-1)?.status };
+  const deliveries = await storedDeliveries(dir, DATE);
+  const status = (await withProjectStore(dir, (store) => store.section(DATE)))?.status;
+  return { deliveries, failed: deliveries.filter((d) => d.status === 'failed'), status };
 }
 
 function delivered(s: SmtpSink): string[] {

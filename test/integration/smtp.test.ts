@@ -6,6 +6,7 @@ import { messageIdFor } from '../../src/mail/message-id.js';
 import { FAST_DELIVERY, RECIPIENTS_2025_11_13, TEST_SECRET, cli, configure, makeProject, smtpTransport } from '../cli/cli-helpers.js';
 import { bareLineFeeds } from '../helpers.js';
 import { startSmtpSink, type SmtpSink } from './servers.js';
+import { storedDeliveries, withProjectStore } from '../store/project-store.js';
 
 const EXPECTED = RECIPIENTS_2025_11_13;
 const env = { DIGEST_MAILER_SECRET: TEST_SECRET };
@@ -18,7 +19,7 @@ afterEach(async () => {
 
 /** The per-recipient outcomes the ledger recorded for a section. */
 async function deliveries(dir: string, date: string) {
-  return (await readFile(join(dir, `state/deliveries/${date}.jsonl`), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  return storedDeliveries(dir, date);
 }
 
 describe('SMTP delivery to a real smtp-server on 127.0.0.1', () => {
@@ -97,7 +98,7 @@ describe('SMTP delivery to a real smtp-server on 127.0.0.1', () => {
     const mail = await simpleParser(sink.messages[0]!.raw);
     expect(mail.subject).toMatch(/^\[TEST\] 12 Nov 2025: /);
     expect(mail.messageId).toMatch(/^<test-[0-9a-f]{16}@mllm-digest\.example\.org>$/);
-    await expect(readFile(join(dir, 'state/ledger.jsonl'))).rejects.toThrow();
+    expect(await withProjectStore(dir, (store) => store.listDeliveries({}))).toEqual([]);
   });
 });
 

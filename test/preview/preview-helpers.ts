@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../../src/config/load.js';
 import { buildPreviewServer } from '../../src/preview/server.js';
 import { ChangeWatcher } from '../../src/preview/watch.js';
+import { openAppStore } from '../../src/store/bootstrap.js';
 import { ROOT } from '../helpers.js';
 import { configure, makeProject } from '../cli/cli-helpers.js';
 
@@ -23,7 +24,8 @@ export async function startPreview(extraConfig: Record<string, unknown> = {}): P
   await configure(dir, { paths: { ...config0.paths, templates: 'templates', topics: join(ROOT, 'topics.json') }, ...extraConfig });
   const config = await loadConfig(join(dir, 'config.json'));
   const watcher = new ChangeWatcher([config.paths.templates, config.paths.digests], [config.paths.topics, config.paths.subscribers]);
-  const app = await buildPreviewServer({ config, watcher, logger: false });
+  const store = await openAppStore(config);
+  const app = await buildPreviewServer({ config, watcher, logger: false, store });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   return {
@@ -33,6 +35,7 @@ export async function startPreview(extraConfig: Record<string, unknown> = {}): P
     async close() {
       watcher.close();
       await app.close();
+      await store.close();
     },
   };
 }

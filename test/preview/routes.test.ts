@@ -7,6 +7,7 @@ import { verifyToken } from '../../src/tokens/tokens.js';
 import { FAST_DELIVERY, TEST_SECRET, smtpTransport } from '../cli/cli-helpers.js';
 import { startSmtpSink, type SmtpSink } from '../integration/servers.js';
 import { startPreview, type RunningPreview } from './preview-helpers.js';
+import { storedSubscribers, withProjectStore } from '../store/project-store.js';
 
 let preview: RunningPreview;
 let sink: SmtpSink;
@@ -56,16 +57,21 @@ describe('preview routes over HTTP', () => {
 
   it('lists the papers nobody receives', async () => {
     expect(await (await get('/section/2025-11-13')).text()).toContain('every paper reaches someone');
-    const file = join(preview.dir, 'subscribers.json');
-    const original = await readFile(file, 'utf8');
-    await writeFile(file, JSON.stringify({ subscribers: [{ email: 'only-video@example.org', topics: ['video'] }] }));
+    // The list lives in the store: swap it for one video-only reader, then put it back.
+    const original = (await storedSubscribers(preview.dir)).subscribers;
+    const setList = (list: Record<string, any>[]) =>
+      withProjectStore(preview.dir, async (store) => {
+        for (const s of (await storedSubscribers(preview.dir)).subscribers) await store.mutateSubscriber(s.email, () => ({ result: null, remove: true }));
+        await store.importSubscribers(list.map(({ history, ...subscriber }) => ({ subscriber: subscriber as any, history: history ?? [] })), 'test');
+      });
+    await setList([{ email: 'only-video@example.org', status: 'active', topics: ['video'], excludeTopics: [], authors: [], keywords: [] }]);
     try {
       const html = await (await get('/section/2025-11-13')).text();
       expect(html).toMatch(/<strong>0<\/strong> of 1 active subscribers get an email/);
       expect(html).toMatch(/<strong>4<\/strong> papers nobody receives/);
       expect(html).toContain('Taming Object Hallucinations with Verified Atomic Confidence Estimation');
     } finally {
-      await writeFile(file, original);
+      await setList(original);
     }
   });
 
@@ -162,7 +168,7 @@ describe('preview routes over HTTP', () => {
     for (const t of tokens) for (const purpose of ['manage', 'unsubscribe'] as const) expect(verifyToken(TEST_SECRET, t, purpose, 0).ok).toBe(false);
     const bad = await post(`formToken=${token}&to=nope&section=2025-11-12`);
     expect(bad.status).toBe(400);
-    await expect(stat(join(preview.dir, 'state/ledger.jsonl'))).rejects.toThrow();
+    expect(await withProjectStore(preview.dir, (store) => store.listDeliveries({}))).toEqual([]);
     expect(await readdir(preview.dir)).not.toContain('outbox');
   });
 });

@@ -66,3 +66,32 @@ export function freshStoreEach(engine: EngineUnderTest): { readonly store: Kysel
     },
   };
 }
+
+/** A test project's store engine: SQLite (nothing to do) or a fresh PostgreSQL database. */
+export interface ProjectEngine {
+  name: 'sqlite' | 'postgres';
+  available: () => Promise<boolean>;
+  /** Points the project at the engine; returns the environment the CLI needs and a cleanup. */
+  setup: (dir: string) => Promise<{ env: NodeJS.ProcessEnv; dispose: () => Promise<void> }>;
+}
+
+export const PROJECT_URL_ENV = 'DM_TEST_DATABASE_URL';
+
+export const PROJECT_ENGINES: ProjectEngine[] = [
+  { name: 'sqlite', available: async () => true, setup: async () => ({ env: {}, dispose: async () => {} }) },
+  {
+    name: 'postgres',
+    available: postgresAvailable,
+    async setup(dir) {
+      const { configure, cli } = await import('../cli/cli-helpers.js');
+      const database = await createPgDatabase();
+      await configure(dir, { store: { engine: 'postgres', urlEnv: PROJECT_URL_ENV, poolSize: 4 } });
+      // The test process reads the same database (withProjectStore).
+      process.env[PROJECT_URL_ENV] = database.url;
+      const env = { [PROJECT_URL_ENV]: database.url };
+      const migrated = await cli(dir, ['db', 'migrate'], env);
+      if (migrated.code !== 0) throw new Error(`db migrate failed: ${migrated.stderr}`);
+      return { env, dispose: database.drop };
+    },
+  },
+];

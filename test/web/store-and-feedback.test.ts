@@ -27,20 +27,20 @@ async function freePort(): Promise<number> {
 }
 
 describe('the subscriber store under load', () => {
-  it('keeps all 500 of 500 concurrent subscribes, as valid JSON', async () => {
+  it('keeps all 500 of 500 concurrent subscribes', async () => {
     const dir = await makeProject();
     await configure(dir, { web: { subscribePerIpPerMinute: 10_000 }, delivery: FAST_DELIVERY });
     web = await startApp(dir);
     const emails = Array.from({ length: 500 }, (_, i) => `burst${i}@example.org`);
     const statuses = await Promise.all(emails.map((email) => web!.post('/subscribe', { email, topics: 'video' }).then((r) => r.status)));
     expect(statuses.every((s) => s === 200)).toBe(true);
-    const stored = await storeFile(dir); // parses, so the file is valid JSON
+    const stored = await storeFile(dir);
     const keys = new Set(stored.subscribers.map((s) => s.email));
     for (const email of emails) expect(keys.has(email), email).toBe(true);
     expect(stored.subscribers).toHaveLength(11 + 500);
   });
 
-  it('a server killed with SIGKILL while writing leaves a valid file with every acknowledged write', async () => {
+  it('a server killed with SIGKILL while writing keeps every acknowledged write', async () => {
     const dir = await makeProject();
     await configure(dir, { web: { subscribePerIpPerMinute: 100_000 } });
     const port = await freePort();
@@ -145,7 +145,7 @@ describe('Amazon SES feedback over SNS', () => {
 
   it('refuses forged, unsigned, wrong-topic and untrusted-certificate messages with 403, changing nothing', async () => {
     const dir = await feedbackProject();
-    const before = await readFile(join(dir, 'subscribers.json'), 'utf8');
+    const before = JSON.stringify(await storeFile(dir));
     const { privateKey: attacker } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const forged = JSON.parse(bounce('ana.lopez@example.org', 'Permanent'));
     const bad = {
@@ -156,7 +156,7 @@ describe('Amazon SES feedback over SNS', () => {
       untrustedCert: JSON.stringify({ ...forged, SigningCertURL: 'https://evil.example/cert.pem' }),
     };
     for (const [kind, body] of Object.entries(bad)) expect((await post(body)).status, kind).toBe(403);
-    expect(await readFile(join(dir, 'subscribers.json'), 'utf8')).toBe(before);
+    expect(JSON.stringify(await storeFile(dir))).toBe(before);
   });
 });
 

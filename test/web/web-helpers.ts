@@ -1,3 +1,4 @@
+import { storedSubscribers } from '../store/project-store.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -34,11 +35,12 @@ export async function startApp(dir: string, options: { now?: () => Date } = {}):
   };
 }
 
+/** Every stored subscriber with its consent history, read from the project's database. */
 export async function storeFile(dir: string) {
-  return JSON.parse(await readFile(join(dir, 'subscribers.json'), 'utf8')) as { subscribers: Record<string, any>[] };
+  return storedSubscribers(dir);
 }
 
-/** The raw JSON entry of an address (untyped on purpose: tests look at what is on disk). */
+/** The stored entry of an address with its history (untyped on purpose: tests look at what is stored). */
 export async function entry(dir: string, email: string): Promise<any> {
   return (await storeFile(dir)).subscribers.find((s) => s.email === email);
 }

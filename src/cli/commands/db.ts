@@ -1,4 +1,8 @@
+import { resolve } from 'node:path';
+import { importLegacyState } from '../../store/legacy-import.js';
 import { openStore } from '../../store/open.js';
+import { loadTaxonomy } from '../../topics/load.js';
+import { printProblems } from '../shared.js';
 import { EXIT, type GlobalOptions } from '../exit.js';
 import { loadConfigFrom } from '../shared.js';
 
@@ -27,6 +31,30 @@ export async function dbStatus(globals: GlobalOptions): Promise<number> {
     console.log(`pending:  ${state.pending.length ? state.pending.join(', ') : 'none'}`);
     if (state.applied.length) console.log(`subscribers: ${await store.countSubscribers()}`);
     return state.pending.length ? EXIT.error : EXIT.ok;
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * `db import`: brings an earlier version's subscribers file and state/ journals into the store,
+ * keeping what the store already has; nothing that was sent is sent again.
+ */
+export async function dbImport(globals: GlobalOptions, flags: { subscribers?: string; state?: string }): Promise<number> {
+  const config = await loadConfigFrom(globals);
+  const taxonomy = await loadTaxonomy(config.paths.topics);
+  const subscribersFile = flags.subscribers ? resolve(flags.subscribers) : config.paths.subscribers;
+  const stateDir = flags.state ? resolve(flags.state) : config.paths.state;
+  const store = await openStore(config);
+  try {
+    const report = await importLegacyState(store, { subscribersFile, stateDir, topicIds: new Set(taxonomy.topics.map((t) => t.id)) });
+    printProblems(report.problems);
+    console.log(`Imported into ${store.location}:`);
+    console.log(`  subscribers: ${report.subscribersAdded} added, ${report.subscribersKept} already there (kept as they are) from ${subscribersFile}`);
+    console.log(`  sections:    ${report.sectionsAdded} added, ${report.sectionsKept} already there (kept) from ${stateDir}`);
+    console.log(`  deliveries:  ${report.deliveries} recorded (sent, skipped and failed stay so: nothing is resent)`);
+    console.log('From now on the database is the source of truth; the files are not read again.');
+    return report.problems.length > 0 ? EXIT.partial : EXIT.ok;
   } finally {
     await store.close();
   }

@@ -1,4 +1,4 @@
-import { Ledger } from '../../ledger/ledger.js';
+import { openAppStore } from '../../store/bootstrap.js';
 import { executeRun } from '../../run/execute.js';
 import { Scheduler } from '../../schedule/scheduler.js';
 import { EXIT, type GlobalOptions } from '../exit.js';
@@ -15,7 +15,8 @@ export function schedulerFor(config: Config, onStopHandle: (stop: () => void) =>
     timezone: config.schedule.timezone ?? config.timezone,
     now: () => new Date(),
     lastRunAt: async () => {
-      const at = (await Ledger.read(config.paths.state)).lastRunAt;
+      const store = await openAppStore(config);
+      const at = await store.lastRunAt().finally(() => store.close());
       return at ? new Date(at) : null;
     },
     log: (level, msg, fields) => logger[level](fields ?? {}, msg),

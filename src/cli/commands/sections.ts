@@ -1,4 +1,4 @@
-import { Ledger } from '../../ledger/ledger.js';
+import { openAppStore } from '../../store/bootstrap.js';
 import { loadInputs } from '../../run/context.js';
 import { planSections, todayIn } from '../../run/plan.js';
 import { classifyPaper } from '../../topics/classify.js';
@@ -8,10 +8,11 @@ import { loadConfigFrom, printProblems } from '../shared.js';
 export async function sectionsCommand(globals: GlobalOptions, flags: { json: boolean }): Promise<number> {
   const config = await loadConfigFrom(globals);
   const inputs = await loadInputs(config);
-  const ledger = await Ledger.read(config.paths.state);
+  const store = await openAppStore(config);
+  const records = await store.sections().finally(() => store.close());
   const today = todayIn(config.timezone, new Date());
   // Read-only: the plan shows what the next run would do, nothing is recorded.
-  const plans = planSections(inputs.sections, ledger.sections, { today, backfill: false });
+  const plans = planSections(inputs.sections, records, { today, backfill: false });
   if (flags.json) {
     const out = plans.map(({ section, state, action, changedAfterSend }) => ({
       date: section.date,

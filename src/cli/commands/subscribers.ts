@@ -4,17 +4,27 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { stringify as toCsv } from 'csv-stringify/sync';
 import { describeZodIssues } from '../../config/load.js';
 import { addressKey, subscriberSchema, type Subscriber } from '../../audience/schema.js';
-import { SubscriberStore } from '../../audience/store.js';
-import { UserError } from '../../errors.js';
+import { topicProblem } from '../../audience/load.js';
+import { openAppStore } from '../../store/bootstrap.js';
+import { openStore } from '../../store/open.js';
+import type { Store } from '../../store/store.js';
+import { UserError, type Problem } from '../../errors.js';
+import type { StoredSubscriber } from '../../store/types.js';
 import { loadTaxonomy } from '../../topics/load.js';
 import { EXIT, type GlobalOptions } from '../exit.js';
 import { loadConfigFrom, printProblems } from '../shared.js';
 import type { Config } from '../../config/load.js';
 
-async function openStore(config: Config) {
+/** Runs `fn` with the store and the taxonomy's topic ids; closes the store after. */
+async function withStore<T>(config: Config, fn: (store: Store, topicIds: ReadonlySet<string>) => Promise<T>, seed = true): Promise<T> {
   const taxonomy = await loadTaxonomy(config.paths.topics, { termsOnly: true }); // ids and labels only: no learned weights to load
   const topicIds = new Set(taxonomy.topics.map((t) => t.id));
-  return { store: new SubscriberStore(config.paths.subscribers, topicIds), topicIds };
+  const store = seed ? await openAppStore(config) : await openStore(config);
+  try {
+    return await fn(store, topicIds);
+  } finally {
+    await store.close();
+  }
 }
 
 const LIST_FIELDS = ['topics', 'excludeTopics', 'authors', 'keywords'] as const;
@@ -22,50 +32,73 @@ const splitList = (value: string) => value.split(/[;|]/).map((v) => v.trim()).fi
 
 export async function subscribersList(globals: GlobalOptions, flags: { json: boolean }): Promise<number> {
   const config = await loadConfigFrom(globals);
-  const { store } = await openStore(config);
-  const { subscribers, problems } = await store.read();
-  if (flags.json) {
-    console.log(JSON.stringify({ subscribers, problems }, null, 2));
+  return withStore(config, async (store, topicIds) => {
+    // Streamed a page at a time: the list can be long.
+    const problems: Problem[] = [];
+    const byStatus: Record<string, number> = {};
+    let total = 0;
+    if (flags.json) process.stdout.write('{"subscribers": [');
+    for await (const page of store.streamSubscribers({ limit: 1000 })) {
+      problems.push(...page.problems);
+      for (const stored of page.subscribers) {
+        const problem = topicProblem(stored, topicIds);
+        if (problem) problems.push({ where: `subscriber ${stored.email}`, ...problem });
+        const s = publicFields(stored);
+        if (flags.json) {
+          process.stdout.write(`${total === 0 ? '' : ','}\n  ${JSON.stringify(s)}`);
+        } else {
+          const prefs = [
+            s.topics.length ? `topics ${s.topics.join(',')}` : s.authors.length || s.keywords.length ? '' : 'all topics',
+            s.excludeTopics.length ? `not ${s.excludeTopics.join(',')}` : '',
+            s.authors.length ? `authors ${s.authors.join('; ')}` : '',
+            s.keywords.length ? `keywords ${s.keywords.join('; ')}` : '',
+          ].filter(Boolean);
+          console.log(`${s.email.padEnd(34)} ${s.status.padEnd(12)} ${(s.name ?? '').padEnd(20)} ${prefs.join(' | ')}`);
+        }
+        byStatus[s.status] = (byStatus[s.status] ?? 0) + 1;
+        total++;
+      }
+    }
+    if (flags.json) {
+      process.stdout.write(`\n], "problems": ${JSON.stringify(problems)}}\n`);
+      return EXIT.ok;
+    }
+    printProblems(problems);
+    console.log(`${total} subscribers: ${Object.entries(byStatus).map(([k, v]) => `${v} ${k}`).join(', ')}`);
     return EXIT.ok;
-  }
-  printProblems(problems);
-  for (const s of subscribers) {
-    const prefs = [
-      s.topics.length ? `topics ${s.topics.join(',')}` : s.authors.length || s.keywords.length ? '' : 'all topics',
-      s.excludeTopics.length ? `not ${s.excludeTopics.join(',')}` : '',
-      s.authors.length ? `authors ${s.authors.join('; ')}` : '',
-      s.keywords.length ? `keywords ${s.keywords.join('; ')}` : '',
-    ].filter(Boolean);
-    console.log(`${s.email.padEnd(34)} ${s.status.padEnd(12)} ${(s.name ?? '').padEnd(20)} ${prefs.join(' | ')}`);
-  }
-  const byStatus = subscribers.reduce<Record<string, number>>((acc, s) => ({ ...acc, [s.status]: (acc[s.status] ?? 0) + 1 }), {});
-  console.log(`${subscribers.length} subscribers: ${Object.entries(byStatus).map(([k, v]) => `${v} ${k}`).join(', ')}`);
-  return EXIT.ok;
+  });
+}
+
+/** The subscriber as the files know it (no database ids). */
+function publicFields(stored: StoredSubscriber): Subscriber {
+  const { id: _id, tokenGeneration: _generation, firstSeenAt: _firstSeen, ...subscriber } = stored;
+  return subscriber;
 }
 
 export async function subscribersAdd(globals: GlobalOptions, email: string, flags: { name?: string; topics?: string }): Promise<number> {
   const config = await loadConfigFrom(globals);
-  const { store, topicIds } = await openStore(config);
+  return withStore(config, async (store, topicIds) => {
   const parsed = subscriberSchema.safeParse({ email, name: flags.name, status: 'active', topics: flags.topics ? splitList(flags.topics.replace(/,/g, ';')) : [], subscribedAt: new Date().toISOString() });
   if (!parsed.success) throw new UserError(`cannot add ${email}: ${describeZodIssues(parsed.error.issues).join('; ')}`);
   const unknown = parsed.data.topics.filter((t) => !topicIds.has(t));
   if (unknown.length) throw new UserError(`unknown topic ${unknown.join(', ')}`, `Known topics: ${[...topicIds].join(', ')}.`);
-  const existing = await store.update((edit) => {
-    const found = edit.find(email);
-    if (!found) edit.put(parsed.data, { event: 'added', by: 'cli' });
-    return found;
-  });
+  const existing = await store.mutateSubscriber(email, (found) =>
+    found ? { result: found } : { result: undefined, put: { subscriber: parsed.data, change: { event: 'added', by: 'cli' } } },
+  );
   if (existing) throw new UserError(`${email} is already on the list (status ${existing.status})`);
   console.log(`Added ${parsed.data.email} (active${parsed.data.topics.length ? `, topics ${parsed.data.topics.join(',')}` : ', all topics'}).`);
   return EXIT.ok;
+  });
 }
 
 export async function subscribersRemove(globals: GlobalOptions, email: string): Promise<number> {
   const config = await loadConfigFrom(globals);
-  const { store } = await openStore(config);
-  if (!(await store.update((edit) => edit.remove(email)))) throw new UserError(`${email} is not on the list`);
-  console.log(`Removed ${email} and its history from ${config.paths.subscribers}.`);
-  return EXIT.ok;
+  return withStore(config, async (store) => {
+    const removed = await store.mutateSubscriber(email, (found) => ({ result: found !== undefined, remove: true }));
+    if (!removed) throw new UserError(`${email} is not on the list`);
+    console.log(`Removed ${email} and its history from ${store.location}.`);
+    return EXIT.ok;
+  });
 }
 
 /** Rows of a CSV (header: email,name,status,topics,excludeTopics,authors,keywords; lists split on ";") or JSON file. */
@@ -105,7 +138,7 @@ async function readImport(file: string): Promise<{ row: number; raw: Record<stri
 
 export async function subscribersImport(globals: GlobalOptions, file: string): Promise<number> {
   const config = await loadConfigFrom(globals);
-  const { store, topicIds } = await openStore(config);
+  return withStore(config, async (store, topicIds) => {
   const rows = await readImport(file);
   const rowName = extname(file).toLowerCase() === '.csv' ? 'line' : 'entry #';
   const rejected: string[] = [];
@@ -130,37 +163,43 @@ export async function subscribersImport(globals: GlobalOptions, file: string): P
     seen.add(addressKey(parsed.data.email));
     valid.push({ row, subscriber: parsed.data });
   }
-  const skipped = await store.update((edit) => {
-    const already: string[] = [];
-    for (const { subscriber } of valid) {
-      if (edit.find(subscriber.email)) already.push(subscriber.email);
-      else edit.put(subscriber, { event: 'imported', by: 'import', detail: file });
-    }
-    return already;
-  });
+  const skipped: string[] = [];
+  for (const { subscriber } of valid) {
+    const added = await store.mutateSubscriber(subscriber.email, (found) =>
+      found ? { result: false } : { result: true, put: { subscriber, change: { event: 'imported', by: 'import', detail: file } } },
+    );
+    if (!added) skipped.push(subscriber.email);
+  }
   for (const line of rejected) console.error(`rejected: ${line}`);
   for (const email of skipped) console.error(`skipped: ${email} is already on the list`);
   console.log(`Imported ${valid.length - skipped.length} of ${rows.length} rows; ${rejected.length} rejected, ${skipped.length} already on the list.`);
   return rejected.length > 0 ? EXIT.partial : EXIT.ok;
+  }, false);
 }
 
 export async function subscribersExport(globals: GlobalOptions, flags: { format: string }): Promise<number> {
+  if (flags.format !== 'json' && flags.format !== 'csv') throw new UserError(`--format must be csv or json, not "${flags.format}"`);
   const config = await loadConfigFrom(globals);
-  const { store } = await openStore(config);
-  const { subscribers } = await store.read();
-  if (flags.format === 'json') {
-    console.log(JSON.stringify({ subscribers }, null, 2));
-  } else if (flags.format === 'csv') {
-    const rows = subscribers.map((s) => ({
-      email: s.email,
-      name: s.name ?? '',
-      status: s.status,
-      ...Object.fromEntries(LIST_FIELDS.map((f) => [f, s[f].join(';')])),
-      subscribedAt: s.subscribedAt ?? '',
-    }));
-    process.stdout.write(toCsv(rows, { header: true, columns: ['email', 'name', 'status', ...LIST_FIELDS, 'subscribedAt'] }));
-  } else {
-    throw new UserError(`--format must be csv or json, not "${flags.format}"`);
-  }
-  return EXIT.ok;
+  return withStore(config, async (store) => {
+    // Streamed a page at a time, with each subscriber's consent history (JSON) for a faithful round trip.
+    const columns = ['email', 'name', 'status', ...LIST_FIELDS, 'subscribedAt'];
+    let first = true;
+    if (flags.format === 'json') process.stdout.write('{\n  "subscribers": [');
+    else process.stdout.write(toCsv([], { header: true, columns }));
+    for await (const page of store.streamSubscribers({ limit: 1000 })) {
+      for (const stored of page.subscribers) {
+        const s = publicFields(stored);
+        if (flags.format === 'json') {
+          const history = await store.consentHistory(s.email);
+          process.stdout.write(`${first ? '' : ','}\n    ${JSON.stringify({ ...s, ...(history.length ? { history } : {}) })}`);
+        } else {
+          const row = { email: s.email, name: s.name ?? '', status: s.status, ...Object.fromEntries(LIST_FIELDS.map((f) => [f, s[f].join(';')])), subscribedAt: s.subscribedAt ?? '' };
+          process.stdout.write(toCsv([row], { columns }));
+        }
+        first = false;
+      }
+    }
+    if (flags.format === 'json') process.stdout.write('\n  ]\n}\n');
+    return EXIT.ok;
+  });
 }

@@ -1,0 +1,55 @@
+import { access } from 'node:fs/promises';
+import { loadSubscribers } from '../audience/load.js';
+import type { Config } from '../config/load.js';
+import type { Problem } from '../errors.js';
+import { loadTaxonomy } from '../topics/load.js';
+import { openStore, type OpenOptions } from './open.js';
+import type { Store } from './store.js';
+
+const MARK = ['bootstrap', 'subscribers-file', 'once', '9999-12-31T00:00:00.000Z'] as const;
+
+/**
+ * On the first start with an empty database, the subscribers file named in config
+ * (`paths.subscribers`) is imported, so a fresh install works with the example list. After
+ * that the database is the source of truth and the file is not read again.
+ */
+export async function importSubscribersFileOnce(store: Store, config: Pick<Config, 'paths'>): Promise<{ imported: number; problems: Problem[] } | null> {
+  const [name, key, window, expires] = MARK;
+  if ((await store.counterValue(name, key, window)) > 0) return null;
+  if ((await store.countSubscribers()) > 0) {
+    await store.incrementCounter(name, key, window, expires);
+    return null;
+  }
+  const exists = await access(config.paths.subscribers).then(() => true, () => false);
+  if (!exists) return null;
+  const taxonomy = await loadTaxonomy(config.paths.topics);
+  const list = await loadSubscribers(config.paths.subscribers, new Set(taxonomy.topics.map((t) => t.id)));
+  const imported = await store.importSubscribers(
+    list.subscribers.map(({ history, ...subscriber }) => ({ subscriber, history: history ?? [] })),
+    `first start (${config.paths.subscribers})`,
+  );
+  await store.incrementCounter(name, key, window, expires);
+  return { imported, problems: list.problems };
+}
+
+/** Records that the subscribers file was brought in (by `db import`), so first start does not import it again. */
+export async function markSubscribersFileImported(store: Store): Promise<void> {
+  const [name, key, window, expires] = MARK;
+  if ((await store.counterValue(name, key, window)) === 0) await store.incrementCounter(name, key, window, expires);
+}
+
+/** The store every command uses: opened (SQLite migrated), and seeded from the subscribers file on first start. */
+export async function openAppStore(config: Config, options: OpenOptions = {}): Promise<Store> {
+  const store = await openStore(config, options);
+  try {
+    const seeded = await importSubscribersFileOnce(store, config);
+    if (seeded && seeded.problems.length > 0) {
+      console.error(`${seeded.problems.length} entr${seeded.problems.length === 1 ? 'y' : 'ies'} of ${config.paths.subscribers} not imported:`);
+      for (const p of seeded.problems) console.error(`  ${p.where}: ${p.message}`);
+    }
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}

@@ -1,0 +1,108 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadSubscribers } from '../audience/load.js';
+import { addressKey } from '../audience/schema.js';
+import type { Problem } from '../errors.js';
+import { deliveryKey, emptyState } from '../ledger/events.js';
+import { DELIVERIES_DIR, LEDGER_FILE, parseJournal } from '../ledger/ledger.js';
+import { markSubscribersFileImported } from './bootstrap.js';
+import type { Store } from './store.js';
+import type { NewDelivery } from './types.js';
+
+export interface LegacyImportReport {
+  subscribersAdded: number;
+  subscribersKept: number;
+  sectionsAdded: number;
+  sectionsKept: number;
+  deliveries: number;
+  firstSeen: number;
+  problems: Problem[];
+}
+
+async function readText(file: string): Promise<string | null> {
+  return readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return null;
+    throw err;
+  });
+}
+
+/**
+ * Brings the JSON files of earlier versions into the store: the subscribers file, then the
+ * `state/` journals (sections with their hashes and opening times, every recorded delivery
+ * with its Message-ID, first-seen times, the last pass). Nothing already in the store is
+ * overwritten, and nothing recorded as sent, skipped or permanently failed is sent again.
+ */
+export async function importLegacyState(
+  store: Store,
+  source: { subscribersFile?: string | undefined; stateDir?: string | undefined; topicIds: ReadonlySet<string> },
+): Promise<LegacyImportReport> {
+  const report: LegacyImportReport = { subscribersAdded: 0, subscribersKept: 0, sectionsAdded: 0, sectionsKept: 0, deliveries: 0, firstSeen: 0, problems: [] };
+
+  if (source.subscribersFile) {
+    const list = await loadSubscribers(source.subscribersFile, source.topicIds);
+    report.problems.push(...list.problems);
+    for (const { history, ...subscriber } of list.subscribers) {
+      const added = await store.mutateSubscriber(subscriber.email, (found) => (found ? { result: false } : { result: true, put: { subscriber, change: { event: 'imported', by: 'db import', detail: source.subscribersFile } } }));
+      if (!added) {
+        report.subscribersKept++;
+        continue;
+      }
+      report.subscribersAdded++;
+      // The consent history of the file comes along as rows (after the import event, with their own times).
+      if (history?.length) await store.appendConsentEvents(subscriber.email, history);
+    }
+    await markSubscribersFileImported(store);
+  }
+
+  if (!source.stateDir) return report;
+  const ledgerFile = join(source.stateDir, LEDGER_FILE);
+  const text = await readText(ledgerFile);
+  if (text === null) return report;
+  const { state } = parseJournal(text, ledgerFile);
+
+  const known = await store.sections();
+  for (const [date, record] of state.sections) {
+    if (known.has(date)) {
+      report.sectionsKept++;
+      continue;
+    }
+    await store.putSection(date, { ...record, ...(record.status === 'sent' ? { sentAt: record.at } : {}) });
+    report.sectionsAdded++;
+  }
+
+  for (const [email, at] of state.firstSeen) {
+    await store.setFirstSeen(email, at);
+    report.firstSeen++;
+  }
+  if (state.lastRunAt && (await store.lastRunAt()) === null) {
+    const id = await store.startRun(state.lastRunAt, 'imported from state/ledger.jsonl');
+    await store.finishRun(id, state.lastRunAt);
+  }
+
+  const files = await readdir(join(source.stateDir, DELIVERIES_DIR)).catch(() => [] as string[]);
+  for (const name of files.filter((f) => /^\d{4}-\d{2}-\d{2}\.jsonl$/.test(f)).sort()) {
+    const date = name.slice(0, 10);
+    const file = join(source.stateDir, DELIVERIES_DIR, name);
+    // A torn last line (a crash mid-append) is ignored, as the old ledger did.
+    const journal = parseJournal((await readText(file)) ?? '', file, emptyState()).state;
+    const rows: NewDelivery[] = [];
+    for (const [key, record] of journal.deliveries) {
+      const email = key.slice(deliveryKey(date, '').length);
+      const subscriber = await store.getSubscriber(email);
+      rows.push({
+        issue: date,
+        sections: [date],
+        emailKey: addressKey(email),
+        subscriberId: subscriber?.id ?? null,
+        status: record.status,
+        permanent: record.permanent,
+        messageId: record.messageId,
+        reason: record.reason,
+        stage: record.stage,
+        at: record.at,
+      });
+    }
+    report.deliveries += await store.insertDeliveries(rows);
+  }
+  return report;
+}
