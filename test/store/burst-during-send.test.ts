@@ -41,5 +41,5 @@ describe('the store under a subscribe burst during a send', () => {
     const received = sink.messages.map((m) => m.to[0]!);
     expect(new Set(received).size).toBe(received.length);
     expect(received.sort()).toEqual([...readers].sort());
-  });
+  }, 300_000);
 });
