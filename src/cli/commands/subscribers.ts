@@ -45,7 +45,8 @@ export async function subscribersList(globals: GlobalOptions, flags: { json: boo
         if (problem) problems.push({ where: `subscriber ${stored.email}`, ...problem });
         const s = publicFields(stored);
         if (flags.json) {
-          process.stdout.write(`${total === 0 ? '' : ','}\n  ${JSON.stringify(s)}`);
+          const history = await store.consentHistory(s.email);
+          process.stdout.write(`${total === 0 ? '' : ','}\n  ${JSON.stringify({ ...s, ...(history.length ? { history } : {}) })}`);
         } else {
           const prefs = [
             s.topics.length ? `topics ${s.topics.join(',')}` : s.authors.length || s.keywords.length ? '' : 'all topics',
