@@ -165,7 +165,7 @@ describe.each(ENGINES)('Store contract on $name', (engine) => {
       await store.completeDeliveries(a.map((d, i) => ({ id: d.id, status: i < 8 ? 'sent' : 'failed', messageId: `<${d.id}@x>`, reason: i === 9 ? '550 no such user' : i === 8 ? '421 try later' : null, permanent: i === 9, at })));
       expect(await store.releaseClaims('2025-11-04', 'B')).toBe(10);
       let counts = await store.countDeliveries('2025-11-04');
-      expect(counts).toEqual({ queued: 15, claimed: 0, sent: 8, 'skipped-no-match': 5, failed: 2 });
+      expect(counts).toEqual({ queued: 15, claimed: 0, sent: 8, 'skipped-no-match': 5, cancelled: 0, failed: 2 });
 
       // A dead owner's claims and expired claims go back to the queue.
       const c = await store.claimDeliveries({ issue: '2025-11-04', owner: 'host:1:dead', limit: 4, now, ttlMs: 60_000 });
