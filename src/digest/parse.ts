@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Heading, Paragraph, PhrasingContent, Root, RootContent } from 'mdast';
 import { toString } from 'mdast-util-to-string';
+import remarkMath from 'remark-math';
 import remarkParse from 'remark-parse';
 import { unified } from 'unified';
 import type { Problem } from '../errors.js';
 import { joinRichText, toRichText } from './inline.js';
+import { protectLatexQuotes } from './latex.js';
 import type { DateRange, Paper, RichText, Section } from './types.js';
 
 export interface ParseResult {
@@ -24,7 +26,8 @@ export function isValidDate(value: string): boolean {
   return d.toISOString().slice(0, 10) === value;
 }
 
-const parser = unified().use(remarkParse);
+// remark-math keeps `$...$` away from Markdown (`_` and `*` inside math are not emphasis).
+const parser = unified().use(remarkParse).use(remarkMath);
 
 /** A field paragraph starts with a bold label: `**Abstract:** text` or `**Abstract**: text`. */
 function fieldOf(node: Paragraph): { label: string; rest: PhrasingContent[] } | null {
@@ -189,7 +192,8 @@ function handleNode(section: SectionDraft, node: RootContent): void {
  * problem naming file:line and is left out, so the other sections still go out.
  */
 export function parseDigest(markdown: string, file: string): ParseResult {
-  const tree: Root = parser.parse(markdown);
+  // LaTeX ``quotes'' would read as Markdown code spans: swapped for same-length marks first.
+  const tree: Root = parser.parse(protectLatexQuotes(markdown));
   const sections: Section[] = [];
   const problems: Problem[] = [];
   const drafts: SectionDraft[] = [];
@@ -297,4 +301,9 @@ export function mergeDigests(results: ParseResult[]): ParseResult {
   }
   sections.sort((a, b) => a.date.localeCompare(b.date));
   return { sections, problems };
+}
+
+/** A piece of Markdown with LaTeX-isms typeset the way a digest field is (tests, previews, web pages). */
+export function typesetMarkdown(markdown: string): RichText {
+  return toRichText(parser.parse(protectLatexQuotes(markdown)).children);
 }

@@ -9,13 +9,9 @@ import { compileTemplates, readTemplateSources } from '../../src/render/template
 import { validateTemplates } from '../../src/render/validate.js';
 import { compileTaxonomy } from '../../src/topics/classify.js';
 import { parseDigest } from '../../src/digest/parse.js';
-import { NO_PREFS, ROOT, classified, seedSections, seedTaxonomy, seedRenderSettings } from '../helpers.js';
-import { join } from 'node:path';
+import { settings, taxonomy, templates, templatesDir } from './render-fixture.js';
+import { NO_PREFS, classified, seedSections } from '../helpers.js';
 
-const templatesDir = join(ROOT, 'templates');
-const templates = compileTemplates(await readTemplateSources(templatesDir));
-const taxonomy = seedTaxonomy();
-const settings: RenderSettings = seedRenderSettings();
 const person = {
   greeting: 'Hi Ana,',
   email: 'ana@example.org',
