@@ -62,8 +62,10 @@ describe('bounded sizes', () => {
     await configure(dir, { limits: { maxMessageBytes: 10_000 }, delivery: FAST_DELIVERY });
     const run = await cli(dir, ['run']);
     expect(run.code).not.toBe(0);
-    const events = (await readFile(join(dir, 'state/deliveries/2025-11-13.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-    const failed = events.filter((e) => e.status === 'failed');
+    // Outcomes live in the store: read them the way an operator does.
+    const listed = await cli(dir, ['deliveries', '--section', '2025-11-13', '--status', 'failed', '--json']);
+    expect(listed.code).toBe(0);
+    const failed = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { permanent: boolean; reason: string });
     expect(failed.length).toBeGreaterThan(3);
     expect(failed.every((e) => e.permanent === true && /over limits\.maxMessageBytes \(10000\)/.test(e.reason))).toBe(true);
     await expect(readdir(join(dir, 'outbox/2025-11-13'))).rejects.toThrow();
