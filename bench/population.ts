@@ -6,18 +6,8 @@
  */
 import type { Subscriber } from '../src/audience/schema.js';
 import type { Section } from '../src/digest/types.js';
+import { seededRandom } from '../src/seeded-random.js';
 
-/** mulberry32: small, fast, deterministic. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NAMES = ['Ana López', 'Björn Østergaard', '李明', 'Kwame Mensah', 'Zoë "Z" Martin', 'Ольга Иванова', 'محمد علي', 'Jean-Baptiste de la Fontaine-Montgolfier Saint-Exupéry', 'Priya', ''];
 const STOP = new Set(['with', 'from', 'that', 'this', 'into', 'over', 'via', 'for', 'and', 'the', 'towards', 'using']);

@@ -2,7 +2,8 @@ import type { Paper } from '../digest/types.js';
 import { classifyPaper, compileTaxonomy, type CompiledTaxonomy } from './classify.js';
 import type { LabelledSet } from './corpus.js';
 import type { Taxonomy } from './schema.js';
-import { seededRandom, shuffled, trainModel, type TrainOptions } from './train.js';
+import { seededRandom } from '../seeded-random.js';
+import { shuffled, trainModel, type TrainOptions } from './train.js';
 
 export interface Counts {
   /** Required topics the tagger gave. */

@@ -1,6 +1,7 @@
 import { analysePaper, compileTaxonomy, termPoints, type AnalysedPaper } from './classify.js';
 import type { LabelledSet } from './corpus.js';
 import type { LearnedModel, Taxonomy } from './schema.js';
+import { seededRandom } from '../seeded-random.js';
 
 export interface TrainOptions {
   /** Passes over the training papers. */
@@ -21,17 +22,6 @@ export interface TrainOptions {
 
 export const DEFAULT_TRAINING: TrainOptions = { epochs: 40, rate: 0.05, l2: 0.002, minCount: 3, minPositives: 8, seed: 15, cut: -0.5 };
 
-/** Deterministic pseudo-random numbers (mulberry32), so training and folds repeat exactly. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function shuffled<T>(items: readonly T[], random: () => number): T[] {
   const out = [...items];
