@@ -114,6 +114,7 @@ subscribers
 subscribers
   .command('export')
   .option('--format <format>', 'csv or json', 'csv')
+  .option('--out <file>', 'write to this file, created 0600 (default: standard output)')
   .action(async (opts) => {
     process.exitCode = await subscribersExport(globals(), opts);
   });

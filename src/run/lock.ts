@@ -1,8 +1,9 @@
 import { hostname } from 'node:os';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { UserError } from '../errors.js';
+import { privateDir, writePrivateFile } from '../private-files.js';
 
 export const LOCK_NAME = 'run.lock';
 
@@ -36,7 +37,7 @@ export interface HeldLock {
  * SIGKILL) is taken over at once instead of after 30 s.
  */
 export async function acquireRunLock(stateDir: string, command: string): Promise<HeldLock> {
-  await mkdir(stateDir, { recursive: true });
+  await privateDir(stateDir);
   const target = join(stateDir, 'ledger');
   const lockPath = join(stateDir, LOCK_NAME);
   const ownerFile = join(stateDir, `${LOCK_NAME}.owner.json`);
@@ -75,7 +76,7 @@ export async function acquireRunLock(stateDir: string, command: string): Promise
     release = await tryLock(owner);
   }
   const owner: Owner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), command };
-  await writeFile(ownerFile, JSON.stringify(owner));
+  await writePrivateFile(ownerFile, JSON.stringify(owner));
   return {
     async release() {
       await rm(ownerFile, { force: true });

@@ -29,6 +29,8 @@ async function privateFile(file: string): Promise<void> {
   const handle = await openFile(file, 'a', 0o600);
   await handle.close();
   await chmod(file, 0o600);
+  // An earlier version may have left its WAL files 0644; SQLite only sets the mode of new ones.
+  for (const suffix of ['-wal', '-shm']) await chmod(`${file}${suffix}`, 0o600).catch(() => undefined);
 }
 
 /**

@@ -1,6 +1,6 @@
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { UserError } from '../../errors.js';
+import { privateDir, writePrivateFile } from '../../private-files.js';
 import { outboxFileStem } from '../../mail/transports/outbox.js';
 import { composeFor } from '../../run/deliver.js';
 import { prepareEmail } from '../../run/prepare.js';
@@ -26,11 +26,12 @@ export async function renderCommand(globals: GlobalOptions, flags: RenderFlags):
   }
   const { section, subscriber, rendered } = prepared;
   const message = await composeFor(config, rendered, section, subscriber, linkSettings(config, false), new Date());
-  await mkdir(flags.out, { recursive: true });
+  // 0600: the files carry the subscriber's address and, with a real secret, working links.
+  await privateDir(flags.out);
   const stem = join(flags.out, `${section.date}-${outboxFileStem(subscriber.email)}`);
-  await writeFile(`${stem}.html`, message.html);
-  await writeFile(`${stem}.txt`, message.text);
-  await writeFile(`${stem}.eml`, message.raw);
+  await writePrivateFile(`${stem}.html`, message.html);
+  await writePrivateFile(`${stem}.txt`, message.text);
+  await writePrivateFile(`${stem}.eml`, message.raw);
   const shown = relative(process.cwd(), stem);
   console.log(`Subject: ${rendered.subject}`);
   console.log(`Papers: ${rendered.paperIds.length} (${rendered.trim.fullPapers} in full), HTML ${Buffer.byteLength(message.html)} bytes`);

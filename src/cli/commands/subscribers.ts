@@ -11,6 +11,7 @@ import type { Store } from '../../store/store.js';
 import { UserError, type Problem } from '../../errors.js';
 import type { StoredSubscriber } from '../../store/types.js';
 import { loadTaxonomy } from '../../topics/load.js';
+import { privateWriteStream } from '../../private-files.js';
 import { EXIT, type GlobalOptions } from '../exit.js';
 import { loadConfigFrom, printProblems } from '../shared.js';
 import type { Config } from '../../config/load.js';
@@ -178,29 +179,42 @@ export async function subscribersImport(globals: GlobalOptions, file: string): P
   }, false);
 }
 
-export async function subscribersExport(globals: GlobalOptions, flags: { format: string }): Promise<number> {
+export async function subscribersExport(globals: GlobalOptions, flags: { format: string; out?: string }): Promise<number> {
   if (flags.format !== 'json' && flags.format !== 'csv') throw new UserError(`--format must be csv or json, not "${flags.format}"`);
   const config = await loadConfigFrom(globals);
   return withStore(config, async (store) => {
-    // Streamed a page at a time, with each subscriber's consent history (JSON) for a faithful round trip.
-    const columns = ['email', 'name', 'status', ...LIST_FIELDS, 'subscribedAt'];
-    let first = true;
-    if (flags.format === 'json') process.stdout.write('{\n  "subscribers": [');
-    else process.stdout.write(toCsv([], { header: true, columns }));
-    for await (const page of store.streamSubscribers({ limit: 1000 })) {
-      for (const stored of page.subscribers) {
-        const s = publicFields(stored);
-        if (flags.format === 'json') {
-          const history = await store.consentHistory(s.email);
-          process.stdout.write(`${first ? '' : ','}\n    ${JSON.stringify({ ...s, ...(history.length ? { history } : {}) })}`);
-        } else {
-          const row = { email: s.email, name: s.name ?? '', status: s.status, ...Object.fromEntries(LIST_FIELDS.map((f) => [f, s[f].join(';')])), subscribedAt: s.subscribedAt ?? '' };
-          process.stdout.write(toCsv([row], { columns }));
+    // --out creates the file 0600 (a shell redirection would use the umask, usually 0644).
+    const file = flags.out ? await privateWriteStream(flags.out) : null;
+    const write = async (chunk: string) => {
+      const stream: NodeJS.WritableStream = file ?? process.stdout;
+      if (!stream.write(chunk)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
+    };
+    try {
+      // Streamed a page at a time, with each subscriber's consent history (JSON) for a faithful round trip.
+      const columns = ['email', 'name', 'status', ...LIST_FIELDS, 'subscribedAt'];
+      let first = true;
+      if (flags.format === 'json') await write('{\n  "subscribers": [');
+      else await write(toCsv([], { header: true, columns }));
+      let count = 0;
+      for await (const page of store.streamSubscribers({ limit: 1000 })) {
+        for (const stored of page.subscribers) {
+          const s = publicFields(stored);
+          if (flags.format === 'json') {
+            const history = await store.consentHistory(s.email);
+            await write(`${first ? '' : ','}\n    ${JSON.stringify({ ...s, ...(history.length ? { history } : {}) })}`);
+          } else {
+            const row = { email: s.email, name: s.name ?? '', status: s.status, ...Object.fromEntries(LIST_FIELDS.map((f) => [f, s[f].join(';')])), subscribedAt: s.subscribedAt ?? '' };
+            await write(toCsv([row], { columns }));
+          }
+          first = false;
+          count++;
         }
-        first = false;
       }
+      if (flags.format === 'json') await write('\n  ]\n}\n');
+      if (file) console.error(`Exported ${count} subscribers to ${flags.out} (mode 0600).`);
+    } finally {
+      if (file) await new Promise<void>((resolve, reject) => file.end((err?: Error | null) => (err ? reject(err) : resolve())));
     }
-    if (flags.format === 'json') process.stdout.write('\n  ]\n}\n');
     return EXIT.ok;
   });
 }

@@ -1,5 +1,6 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PRIVATE_FILE_MODE, privateDir } from '../../private-files.js';
 import type { OutgoingMessage, SendResult, Transport } from '../transport.js';
 
 /** `ana.lopez@example.org` -> `ana.lopez_at_example.org`: readable and safe as a file name. */
@@ -9,7 +10,9 @@ export function outboxFileStem(address: string): string {
 
 async function writeAtomically(path: string, data: Buffer | string): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, data);
+  // 0600: the message carries the recipient's working unsubscribe and preference links. The
+  // rename replaces any earlier file (and its mode) with this one.
+  await writeFile(tmp, data, { mode: PRIVATE_FILE_MODE });
   await rename(tmp, path);
 }
 
@@ -19,7 +22,7 @@ export interface OutboxOptions {
 }
 
 /**
- * The embedded default: each message as `<outbox>/<date>/<address>.eml` (the exact bytes a
+ * The embedded default: each message as `<outbox>/<date>/<local>_at_<domain>.eml` (0600, folders 0700) (the exact bytes a
  * server would get; opens in any mail client). The `.html` copy only with `htmlCopy`: at
  * 100,000 recipients it doubled the disk used for no delivery purpose.
  */
@@ -33,7 +36,7 @@ export class OutboxTransport implements Transport {
 
   async send(message: OutgoingMessage): Promise<SendResult> {
     const folder = join(this.dir, message.sectionDate);
-    await mkdir(folder, { recursive: true });
+    await privateDir(folder);
     const stem = join(folder, outboxFileStem(message.recipient));
     await writeAtomically(`${stem}.eml`, message.raw);
     if (this.options.htmlCopy && message.html !== undefined) {
