@@ -6,7 +6,7 @@ import { renderCommand } from './commands/render.js';
 import { runCommand } from './commands/run.js';
 import { previewCommand } from './commands/preview.js';
 import { serveCommand } from './commands/serve.js';
-import { subscribersAdd, subscribersExport, subscribersImport, subscribersList, subscribersRemove } from './commands/subscribers.js';
+import { subscribersAdd, subscribersExport, subscribersImport, subscribersList, subscribersRemove, subscribersRevokeLinks } from './commands/subscribers.js';
 import { scheduleCommand } from './commands/schedule.js';
 import { sendTestCommand } from './commands/send-test.js';
 import { sectionsCommand } from './commands/sections.js';
@@ -104,6 +104,12 @@ subscribers
   .description('delete a subscriber and their history')
   .action(async (email) => {
     process.exitCode = await subscribersRemove(globals(), email);
+  });
+subscribers
+  .command('revoke-links <email>')
+  .description('make every manage and unsubscribe link sent to this address so far stop working')
+  .action(async (email) => {
+    process.exitCode = await subscribersRevokeLinks(globals(), email);
   });
 subscribers
   .command('import <file>')

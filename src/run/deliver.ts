@@ -162,11 +162,11 @@ export class VariantCache {
 }
 
 /** One recipient's header fields and slot values. */
-function recipientFields(config: Config, rendered: RenderedEmail, section: Section, subscriber: Subscriber, links: LinkSettings, date: Date) {
+function recipientFields(config: Config, rendered: RenderedEmail, section: Section, subscriber: Subscriber & { tokenGeneration?: number }, links: LinkSettings, date: Date) {
   const personal = personalFields(rendered, {
     greeting: greetingFor(subscriber),
     email: subscriber.email,
-    ...recipientLinks(links, addressKey(subscriber.email), date),
+    ...recipientLinks(links, addressKey(subscriber.email), date, subscriber.tokenGeneration),
   });
   const messageId = messageIdFor(section.date, subscriber.email, config.list.id);
   const headers: Omit<ComposeInput, 'text' | 'html'> = {
@@ -191,7 +191,8 @@ export function spliceFor(
   config: Config,
   rendered: RenderedEmail & { encoded: EncodedVariant },
   section: Section,
-  subscriber: Subscriber,
+  /** A stored subscriber: its tokenGeneration goes into the links (revocation). */
+  subscriber: Subscriber & { tokenGeneration?: number },
   links: LinkSettings,
   date: Date,
 ): { raw: Buffer; messageId: string; html: () => string } {
@@ -204,7 +205,7 @@ export async function composeFor(
   config: Config,
   rendered: RenderedEmail & { encoded?: EncodedVariant },
   section: Section,
-  subscriber: Subscriber,
+  subscriber: Subscriber & { tokenGeneration?: number },
   links: LinkSettings,
   date: Date,
 ): Promise<{ raw: Buffer; html: string; text: string; messageId: string }> {

@@ -3,13 +3,14 @@ import { openAppStore } from '../store/bootstrap.js';
 import { dispatcherFor } from '../mail/flow.js';
 import { createTransport } from '../mail/transports/index.js';
 import type { LinkSettings } from '../tokens/links.js';
+import type { SecretUse } from '../tokens/secret.js';
 import { loadInputs } from './context.js';
 import type { Outcome } from './deliver.js';
 import { acquireRunLock } from './lock.js';
 import { runPass, type RunOptions, type RunSummary } from './run.js';
 
 export interface ExecuteHooks {
-  links: (config: Config, sendsRealMail: boolean) => LinkSettings;
+  links: (config: Config, use: SecretUse) => LinkSettings;
   onOutcome?: (outcome: Outcome) => void;
   onPlanned?: (count: number) => void;
   /** Called with a function that stops the run cleanly (in-flight sends finish, ledger flushed). */
@@ -25,7 +26,7 @@ export interface ExecuteHooks {
 export async function executeRun(config: Config, options: RunOptions, hooks: ExecuteHooks): Promise<RunSummary> {
   const inputs = await loadInputs(config);
   const realMail = !options.dryRun && config.transport.type !== 'outbox';
-  const links = hooks.links(config, realMail);
+  const links = hooks.links(config, realMail ? 'real-mail' : 'local');
   if (options.dryRun) {
     const store = await openAppStore(config);
     try {

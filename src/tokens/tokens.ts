@@ -13,6 +13,11 @@ export interface TokenClaims {
    * confirmation link works only while the record is still in that state, so it is single use.
    */
   generation?: string | undefined;
+  /**
+   * Manage and unsubscribe links: the subscriber's token generation when the link was made. The
+   * store raises it to revoke every older link (`subscribers revoke-links`); absent means 0.
+   */
+  linkGeneration?: number | undefined;
 }
 
 const VERSION = 'v1';
@@ -23,7 +28,7 @@ function sign(secret: string, payload: string): string {
 
 /** `v1.<base64url JSON claims>.<base64url HMAC-SHA256>`: URL-safe, tamper-evident, expiring. */
 export function signToken(secret: string, claims: TokenClaims): string {
-  const payload = Buffer.from(JSON.stringify({ e: claims.email, p: claims.purpose, x: claims.expires, ...(claims.generation !== undefined ? { g: claims.generation } : {}) })).toString('base64url');
+  const payload = Buffer.from(JSON.stringify({ e: claims.email, p: claims.purpose, x: claims.expires, ...(claims.generation !== undefined ? { g: claims.generation } : {}), ...(claims.linkGeneration ? { n: claims.linkGeneration } : {}) })).toString('base64url');
   return `${VERSION}.${payload}.${sign(secret, payload)}`;
 }
 
@@ -38,14 +43,14 @@ export function verifyToken(secret: string, token: string, purpose: TokenPurpose
   const given = Buffer.from(parts[2]);
   // Constant-time comparison: no timing hint about how much of a forged signature was right.
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, reason: 'bad-signature' };
-  let raw: { e?: unknown; p?: unknown; x?: unknown; g?: unknown };
+  let raw: { e?: unknown; p?: unknown; x?: unknown; g?: unknown; n?: unknown };
   try {
     raw = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
   } catch {
     return { ok: false, reason: 'malformed' };
   }
-  if (typeof raw.e !== 'string' || typeof raw.p !== 'string' || typeof raw.x !== 'number' || (raw.g !== undefined && typeof raw.g !== 'string')) return { ok: false, reason: 'malformed' };
+  if (typeof raw.e !== 'string' || typeof raw.p !== 'string' || typeof raw.x !== 'number' || (raw.g !== undefined && typeof raw.g !== 'string') || (raw.n !== undefined && !Number.isSafeInteger(raw.n))) return { ok: false, reason: 'malformed' };
   if (raw.p !== purpose) return { ok: false, reason: 'wrong-purpose' };
   if (raw.x < nowSeconds) return { ok: false, reason: 'expired' };
-  return { ok: true, claims: { email: raw.e, purpose: raw.p, expires: raw.x, ...(raw.g !== undefined ? { generation: raw.g } : {}) } };
+  return { ok: true, claims: { email: raw.e, purpose: raw.p, expires: raw.x, ...(raw.g !== undefined ? { generation: raw.g } : {}), ...(raw.n !== undefined ? { linkGeneration: raw.n as number } : {}) } };
 }

@@ -93,8 +93,8 @@ export class ConfirmationMailer {
   }
 
   /** The notice to an address that is already subscribed: its preferences link, nothing changed. */
-  async composeNotice(subscriber: Subscriber): Promise<Composed & { manageUrl: string }> {
-    const { manageUrl } = recipientLinks(this.links, addressKey(subscriber.email), this.now());
+  async composeNotice(subscriber: Subscriber & { tokenGeneration?: number }): Promise<Composed & { manageUrl: string }> {
+    const { manageUrl } = recipientLinks(this.links, addressKey(subscriber.email), this.now(), subscriber.tokenGeneration);
     const view = { list: this.config.list, email: subscriber.email, manageUrl };
     return { ...(await this.render('already', subscriber, `You are already subscribed to ${this.config.list.name}`, view)), manageUrl };
   }

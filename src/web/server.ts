@@ -9,8 +9,8 @@ import { addressKey, type Subscriber } from '../audience/schema.js';
 import type { Store } from '../store/store.js';
 import type { Config } from '../config/load.js';
 import type { Taxonomy } from '../topics/schema.js';
-import { recipientLinks, type LinkSettings } from '../tokens/links.js';
-import { verifyToken, type TokenClaims, type TokenPurpose } from '../tokens/tokens.js';
+import { recipientLinks, verifyLink, type LinkSettings } from '../tokens/links.js';
+import type { TokenClaims, TokenPurpose } from '../tokens/tokens.js';
 import type { ConfirmationMailer } from './confirmation.js';
 import { applyDelivery, crossFieldErrors, deliveryFormFields, deliveryView, fieldErrorsOf, listHourOf, uniqueChoices, uniqueLines } from './preferences-form.js';
 import { confirmGeneration, SubscribeFlow } from './subscribe.js';
@@ -134,21 +134,33 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const topicChoices = (checked: readonly string[]) =>
     taxonomy.topics.map((t) => ({ id: t.id, label: t.label, description: t.description, checked: checked.includes(t.id) }));
 
-  /** The subscriber a token names, or a 403 page: forged, tampered, wrong purpose or expired. */
-  const verifiedOr403 = (reply: FastifyReply, token: unknown, purpose: TokenPurpose): TokenClaims | null => {
-    const result = typeof token === 'string' ? verifyToken(links.secret, token, purpose, Math.floor(now().getTime() / 1000)) : null;
-    if (result?.ok) return result.claims;
+  /**
+   * The subscriber a token names, or a 403 page: forged, tampered, wrong purpose, expired, or
+   * revoked (a manage or unsubscribe link older than the subscriber's token generation).
+   */
+  const verifiedOr403 = async (reply: FastifyReply, token: unknown, purpose: TokenPurpose): Promise<TokenClaims | null> => {
+    const result = typeof token === 'string' ? verifyLink(links, token, purpose, now()) : null;
+    let revoked = false;
+    if (result?.ok && purpose !== 'confirm') {
+      const current = await store.tokenGeneration(result.claims.email);
+      revoked = current !== undefined && (result.claims.linkGeneration ?? 0) !== current;
+    }
+    if (result?.ok && !revoked) return result.claims;
     const expired = result && !result.ok && result.reason === 'expired';
     void message(
       reply,
       403,
-      expired ? 'This link has expired' : 'This link is not valid',
-      expired ? 'Links in our emails expire for your safety.' : 'The link may have been cut short or changed. Use the link from your most recent email.',
+      expired ? 'This link has expired' : revoked ? 'This link no longer works' : 'This link is not valid',
+      expired ? 'Links in our emails expire for your safety.'
+      : revoked ? 'The links of this address were replaced. Use the link from your most recent email.'
+      : 'The link may have been cut short or changed. Use the link from your most recent email.',
       purpose === 'confirm' ? { href: '/subscribe', text: 'Subscribe again' } : undefined,
     );
     return null;
   };
-  const claimsOr403 = (reply: FastifyReply, token: unknown, purpose: TokenPurpose): string | null => verifiedOr403(reply, token, purpose)?.email ?? null;
+  const claimsOr403 = async (reply: FastifyReply, token: unknown, purpose: TokenPurpose): Promise<string | null> => (await verifiedOr403(reply, token, purpose))?.email ?? null;
+  /** Current manage and unsubscribe links of a subscriber (their token generation). */
+  const currentLinks = async (email: string) => recipientLinks(links, email, now(), (await store.tokenGeneration(email)) ?? 0);
   const badRequest = (reply: FastifyReply, error: z.ZodError) =>
     message(reply, 400, 'Something is missing', error.issues.map((i) => `${i.path.join('.') || 'form'}: ${i.message}`).join(' '));
 
@@ -188,9 +200,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   );
 
   /** GET (and HEAD) only show the button: link scanners that follow links confirm nothing. */
-  app.get('/confirm', (req, reply) => {
+  app.get('/confirm', async (req, reply) => {
     const token = (req.query as Record<string, unknown>).token;
-    const claims = claimsOr403(reply, token, 'confirm');
+    const claims = await claimsOr403(reply, token, 'confirm');
     if (!claims) return reply;
     return html(reply, 200, 'confirm', 'Confirm your subscription', { email: claims, token });
   });
@@ -198,7 +210,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.post('/confirm', async (req, reply) => {
     const parsed = tokenField.safeParse(req.body ?? {});
     if (!parsed.success) return badRequest(reply, parsed.error);
-    const claims = verifiedOr403(reply, parsed.data.token, 'confirm');
+    const claims = await verifiedOr403(reply, parsed.data.token, 'confirm');
     if (!claims) return reply;
     const email = claims.email;
     const outcome = await store.mutateSubscriber(email, (s) => {
@@ -214,7 +226,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     if (outcome === 'missing') return message(reply, 404, 'No subscription found', 'This address is not on the list any more.', { href: '/subscribe', text: 'Subscribe' });
     if (outcome === 'suppressed') return message(reply, 409, 'We cannot send to this address', 'Mail to it bounced, so we stopped sending. Write to us from this address to start again.');
     if (outcome === 'used') return message(reply, 410, 'This link was already used', 'It was used or replaced by a newer one. To subscribe, fill in the form again.', { href: '/subscribe', text: 'Subscribe' });
-    return html(reply, 200, 'confirmed', "You're subscribed", { email, manageUrl: recipientLinks(links, email, now()).manageUrl });
+    return html(reply, 200, 'confirmed', "You're subscribed", { email, manageUrl: (await currentLinks(email)).manageUrl });
   });
 
   const preferencesPage = async (reply: FastifyReply, email: string, token: string, extra: Record<string, unknown> = {}) => {
@@ -230,14 +242,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       delivery: deliveryView(s, config.schedule.timezone ?? config.timezone, listHourOf(config.schedule.cron)),
       unsubscribed: s.status === 'unsubscribed',
       suppressed: s.status === 'bounced' || s.status === 'suppressed',
-      unsubscribeUrl: recipientLinks(links, email, now()).unsubscribeUrl,
+      unsubscribeUrl: recipientLinks(links, email, now(), s.tokenGeneration).unsubscribeUrl,
       ...extra,
     });
   };
 
   app.get('/preferences', async (req, reply) => {
     const query = req.query as Record<string, unknown>;
-    const email = claimsOr403(reply, query.token, 'manage');
+    const email = await claimsOr403(reply, query.token, 'manage');
     if (!email) return reply;
     return preferencesPage(reply, email, String(query.token), { saved: query.saved === '1' });
   });
@@ -246,12 +258,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     const parsed = preferencesBody.safeParse(req.body ?? {});
     if (!parsed.success) {
       const token = (req.body as Record<string, unknown> | undefined)?.token;
-      const email = claimsOr403(reply, token, 'manage');
+      const email = await claimsOr403(reply, token, 'manage');
       if (!email) return reply;
       const fieldErrors = fieldErrorsOf(parsed.error.issues);
       return preferencesPage(reply, email, String(token), { status: 400, error: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join(' '), fieldErrors });
     }
-    const email = claimsOr403(reply, parsed.data.token, 'manage');
+    const email = await claimsOr403(reply, parsed.data.token, 'manage');
     if (!email) return reply;
     const { name, topics, excludeTopics, authors, keywords } = parsed.data;
     const unknown = [...topics, ...excludeTopics].filter((t) => !topicIds.has(t));
@@ -272,7 +284,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.post('/preferences/resubscribe', async (req, reply) => {
     const parsed = tokenField.safeParse(req.body ?? {});
     if (!parsed.success) return badRequest(reply, parsed.error);
-    const email = claimsOr403(reply, parsed.data.token, 'manage');
+    const email = await claimsOr403(reply, parsed.data.token, 'manage');
     if (!email) return reply;
     // An unsubscribed address comes back only by confirming from its inbox again (an old
     // email's manage link is not proof enough); a bounced or suppressed one stays suppressed.
@@ -281,18 +293,18 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     return message(reply, 200, 'Check your inbox', `If ${email} can receive the digest again, we sent it a confirmation link. Open it to start again.`);
   });
 
-  app.get('/unsubscribe', (req, reply) => {
+  app.get('/unsubscribe', async (req, reply) => {
     const token = (req.query as Record<string, unknown>).token;
-    const email = claimsOr403(reply, token, 'unsubscribe');
+    const email = await claimsOr403(reply, token, 'unsubscribe');
     if (!email) return reply;
-    return html(reply, 200, 'unsubscribe', 'Unsubscribe', { email, token, manageUrl: recipientLinks(links, email, now()).manageUrl });
+    return html(reply, 200, 'unsubscribe', 'Unsubscribe', { email, token, manageUrl: (await currentLinks(email)).manageUrl });
   });
 
   app.post('/unsubscribe', async (req, reply) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const oneClick = body['List-Unsubscribe'] === 'One-Click';
     const token = (req.query as Record<string, unknown>).token ?? body.token;
-    const email = claimsOr403(reply, token, 'unsubscribe');
+    const email = await claimsOr403(reply, token, 'unsubscribe');
     if (!email) return reply;
     await store.mutateSubscriber(email, (s) => {
       if (s && s.status !== 'unsubscribed' && s.status !== 'suppressed' && s.status !== 'bounced') {
@@ -302,7 +314,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     });
     // RFC 8058: the one-click POST gets a plain success, no page and no confirmation step.
     if (oneClick) return reply.code(200).type('text/plain; charset=utf-8').send('Unsubscribed.');
-    return html(reply, 200, 'unsubscribed', "You're unsubscribed", { email, manageUrl: recipientLinks(links, email, now()).manageUrl });
+    return html(reply, 200, 'unsubscribed', "You're unsubscribed", { email, manageUrl: (await currentLinks(email)).manageUrl });
   });
 
   app.post('/webhooks/ses', async (req, reply) => {

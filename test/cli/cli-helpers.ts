@@ -68,7 +68,8 @@ We build a multilingual video benchmark with native speakers.
 We evaluate video models on Swahili and find large gaps.
 `;
 
-export const TEST_SECRET = 'test-secret-0123456789-0123456789-0123456789';
+/** 32 random bytes (base64url): weak-looking secrets are refused. */
+export const TEST_SECRET = 'GTtx4Fxiw-XW8QMt-3peYG92aD0muQzNAC_TTF6YWO0';
 
 /** Merges settings into the project's config.json (shallow per top-level key). */
 export async function configure(dir: string, patch: Record<string, unknown>): Promise<void> {

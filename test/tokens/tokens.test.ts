@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { signToken, verifyToken } from '../../src/tokens/tokens.js';
 import { resolveSecret } from '../../src/tokens/secret.js';
 
-const SECRET = 'a'.repeat(40);
+const SECRET = 'GTtx4Fxiw-XW8QMt-3peYG92aD0muQzNAC_TTF6YWO0';
 const now = 1_800_000_000;
 
 describe('tokens', () => {
@@ -27,9 +27,9 @@ describe('tokens', () => {
   });
 
   it('takes the secret only from the environment, with a development fallback only where allowed', () => {
-    expect(resolveSecret({ S: SECRET }, 'S', false)).toEqual({ secret: SECRET, development: false });
-    expect(resolveSecret({}, 'S', true).development).toBe(true);
-    expect(() => resolveSecret({}, 'S', false)).toThrow(/environment variable S \(tokens\.secretEnv\) is not set/);
-    expect(() => resolveSecret({ S: 'short' }, 'S', false)).toThrow(/at least 32/);
+    expect(resolveSecret({ S: SECRET }, 'S', 'real-mail')).toEqual({ secret: SECRET, development: false });
+    expect(resolveSecret({}, 'S', 'local').development).toBe(true);
+    expect(() => resolveSecret({}, 'S', 'real-mail')).toThrow(/environment variable S \(tokens\.secretEnv\) is not set/);
+    expect(() => resolveSecret({ S: 'short' }, 'S', 'real-mail')).toThrow(/at least 32/);
   });
 });

@@ -44,7 +44,7 @@ describe('the subscriber store under load', () => {
     const dir = await makeProject();
     await configure(dir, { web: { subscribePerIpPerMinute: 100_000 } });
     const port = await freePort();
-    const server = spawnCli(dir, ['serve', '--port', String(port)]);
+    const server = spawnCli(dir, ['serve', '--port', String(port)], { DIGEST_MAILER_SECRET: TEST_SECRET });
     await waitFor(() => /listening on/.test(server.output().stdout), 20_000, 'the server to listen');
     const acknowledged: string[] = [];
     let stop = false;

@@ -182,7 +182,7 @@ describe('serve --schedule', () => {
   it('runs the web app and the schedule in one process', async () => {
     const dir = await makeProject();
     await configure(dir, { schedule: { cron: '* * * * * *' } });
-    const server = spawnCli(dir, ['serve', '--schedule', '--port', '0']);
+    const server = spawnCli(dir, ['serve', '--schedule', '--port', '0'], { DIGEST_MAILER_SECRET: TEST_SECRET });
     await waitFor(() => /listening on/.test(server.output().stdout), 20_000, 'the server');
     await waitFor(() => /"msg":"run finished/.test(server.output().stderr), 30_000, 'a scheduled pass');
     const url = /listening on (\S+)/.exec(server.output().stdout)![1]!;

@@ -6,6 +6,7 @@ import { simpleParser } from 'mailparser';
 import { loadConfig } from '../../src/config/load.js';
 import { createWebApp, type WebApp } from '../../src/web/app.js';
 import { TEST_SECRET } from '../cli/cli-helpers.js';
+import type { LinkSettings } from '../../src/tokens/links.js';
 
 export interface RunningApp extends WebApp {
   url: string;
@@ -15,9 +16,10 @@ export interface RunningApp extends WebApp {
 }
 
 /** Starts the real web app of a test project on 127.0.0.1 with an ephemeral port. */
-export async function startApp(dir: string, options: { now?: () => Date } = {}): Promise<RunningApp> {
+export async function startApp(dir: string, options: { now?: () => Date; links?: Partial<LinkSettings> } = {}): Promise<RunningApp> {
   const config = await loadConfig(join(dir, 'config.json'));
-  const web = await createWebApp(config, { baseUrl: config.baseUrl, secret: TEST_SECRET, ttlDays: 365 }, () => undefined, { logger: false, ...options });
+  const { links, ...rest } = options;
+  const web = await createWebApp(config, { baseUrl: config.baseUrl, secret: TEST_SECRET, ttlDays: 365, ...links }, () => undefined, { logger: false, ...rest });
   await web.app.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(web.app.server.address() as AddressInfo).port}`;
   const local = (p: string) => (p.startsWith('http') ? `${url}${new URL(p).pathname}${new URL(p).search}` : `${url}${p}`);

@@ -25,7 +25,7 @@ export async function renderCommand(globals: GlobalOptions, flags: RenderFlags):
     return EXIT.ok;
   }
   const { section, subscriber, rendered } = prepared;
-  const message = await composeFor(config, rendered, section, subscriber, linkSettings(config, false), new Date());
+  const message = await composeFor(config, rendered, section, subscriber, linkSettings(config, 'local'), new Date());
   // 0600: the files carry the subscriber's address and, with a real secret, working links.
   await privateDir(flags.out);
   const stem = join(flags.out, `${section.date}-${outboxFileStem(subscriber.email)}`);

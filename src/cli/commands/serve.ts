@@ -6,7 +6,9 @@ import { schedulerFor } from './schedule.js';
 
 export async function serveCommand(globals: GlobalOptions, flags: { schedule: boolean; port?: string; host?: string }): Promise<number> {
   const config = await loadConfigFrom(globals);
-  const links = linkSettings(config, config.transport.type !== 'outbox');
+  // serve verifies links (one-click unsubscribe, preferences): never with the public development
+  // secret, whatever the transport, or anyone could forge them.
+  const links = linkSettings(config, 'serve');
   const web = await createWebApp(config, links, (level, msg, fields) => logger[level](fields ?? {}, msg));
   const host = flags.host ?? config.web.host;
   const port = flags.port !== undefined ? Number(flags.port) : config.web.port;

@@ -103,6 +103,20 @@ export async function subscribersRemove(globals: GlobalOptions, email: string): 
   });
 }
 
+/**
+ * Revokes every manage and unsubscribe link issued to a subscriber so far (a forwarded or
+ * leaked email): raises their token generation; the next email carries working links again.
+ */
+export async function subscribersRevokeLinks(globals: GlobalOptions, email: string): Promise<number> {
+  const config = await loadConfigFrom(globals);
+  return withStore(config, async (store) => {
+    const found = await store.mutateSubscriber(email, (s) => (s ? { result: true, revokeLinks: true, event: { event: 'links-revoked' as const, by: 'cli' } } : { result: false }));
+    if (!found) throw new UserError(`${email} is not on the list`);
+    console.log(`Revoked every manage and unsubscribe link sent to ${email} so far; the next email carries new ones.`);
+    return EXIT.ok;
+  });
+}
+
 /** Rows of a CSV (header: email,name,status,topics,excludeTopics,authors,keywords; lists split on ";") or JSON file. */
 async function readImport(file: string): Promise<{ row: number; raw: Record<string, unknown> }[]> {
   let text: string;
