@@ -636,6 +636,10 @@ export class KyselyStore implements Store {
     return rows.length === 1;
   }
 
+  async forgetSeen(kind: string, id: string): Promise<void> {
+    await this.db.deleteFrom('seen_ids').where('kind', '=', kind).where('id', '=', id).execute();
+  }
+
   async pruneExpired(now: string): Promise<void> {
     await this.db.deleteFrom('counters').where('expires_at', '<', now).execute();
     await this.db.deleteFrom('seen_ids').where('expires_at', '<', now).execute();

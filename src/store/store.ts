@@ -125,6 +125,8 @@ export interface Store {
   counterValue(name: string, key: string, windowStart: string): Promise<number>;
   /** Records an id (e.g. an SNS MessageId); false when it was already recorded (a replay). */
   markSeen(kind: string, id: string, at: string, expiresAt: string): Promise<boolean>;
+  /** Forgets a recorded id (its handling failed, so a redelivery must be applied). */
+  forgetSeen(kind: string, id: string): Promise<void>;
   /** Deletes counters and seen ids past their expiry. */
   pruneExpired(now: string): Promise<void>;
 }

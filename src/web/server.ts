@@ -2,9 +2,9 @@ import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { displayName, emailAddress } from '../audience/address.js';
+import { displayName, emailAddress, isEmailAddress } from '../audience/address.js';
 import { addressKey, type Subscriber } from '../audience/schema.js';
 import type { Store } from '../store/store.js';
 import type { Config } from '../config/load.js';
@@ -15,7 +15,7 @@ import type { ConfirmationMailer } from './confirmation.js';
 import { applyDelivery, crossFieldErrors, deliveryFormFields, deliveryView, fieldErrorsOf, listHourOf, uniqueChoices, uniqueLines } from './preferences-form.js';
 import { confirmGeneration, SubscribeFlow } from './subscribe.js';
 import type { Pages, PageName } from './pages.js';
-import { certificateLoader, feedbackActions, isTrustedUrl, sesEventSchema, verifySnsMessage, type CertificateLoader, type SnsTrust } from './sns.js';
+import { certificateLoader, feedbackActions, isTrustedUrl, sesEventSchema, SNS_MAX_AGE_MS, staleness, verifySnsMessage, type CertificateLoader, type SnsMessage, type SnsTrust } from './sns.js';
 import { dirname } from 'node:path';
 
 export interface ServerDeps {
@@ -332,10 +332,36 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       return reply.code(403).type('text/plain').send('forbidden');
     }
     const sns = verified.message;
+    // Replays change nothing: a message older than an hour (by its signed Timestamp) is
+    // ignored, and each MessageId is applied once (recorded in the store, kept past the hour).
+    // Both are answered 200, so SNS does not retry them.
+    const stale = staleness(sns, now());
+    if (stale) {
+      req.log.warn({ messageId: sns.MessageId, reason: stale }, 'SNS message ignored: stale');
+      return reply.code(200).type('text/plain').send('ignored');
+    }
+    const seenUntil = new Date(now().getTime() + 2 * SNS_MAX_AGE_MS).toISOString();
+    if (!(await store.markSeen('sns', sns.MessageId, now().toISOString(), seenUntil))) {
+      req.log.info({ messageId: sns.MessageId }, 'SNS message ignored: already applied');
+      return reply.code(200).type('text/plain').send('ignored');
+    }
+    try {
+      return await handleSns(sns, req.log, reply);
+    } catch (err) {
+      // Not applied: let SNS's redelivery be applied.
+      await store.forgetSeen('sns', sns.MessageId).catch(() => undefined);
+      throw err;
+    } finally {
+      pruneExpired();
+    }
+  });
+
+  const handleSns = async (sns: SnsMessage, log: FastifyBaseLogger, reply: FastifyReply) => {
     if (sns.Type === 'SubscriptionConfirmation') {
       if (!sns.SubscribeURL || !isTrustedUrl(sns.SubscribeURL, trust)) return reply.code(403).type('text/plain').send('untrusted SubscribeURL');
       const res = await fetch(sns.SubscribeURL, { signal: AbortSignal.timeout(5_000) });
-      req.log.info({ topic: sns.TopicArn, status: res.status }, 'SNS subscription confirmed');
+      log.info({ topic: sns.TopicArn, status: res.status }, 'SNS subscription confirmed');
+      if (!res.ok) await store.forgetSeen('sns', sns.MessageId);
       return reply.code(res.ok ? 200 : 502).type('text/plain').send(res.ok ? 'confirmed' : 'confirmation failed');
     }
     if (sns.Type !== 'Notification') return reply.code(200).type('text/plain').send('ignored');
@@ -348,21 +374,35 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     const parsedEvent = sesEventSchema.safeParse(event);
     if (!parsedEvent.success) return reply.code(400).type('text/plain').send('not an SES event');
     const actions = feedbackActions(parsedEvent.data);
-    // One single-row transaction per recipient named in the event.
+    let ignored = 0;
+    // One single-row transaction per recipient named in the event. Feedback about an address
+    // that is not on the list (or is not an address at all) creates nothing.
     for (const action of actions) {
       const email = /<([^>]+)>/.exec(action.email)?.[1] ?? action.email.trim();
-      await store.mutateSubscriber(email, (found) => {
-        const s: Subscriber = found ?? { email, status: 'suppressed', topics: [], excludeTopics: [], authors: [], keywords: [] };
-        const put = (subscriber: Subscriber, event: 'suppressed' | 'complained' | 'bounced-transient') => ({ result: null, put: { subscriber, change: { event, by: 'ses-webhook', detail: action.detail } } });
+      if (!isEmailAddress(email)) {
+        ignored++;
+        continue;
+      }
+      const applied = await store.mutateSubscriber(email, (s) => {
+        if (!s) return { result: false };
+        const put = (subscriber: Subscriber, event: 'suppressed' | 'complained' | 'bounced-transient') => ({ result: true, put: { subscriber, change: { event, by: 'ses-webhook', detail: action.detail } } });
         if (action.action === 'suppress') return put({ ...s, status: 'suppressed' }, 'suppressed');
         if (action.action === 'unsubscribe') return put({ ...s, status: s.status === 'suppressed' ? 'suppressed' : 'unsubscribed' }, 'complained');
-        if (found) return put({ ...s, transientBounces: (s.transientBounces ?? 0) + 1 }, 'bounced-transient');
-        return { result: null };
+        return put({ ...s, transientBounces: (s.transientBounces ?? 0) + 1 }, 'bounced-transient');
       });
+      if (!applied) ignored++;
     }
-    req.log.info({ actions: actions.map((a) => a.action) }, 'SES feedback applied');
+    log.info({ actions: actions.map((a) => a.action), ignored }, 'SES feedback applied');
     return reply.code(200).type('text/plain').send('ok');
-  });
+  };
+
+  /** Drops expired rate counters and seen SNS ids, at most every ten minutes, in the background. */
+  let lastPrune = 0;
+  const pruneExpired = () => {
+    if (Date.now() - lastPrune < 600_000) return;
+    lastPrune = Date.now();
+    void store.pruneExpired(now().toISOString()).catch(() => undefined);
+  };
 
   app.setNotFoundHandler((_req, reply) => message(reply, 404, 'Page not found', 'There is nothing at this address.', { href: '/subscribe', text: 'Subscribe' }));
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {

@@ -102,6 +102,21 @@ export async function verifySnsMessage(body: unknown, trust: SnsTrust, loadCerti
   return valid ? { ok: true, message } : { ok: false, reason: 'bad signature' };
 }
 
+/** SNS messages older than this (by their signed Timestamp) change nothing: replays of old captures. */
+export const SNS_MAX_AGE_MS = 3_600_000;
+/** Clock difference tolerated for a Timestamp in the future. */
+export const SNS_MAX_SKEW_MS = 300_000;
+
+/** Why a verified message is too old (or from the future) to act on, or null when it is fresh. */
+export function staleness(message: Pick<SnsMessage, 'Timestamp'>, now: Date): string | null {
+  const at = Date.parse(message.Timestamp);
+  if (!Number.isFinite(at) || !/^\d{4}-\d{2}-\d{2}T/.test(message.Timestamp)) return `unreadable Timestamp "${message.Timestamp.slice(0, 40)}"`;
+  const age = now.getTime() - at;
+  if (age > SNS_MAX_AGE_MS) return `sent ${Math.round(age / 60_000)} minutes ago (more than ${SNS_MAX_AGE_MS / 60_000})`;
+  if (age < -SNS_MAX_SKEW_MS) return `Timestamp ${Math.round(-age / 60_000)} minutes in the future`;
+  return null;
+}
+
 /** The SES event inside a Notification (notification or event-publishing format). */
 export const sesEventSchema = z.looseObject({
   notificationType: z.string().optional(),

@@ -216,6 +216,9 @@ describe.each(ENGINES)('Store contract on $name', (engine) => {
       await store.pruneExpired('2025-11-04T09:00:00.000Z');
       expect(await store.counterValue('confirmations', 'a@example.org', w)).toBe(0);
       expect(await store.markSeen('sns', 'm-1', w, exp)).toBe(true);
+      await store.forgetSeen('sns', 'm-1');
+      expect(await store.markSeen('sns', 'm-1', w, exp)).toBe(true);
+      expect(await store.markSeen('other', 'm-1', w, exp)).toBe(true);
     });
 
     it.runIf(engine.name === 'sqlite')('keeps the database file and its WAL private (0600)', async () => {

@@ -143,6 +143,42 @@ describe('Amazon SES feedback over SNS', () => {
     expect(await entry(dir, 'ana.lopez@example.org')).toMatchObject({ status: 'suppressed' });
   });
 
+  it('applies a replayed message once, even across a restart, and ignores messages older than an hour', async () => {
+    const dir = await feedbackProject();
+    const transient = bounce('reader@example.com', 'Transient');
+    expect((await post(transient)).status).toBe(200);
+    expect((await post(transient)).status).toBe(200);
+    expect(await entry(dir, 'reader@example.com')).toMatchObject({ transientBounces: 1 });
+    // The seen MessageIds live in the store: a restarted server still knows them.
+    await web!.close();
+    web = await startApp(dir);
+    expect((await post(transient)).status).toBe(200);
+    expect(await entry(dir, 'reader@example.com')).toMatchObject({ transientBounces: 1 });
+
+    const at = (ms: number) => new Date(Date.now() + ms).toISOString();
+    const complaintAt = (timestamp: string) =>
+      signed({ Type: 'Notification', MessageId: `m-${Math.random()}`, TopicArn: TOPIC, Timestamp: timestamp, Message: JSON.stringify({ notificationType: 'Complaint', complaint: { complainedRecipients: [{ emailAddress: 'ana.lopez@example.org' }] } }) });
+    for (const stale of [at(-61 * 60_000), at(-3 * 86_400_000), at(30 * 60_000), 'yesterday']) {
+      expect((await post(complaintAt(stale))).status, stale).toBe(200);
+      expect(await entry(dir, 'ana.lopez@example.org'), stale).toMatchObject({ status: 'active' });
+    }
+    expect((await post(complaintAt(at(-59 * 60_000)))).status).toBe(200);
+    expect(await entry(dir, 'ana.lopez@example.org')).toMatchObject({ status: 'unsubscribed' });
+  });
+
+  it('creates no subscriber for feedback about an unknown or malformed address', async () => {
+    const dir = await feedbackProject();
+    const before = (await storeFile(dir)).subscribers.length;
+    for (const address of ['not-an-address', 'x@y', '"Eve" <eve@@example.org>', 'stranger@example.net', 'Stranger <other@example.net>']) {
+      expect((await post(bounce(address, 'Permanent'))).status, address).toBe(200);
+      expect((await post(complaint(address))).status, address).toBe(200);
+    }
+    expect((await storeFile(dir)).subscribers).toHaveLength(before);
+    // A known address in display-name form is still found.
+    expect((await post(bounce('Ana <ana.lopez@example.org>', 'Permanent'))).status).toBe(200);
+    expect(await entry(dir, 'ana.lopez@example.org')).toMatchObject({ status: 'suppressed' });
+  });
+
   it('refuses forged, unsigned, wrong-topic and untrusted-certificate messages with 403, changing nothing', async () => {
     const dir = await feedbackProject();
     const before = JSON.stringify(await storeFile(dir));
