@@ -83,7 +83,7 @@ export function compilePhrase(text: string): Phrase {
   return { text, parts };
 }
 
-function partMatches(part: Part, token: Token): boolean {
+function partMatches(part: Part, token: { raw: string; stem: string }): boolean {
   switch (part.kind) {
     case 'stem':
       return token.stem === part.stem;
@@ -94,14 +94,24 @@ function partMatches(part: Part, token: Token): boolean {
   }
 }
 
-/** Start positions where the phrase's words occur in order. */
+/**
+ * Start positions where the phrase's words occur in order. A word of the phrase matches one
+ * token, or a whole CamelCase name (all its pieces) when the name as written is that word.
+ */
 export function findPhrase(tokens: readonly Token[], phrase: Phrase): number[] {
-  const n = phrase.parts.length;
   const out: number[] = [];
-  if (n === 0) return out;
-  for (let i = 0; i + n <= tokens.length; i++) {
+  if (phrase.parts.length === 0) return out;
+  for (let i = 0; i < tokens.length; i++) {
+    let at = i;
     let ok = true;
-    for (let j = 0; j < n && ok; j++) ok = partMatches(phrase.parts[j]!, tokens[i + j]!);
+    for (const part of phrase.parts) {
+      const token = tokens[at];
+      if (!token) ok = false;
+      else if (partMatches(part, token)) at += 1;
+      else if (token.whole && partMatches(part, token.whole)) at += token.whole.pieces;
+      else ok = false;
+      if (!ok) break;
+    }
     if (ok) out.push(i);
   }
   return out;
@@ -214,7 +224,9 @@ export function scoreTopics(analysed: AnalysedPaper, compiled: CompiledTaxonomy)
     // Every topic given carries evidence: its matched terms, else the words that weighed most.
     const evidence = [...terms, ...learned.slice(0, Math.max(1, 4 - terms.length))];
     const cut = compiled.taxonomy.learned?.cut ?? 0;
-    const given = z >= cut && evidence.length > 0;
+    // The cut sits below even odds to favour recall, but only where a listed term speaks for the
+    // topic; words the learned part picked up alone must carry it past even odds (z >= 0).
+    const given = evidence.length > 0 && z >= (terms.length > 0 ? cut : Math.max(cut, 0));
     out.push({ id, score: Math.round(sigmoid(z) * 1000) / 1000, points, terms: evidence, given, ...(given ? {} : { note: `learned score ${z.toFixed(2)} < ${cut}` }) });
   }
   return out.sort((a, b) => b.score - a.score || b.points - a.points);

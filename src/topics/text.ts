@@ -6,6 +6,11 @@ export interface Token {
   raw: string;
   /** Lower-cased stem ("llm", "3d"); plural, -ing and -ed forms share one stem. */
   stem: string;
+  /**
+   * On the first piece of a split CamelCase name: the name whole and how many pieces it spans,
+   * so "deepfake" still matches "DeepFake" while "fake" matches its second piece.
+   */
+  whole?: { raw: string; stem: string; pieces: number };
 }
 
 const WORD = /[\p{L}\p{N}]+(?:'[\p{L}]+)?/gu;
@@ -23,11 +28,33 @@ export function stemWord(word: string): string {
 }
 
 /**
+ * The words inside a CamelCase name: "UWBench" is "UW Bench", "BlendCLIP" is "Blend CLIP",
+ * "DeepFake" is "Deep Fake", so a benchmark, a model family or a term named inside a paper's
+ * coined name still counts. Names whose pieces are not each an acronym or a word ("MLLMs",
+ * "iPhone", "LLaVA", "PartNeXt") stay whole.
+ */
+// A piece is an acronym ("UW", "CLIP") or a word ("Bench", "olm"), two characters at least.
+const PIECE = /^(?:[\p{Lu}\p{N}]{2,}|\p{Lu}?[\p{Ll}\p{N}]{2,})$/u;
+
+export function camelParts(word: string): string[] {
+  const parts = word.split(/(?<=\p{Ll})(?=\p{Lu})|(?<=\p{Lu})(?=\p{Lu}\p{Ll}{2,})/u);
+  return parts.length > 1 && parts.every((p) => PIECE.test(p)) ? parts : [word];
+}
+
+/**
  * Words in reading order. Hyphens and slashes split words, so "chain-of-thought" is the three
- * words of "chain of thought" and a phrase matches however it is hyphenated.
+ * words of "chain of thought" and a phrase matches however it is hyphenated; CamelCase names
+ * split into their words (camelParts).
  */
 export function tokenize(text: string): Token[] {
   const out: Token[] = [];
-  for (const m of text.matchAll(WORD)) out.push({ raw: m[0], stem: stemWord(m[0]) });
+  for (const m of text.matchAll(WORD)) {
+    const parts = camelParts(m[0]);
+    parts.forEach((part, i) => {
+      const token: Token = { raw: part, stem: stemWord(part) };
+      if (i === 0 && parts.length > 1) token.whole = { raw: m[0], stem: stemWord(m[0]), pieces: parts.length };
+      out.push(token);
+    });
+  }
   return out;
 }

@@ -20,7 +20,7 @@ export interface TrainOptions {
   cut: number;
 }
 
-export const DEFAULT_TRAINING: TrainOptions = { epochs: 40, rate: 0.05, l2: 0.002, minCount: 3, minPositives: 8, seed: 15, cut: -0.5 };
+export const DEFAULT_TRAINING: TrainOptions = { epochs: 40, rate: 0.05, l2: 0.002, minCount: 3, minPositives: 8, seed: 15, cut: -1.5 };
 
 
 export function shuffled<T>(items: readonly T[], random: () => number): T[] {

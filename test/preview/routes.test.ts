@@ -160,7 +160,7 @@ describe('preview routes over HTTP', () => {
     expect(await res.text()).toContain('sent &quot;[TEST] 12 Nov 2025');
     expect(sink.messages).toHaveLength(1);
     const mail = await simpleParser(sink.messages[0]!.raw);
-    expect(mail.subject).toMatch(/^\[TEST\] 12 Nov 2025: SpatialThinker/);
+    expect(mail.subject).toMatch(/^\[TEST\] 12 Nov 2025: Multimodal LLMs Do Not Compose Skills/);
     // The links look real but none verifies with the project's secret: the typed-in address
     // gets no power over Priya's subscription.
     const tokens = [...String(mail.text).matchAll(/\?token=([\w.-]+)/g)].map((m) => m[1]!);

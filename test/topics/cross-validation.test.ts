@@ -34,19 +34,21 @@ describe('topic tagger, 5-fold cross-validation on the held-out corpus', { timeo
     expect(f1(learned)).toBeGreaterThan(f1(termsOnly));
   });
 
-  // Floors at the measured held-out figures (precision 0.951, recall 0.847, agents-tools recall
-  // 0.53): a regression guard, not the goal. The goal is the next test, which still fails.
+  // Floors just under the measured held-out figures (precision 0.943, recall 0.926, the weakest
+  // topics' recall 0.76): a regression guard. The issue's goals are the next test.
   it('holds the measured held-out floor', () => {
     const { learned } = run();
-    expect(learned.precision).toBeGreaterThanOrEqual(0.94);
-    expect(learned.recall).toBeGreaterThanOrEqual(0.83);
+    expect(learned.precision).toBeGreaterThanOrEqual(0.93);
+    expect(learned.recall).toBeGreaterThanOrEqual(0.91);
     for (const [id, t] of Object.entries(learned.perTopic)) {
       expect(t.precision, id).toBeGreaterThanOrEqual(0.8);
-      expect(t.recall, id).toBeGreaterThanOrEqual(0.5);
+      expect(t.recall, id).toBeGreaterThanOrEqual(0.74);
     }
+    expect(learned.centralUntagged.length).toBeLessThanOrEqual(4);
   });
 
-  // The issue's goals. NOT REACHED yet (see README, "Topics"): `it.fails` keeps the suite green
+  // The issue's goals. Overall precision and recall are met; agents-tools and data recall and
+  // the last untagged papers are NOT (see README, "Topics"): `it.fails` keeps the suite green
   // while they fail and turns red the day they hold, so the goal cannot be met silently either.
   it.fails('meets the goals: precision and recall >= 0.90, every topic >= 0.80, no paper with a required topic untagged', () => {
     const { learned } = run();
