@@ -12,6 +12,9 @@ export class UserError extends Error {
   }
 }
 
+/** The command line is wrong (a missing or contradictory option): exit 2, like commander's own usage errors. */
+export class UsageError extends UserError {}
+
 /** The config file or the environment is wrong; the message names the key. */
 export class ConfigError extends UserError {}
 

@@ -18,6 +18,15 @@ function countsLine(o: SectionOutcome, dryRun: boolean): string {
   return parts.join(', ') + extra;
 }
 
+/** The lines after an error's first (file:line of each template problem) and its hint, indented under the section. */
+function errorDetail(error: string, hint: string | undefined, limit = 12): string[] {
+  const detail = error.split('\n').slice(1).map((l) => l.trim()).filter(Boolean);
+  const shown = detail.slice(0, limit).map((l) => `                ${l}`);
+  if (detail.length > limit) shown.push(`                ... and ${detail.length - limit} more (digest-mailer validate lists them all)`);
+  if (hint) shown.push(`                -> ${hint}`);
+  return shown;
+}
+
 /** Failure reasons over all sections of the pass, most frequent first. */
 export function topReasons(summary: RunSummary): { reason: string; count: number }[] {
   const all = new Map<string, number>();
@@ -31,6 +40,7 @@ export function formatRunSummary(summary: RunSummary): string {
     const state = o.before === o.after ? o.after : `${o.before} -> ${o.after}`;
     const note = o.changedAfterSend ? '  (text changed after it was sent; not resent)' : '';
     lines.push(`  ${o.date}  ${state.padEnd(24)} ${String(o.papers).padStart(2)} ${o.papers === 1 ? "paper " : "papers"}  ${countsLine(o, summary.dryRun)}${note}`);
+    if (o.error) lines.push(...errorDetail(o.error, o.errorHint));
   }
   const total = { sent: 0, wouldSend: 0, skipped: 0, failed: 0, pending: 0 };
   for (const o of summary.sections) {

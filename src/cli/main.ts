@@ -1,5 +1,5 @@
-import { Command, CommanderError, Option } from 'commander';
-import { UserError } from '../errors.js';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { UsageError, UserError } from '../errors.js';
 import { EXIT, type GlobalOptions } from './exit.js';
 import { LockBusyError } from '../run/lock.js';
 import { renderCommand } from './commands/render.js';
@@ -24,6 +24,12 @@ const program = new Command('digest-mailer')
   .option('-v, --verbose', 'print stack traces of errors', false)
   .showHelpAfterError()
   .exitOverride();
+
+/** A TCP port for --port: a bad value is a usage error (exit 2), not a listen failure later. */
+function portNumber(value: string): string {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('expected a port number, 0 to 65535.');
+  return value;
+}
 
 const globals = () => program.opts<GlobalOptions>();
 
@@ -79,7 +85,7 @@ program
   .description('the subscription web app (subscribe, confirm, preferences, unsubscribe, SES feedback)')
   .option('--schedule', 'also run the daily schedule in this process', false)
   .option('--host <host>', 'address to listen on (default: web.host)')
-  .option('--port <port>', 'port to listen on (default: web.port)')
+  .option('--port <port>', 'port to listen on (default: web.port)', portNumber)
   .action(async (opts) => {
     process.exitCode = await serveCommand(globals(), opts);
   });
@@ -119,7 +125,7 @@ subscribers
   });
 subscribers
   .command('export')
-  .option('--format <format>', 'csv or json', 'csv')
+  .addOption(new Option('--format <format>', 'csv or json').choices(['csv', 'json']).default('csv'))
   .option('--out <file>', 'write to this file, created 0600 (default: standard output)')
   .action(async (opts) => {
     process.exitCode = await subscribersExport(globals(), opts);
@@ -129,7 +135,7 @@ program
   .command('preview')
   .description('local preview of every email, live-reloading on template, digest, topic and subscriber edits')
   .option('--host <host>', 'address to listen on (default: preview.host, 127.0.0.1)')
-  .option('--port <port>', 'port to listen on (default: preview.port, 8081)')
+  .option('--port <port>', 'port to listen on (default: preview.port, 8081)', portNumber)
   .action(async (opts) => {
     process.exitCode = await previewCommand(globals(), opts);
   });
@@ -211,7 +217,7 @@ try {
   } else if (err instanceof UserError) {
     console.error(`digest-mailer: ${err.message}${err.hint ? `\n  -> ${err.hint}` : ''}`);
     if (globals().verbose) console.error(err.stack);
-    process.exitCode = err instanceof LockBusyError ? EXIT.busy : EXIT.error;
+    process.exitCode = err instanceof LockBusyError ? EXIT.busy : err instanceof UsageError ? EXIT.usage : EXIT.error;
   } else {
     const error = err as Error;
     console.error(`digest-mailer: unexpected error: ${error?.message ?? String(err)}`);

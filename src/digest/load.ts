@@ -70,13 +70,42 @@ async function parseCached(text: string, display: string, cacheDir: string | und
   return result;
 }
 
+/**
+ * Where a digest file stops being text: the line of the first byte that is not UTF-8 or is a
+ * control character no Markdown file holds (NUL, ESC ...). null for a text file.
+ */
+export function binaryAt(bytes: Buffer): { line: number; what: string } | null {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    // Decode the valid prefix to find the line of the first bad byte.
+    const valid = new TextDecoder('utf-8').decode(bytes);
+    const cut = valid.indexOf('\uFFFD');
+    return { line: valid.slice(0, cut === -1 ? valid.length : cut).split('\n').length, what: 'bytes that are not UTF-8' };
+  }
+  // eslint-disable-next-line no-control-regex
+  const control = /[\u0000-\u0008\u000B\u000E-\u001F\u007F]/.exec(text);
+  if (!control) return null;
+  const code = control[0].charCodeAt(0).toString(16).padStart(2, '0');
+  return { line: text.slice(0, control.index).split('\n').length, what: `a control character (0x${code})` };
+}
+
+export interface LoadedDigests extends ParseResult {
+  /** Files in the folder that are not `*.md` (reported by validate, never read). */
+  ignored: string[];
+}
+
 /** Reads every `*.md` in the digests folder (sorted by name) and parses them together. */
-export async function loadDigests(dir: string, options: LoadDigestOptions = {}): Promise<ParseResult> {
+export async function loadDigests(dir: string, options: LoadDigestOptions = {}): Promise<LoadedDigests> {
   const displayBase = options.displayBase ?? process.cwd();
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_DIGEST_FILE_BYTES;
   let names: string[];
+  let ignored: string[];
   try {
-    names = (await readdir(dir)).filter((n) => n.endsWith('.md')).sort();
+    const entries = await readdir(dir, { withFileTypes: true });
+    names = entries.filter((e) => e.name.endsWith('.md')).map((e) => e.name).sort();
+    ignored = entries.filter((e) => !e.name.endsWith('.md') && !e.name.startsWith('.') && e.isFile()).map((e) => relative(displayBase, join(dir, e.name))).sort();
   } catch (err) {
     throw new InputError(
       `cannot read the digests folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
@@ -100,8 +129,22 @@ export async function loadDigests(dir: string, options: LoadDigestOptions = {}):
           ],
         };
       }
-      return parseCached(await readFile(path, 'utf8'), display, options.cacheDir);
+      const bytes = await readFile(path);
+      const binary = binaryAt(bytes);
+      if (binary) {
+        return {
+          sections: [],
+          problems: [
+            {
+              where: `${display}:${binary.line}`,
+              message: `not a text file (${binary.what} at line ${binary.line}): skipped`,
+              hint: 'digests/ holds Markdown digest files in UTF-8; move other files out of it, or re-save this one as UTF-8.',
+            },
+          ],
+        };
+      }
+      return parseCached(bytes.toString('utf8'), display, options.cacheDir);
     }),
   );
-  return mergeDigests(results);
+  return { ...mergeDigests(results), ignored };
 }

@@ -1,5 +1,6 @@
 import { mkdir, open, readFile, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { InputError } from '../errors.js';
 import {
   applyEvent,
@@ -14,30 +15,64 @@ import {
 export const LEDGER_FILE = 'ledger.jsonl';
 export const DELIVERIES_DIR = 'deliveries';
 
-/** Reads journal text; a torn last line (a crash mid-append) is ignored, damage elsewhere is an error. */
-export function parseJournal(text: string, file: string, state: LedgerState = emptyState()): { state: LedgerState; validBytes: number } {
+const optional = z.string().optional();
+/** The journal lines earlier versions wrote: checked at the boundary, so a damaged one names its line. */
+const eventSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('section'), date: z.string(), status: z.enum(['sending', 'sent', 'before-start', 'empty', 'failed']), hash: z.string(), at: z.string(), openedAt: optional, reason: optional }),
+  z.object({
+    t: z.literal('delivery'), date: z.string(), email: z.string(), status: z.enum(['sent', 'skipped-no-match', 'failed']), at: z.string(),
+    messageId: optional, reason: optional, stage: optional, permanent: z.boolean().optional(),
+  }),
+  z.object({ t: z.literal('subscriber'), email: z.string(), firstSeen: z.string() }),
+  z.object({ t: z.literal('run'), at: z.string() }),
+]);
+
+export interface ParsedJournal {
+  state: LedgerState;
+  validBytes: number;
+  /** Line number of an unterminated last line (a crash mid-append), which was not applied. */
+  tornLine: number | null;
+}
+
+/**
+ * Reads journal text. A torn last line (a crash mid-append) is not applied and is reported in
+ * `tornLine`; a line elsewhere that is not a journal event is an error naming file and line.
+ */
+export function parseJournal(text: string, file: string, state: LedgerState = emptyState()): ParsedJournal {
   let offset = 0;
   let lineNo = 0;
+  let tornLine: number | null = null;
   while (offset < text.length) {
     const end = text.indexOf('\n', offset);
     lineNo++;
-    if (end === -1) break; // unterminated: the append never finished
+    if (end === -1) {
+      if (text.slice(offset).trim()) tornLine = lineNo; // unterminated: the append never finished
+      break;
+    }
     const line = text.slice(offset, end);
     if (line.trim()) {
-      let event: LedgerEvent;
+      let json: unknown;
       try {
-        event = JSON.parse(line) as LedgerEvent;
+        json = JSON.parse(line);
       } catch {
         throw new InputError(
-          `${file}:${lineNo}: the ledger has a damaged line`,
+          `${file}:${lineNo}: the ledger has a damaged line (not JSON)`,
           'Restore the ledger from a backup, or delete that line if you know what it recorded.',
         );
       }
-      applyEvent(state, event);
+      const event = eventSchema.safeParse(json);
+      if (!event.success) {
+        const issue = event.error.issues[0];
+        throw new InputError(
+          `${file}:${lineNo}: the ledger has a damaged line (${json === null ? 'null' : `${issue?.path.join('.') || 'the line'}: ${issue?.message}`}), not a ledger event`,
+          'Restore the ledger from a backup, or delete that line if you know what it recorded.',
+        );
+      }
+      applyEvent(state, event.data as LedgerEvent);
     }
     offset = end + 1;
   }
-  return { state, validBytes: Buffer.byteLength(text.slice(0, offset)) };
+  return { state, validBytes: Buffer.byteLength(text.slice(0, offset)), tornLine };
 }
 
 /** One append-only JSON-lines file. */

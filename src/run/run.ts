@@ -31,7 +31,9 @@ export interface SectionOutcome {
   renders: number;
   largestHtmlBytes: number;
   changedAfterSend: boolean;
+  /** Why the section failed (a template error), with its file:line detail, and what to do. */
   error?: string;
+  errorHint?: string;
 }
 
 export interface RunSummary {
@@ -149,6 +151,7 @@ export async function runPass(deps: RunDeps, options: RunOptions): Promise<RunSu
     } catch (err) {
       if (!(err instanceof TemplateRenderError)) throw err;
       outcome.error = err.message;
+      if (err.hint) outcome.errorHint = err.hint;
       outcome.after = 'failed';
       if (!dryRun) {
         const openedAt = (await store.section(section.date))?.openedAt;

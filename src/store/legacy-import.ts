@@ -17,6 +17,8 @@ export interface LegacyImportReport {
   deliveries: number;
   firstSeen: number;
   problems: Problem[];
+  /** Worth saying but expected (a torn line in the journal of a section still being sent). */
+  notes: string[];
 }
 
 async function readText(file: string): Promise<string | null> {
@@ -24,6 +26,14 @@ async function readText(file: string): Promise<string | null> {
     if (err.code === 'ENOENT') return null;
     throw err;
   });
+}
+
+function tornProblem(file: string, line: number): Problem {
+  return {
+    where: `${file}:${line}`,
+    message: 'the last line is incomplete (a run was stopped while writing it) and was not imported',
+    hint: 'What it recorded is lost. Nothing is resent for a finished section; check "digest-mailer deliveries --section DATE" and the mail log for that recipient.',
+  };
 }
 
 /**
@@ -36,7 +46,31 @@ export async function importLegacyState(
   store: Store,
   source: { subscribersFile?: string | undefined; stateDir?: string | undefined; topicIds: ReadonlySet<string> },
 ): Promise<LegacyImportReport> {
-  const report: LegacyImportReport = { subscribersAdded: 0, subscribersKept: 0, sectionsAdded: 0, sectionsKept: 0, deliveries: 0, firstSeen: 0, problems: [] };
+  const report: LegacyImportReport = { subscribersAdded: 0, subscribersKept: 0, sectionsAdded: 0, sectionsKept: 0, deliveries: 0, firstSeen: 0, problems: [], notes: [] };
+
+  // Every journal is read and checked before anything is written: a damaged line stops the
+  // import with its file and line while the store still holds no half of the state (a run in
+  // between would otherwise see a section being sent without its deliveries, and resend).
+  const ledgerFile = source.stateDir ? join(source.stateDir, LEDGER_FILE) : null;
+  const text = ledgerFile ? await readText(ledgerFile) : null;
+  const ledger = text !== null && ledgerFile ? parseJournal(text, ledgerFile) : null;
+  if (ledger?.tornLine != null) report.problems.push(tornProblem(ledgerFile!, ledger.tornLine));
+  const journals: { date: string; state: ReturnType<typeof emptyState> }[] = [];
+  const sending = (date: string) => ledger?.state.sections.get(date)?.status === 'sending';
+  const files = ledger ? await readdir(join(source.stateDir!, DELIVERIES_DIR)).catch(() => [] as string[]) : [];
+  for (const name of files.filter((f) => /^\d{4}-\d{2}-\d{2}\.jsonl$/.test(f)).sort()) {
+    const file = join(source.stateDir!, DELIVERIES_DIR, name);
+    // A torn last line (a crash mid-append) is not applied, as the old ledger did, but said.
+    const parsed = parseJournal((await readText(file)) ?? '', file, emptyState());
+    const date = name.slice(0, 10);
+    if (parsed.tornLine !== null) {
+      // While a section is being sent a torn line is what a crash leaves (that recipient is sent
+      // again, as after any crash); in the journal of a finished section it means a lost record.
+      if (sending(date)) report.notes.push(`${file}:${parsed.tornLine}: incomplete last line (the run was stopped while writing it): not imported; the next run sends to the recipient it named`);
+      else report.problems.push(tornProblem(file, parsed.tornLine));
+    }
+    journals.push({ date, state: parsed.state });
+  }
 
   if (source.subscribersFile) {
     const list = await loadSubscribers(source.subscribersFile, source.topicIds);
@@ -54,37 +88,10 @@ export async function importLegacyState(
     await markSubscribersFileImported(store);
   }
 
-  if (!source.stateDir) return report;
-  const ledgerFile = join(source.stateDir, LEDGER_FILE);
-  const text = await readText(ledgerFile);
-  if (text === null) return report;
-  const { state } = parseJournal(text, ledgerFile);
-
-  const known = await store.sections();
-  for (const [date, record] of state.sections) {
-    if (known.has(date)) {
-      report.sectionsKept++;
-      continue;
-    }
-    await store.putSection(date, { ...record, ...(record.status === 'sent' ? { sentAt: record.at } : {}) });
-    report.sectionsAdded++;
-  }
-
-  for (const [email, at] of state.firstSeen) {
-    await store.setFirstSeen(email, at);
-    report.firstSeen++;
-  }
-  if (state.lastRunAt && (await store.lastRunAt()) === null) {
-    const id = await store.startRun(state.lastRunAt, 'imported from state/ledger.jsonl');
-    await store.finishRun(id, state.lastRunAt);
-  }
-
-  const files = await readdir(join(source.stateDir, DELIVERIES_DIR)).catch(() => [] as string[]);
-  for (const name of files.filter((f) => /^\d{4}-\d{2}-\d{2}\.jsonl$/.test(f)).sort()) {
-    const date = name.slice(0, 10);
-    const file = join(source.stateDir, DELIVERIES_DIR, name);
-    // A torn last line (a crash mid-append) is ignored, as the old ledger did.
-    const journal = parseJournal((await readText(file)) ?? '', file, emptyState()).state;
+  if (!ledger) return report;
+  const { state } = ledger;
+  // Deliveries before sections: a section is never seen as being sent without its records.
+  for (const { date, state: journal } of journals) {
     const rows: NewDelivery[] = [];
     for (const [key, record] of journal.deliveries) {
       const email = key.slice(deliveryKey(date, '').length);
@@ -104,5 +111,24 @@ export async function importLegacyState(
     }
     report.deliveries += await store.insertDeliveries(rows);
   }
+  const known = await store.sections();
+  for (const [date, record] of state.sections) {
+    if (known.has(date)) {
+      report.sectionsKept++;
+      continue;
+    }
+    await store.putSection(date, { ...record, ...(record.status === 'sent' ? { sentAt: record.at } : {}) });
+    report.sectionsAdded++;
+  }
+
+  for (const [email, at] of state.firstSeen) {
+    await store.setFirstSeen(email, at);
+    report.firstSeen++;
+  }
+  if (state.lastRunAt && (await store.lastRunAt()) === null) {
+    const id = await store.startRun(state.lastRunAt, 'imported from state/ledger.jsonl');
+    await store.finishRun(id, state.lastRunAt);
+  }
+
   return report;
 }

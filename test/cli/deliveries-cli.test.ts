@@ -47,14 +47,14 @@ describe('digest-mailer deliveries and retry', () => {
     expect(all.stdout.trim().split('\n')).toHaveLength(5);
 
     const typo = await cli(dir, ['deliveries', '--status', 'faild']);
-    expect(typo.code).toBe(1);
+    expect(typo.code).toBe(2); // a wrong option value is a usage error
     expect(typo.stderr).toMatch(/--status: "faild" is not one of queued, claimed, sent, skipped-no-match, failed/);
   });
 
   it('retry re-queues the chosen failures with their Message-ID and reopens the section; the rest stay as they were', async () => {
     const { dir, config } = await projectWithOutcomes();
     const bare = await cli(dir, ['retry', '--section', DATE]);
-    expect(bare.code).toBe(1);
+    expect(bare.code).toBe(2);
     expect(bare.stderr).toMatch(/choose what to re-queue with --failed/);
 
     const by550 = await cli(dir, ['retry', '--section', DATE, '--reason', 'User unknown']);

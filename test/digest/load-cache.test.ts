@@ -18,7 +18,7 @@ describe('digest parsing cached by file content', () => {
     const first = await loadDigests(digests, { displayBase: dir, cacheDir });
     const cached = await readdir(cacheDir);
     expect(cached).toHaveLength(1);
-    expect(first).toEqual(parseDigest(await readFile(SEED_FILE, 'utf8'), 'digests/2025-11.md'));
+    expect({ sections: first.sections, problems: first.problems }).toEqual(parseDigest(await readFile(SEED_FILE, 'utf8'), 'digests/2025-11.md'));
 
     // The cached entry is what the next process reads: tamper with it to prove it is used.
     const entry = join(cacheDir, cached[0]!);

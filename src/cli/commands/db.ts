@@ -49,6 +49,7 @@ export async function dbImport(globals: GlobalOptions, flags: { subscribers?: st
   try {
     const report = await importLegacyState(store, { subscribersFile, stateDir, topicIds: new Set(taxonomy.topics.map((t) => t.id)) });
     printProblems(report.problems);
+    for (const note of report.notes) console.log(`Note: ${note}`);
     console.log(`Imported into ${store.location}:`);
     console.log(`  subscribers: ${report.subscribersAdded} added, ${report.subscribersKept} already there (kept as they are) from ${subscribersFile}`);
     console.log(`  sections:    ${report.sectionsAdded} added, ${report.sectionsKept} already there (kept) from ${stateDir}`);

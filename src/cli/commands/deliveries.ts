@@ -1,4 +1,4 @@
-import { UserError } from '../../errors.js';
+import { UsageError, UserError } from '../../errors.js';
 import type { DeliveryFilter, DeliveryRecord, DeliveryStatus, Store } from '../../store/store.js';
 import { openStore } from '../../store/open.js';
 import { EXIT, type GlobalOptions } from '../exit.js';
@@ -21,14 +21,14 @@ export interface RetryFlags {
 }
 
 function checkSection(section: string | undefined): void {
-  if (section !== undefined && !DATE.test(section)) throw new UserError(`--section: "${section}" is not a date (YYYY-MM-DD)`);
+  if (section !== undefined && !DATE.test(section)) throw new UsageError(`--section: "${section}" is not a date (YYYY-MM-DD)`);
 }
 
 /** The filter of `deliveries`, validated: a typo in --status is an error, not an empty list. */
 export function deliveryFilter(flags: Pick<DeliveriesFlags, 'section' | 'status' | 'reason'>): DeliveryFilter {
   checkSection(flags.section);
   if (flags.status !== undefined && !STATUSES.includes(flags.status as DeliveryStatus)) {
-    throw new UserError(`--status: "${flags.status}" is not one of ${STATUSES.join(', ')}`);
+    throw new UsageError(`--status: "${flags.status}" is not one of ${STATUSES.join(', ')}`);
   }
   return {
     ...(flags.section ? { section: flags.section } : {}),
@@ -80,7 +80,7 @@ export async function deliveriesCommand(globals: GlobalOptions, flags: Deliverie
 export async function retryCommand(globals: GlobalOptions, flags: RetryFlags): Promise<number> {
   checkSection(flags.section);
   if (!flags.failed && !flags.reason) {
-    throw new UserError('retry: choose what to re-queue with --failed (every failure) and/or --reason TEXT', 'List them first: digest-mailer deliveries --section DATE --status failed');
+    throw new UsageError('retry: choose what to re-queue with --failed (every failure) and/or --reason TEXT', 'List them first: digest-mailer deliveries --section DATE --status failed');
   }
   const config = await loadConfigFrom(globals);
   const store = await openStore(config);

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
-import { UserError } from '../../errors.js';
+import { UsageError, UserError } from '../../errors.js';
 import { dkimRecordName, dkimTxtValue, dkimZoneLine, generateDkimKeyPair } from '../../mail/dkim.js';
 import { EXIT, type GlobalOptions } from '../exit.js';
 import { loadConfigFrom } from '../shared.js';
@@ -23,9 +23,9 @@ export async function dkimKeygenCommand(globals: GlobalOptions, flags: DkimKeyge
   const fromDomain = config.list.from.address.slice(config.list.from.address.lastIndexOf('@') + 1);
   const domain = flags.domain ?? dkim?.domainName ?? fromDomain;
   const selector = flags.selector ?? dkim?.keySelector ?? 'digest';
-  if (!/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(selector)) throw new UserError(`--selector: "${selector}" is not a DNS label`, 'Use letters, digits and dashes, e.g. digest2026.');
+  if (!/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(selector)) throw new UsageError(`--selector: "${selector}" is not a DNS label`, 'Use letters, digits and dashes, e.g. digest2026.');
   const bits = Number(flags.bits);
-  if (![1024, 2048, 3072, 4096].includes(bits)) throw new UserError(`--bits: ${flags.bits} is not one of 1024, 2048, 3072, 4096`);
+  if (![1024, 2048, 3072, 4096].includes(bits)) throw new UsageError(`--bits: ${flags.bits} is not one of 1024, 2048, 3072, 4096`);
   const base = dirname(config.file);
   const out = resolve(base, flags.out ?? dkim?.privateKeyFile ?? `dkim-${selector}.pem`);
 

@@ -1,5 +1,5 @@
 import { join, relative } from 'node:path';
-import { UserError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
 import { privateDir, writePrivateFile } from '../../private-files.js';
 import { outboxFileStem } from '../../mail/transports/outbox.js';
 import { composeFor } from '../../run/deliver.js';
@@ -16,7 +16,7 @@ export interface RenderFlags {
 
 export async function renderCommand(globals: GlobalOptions, flags: RenderFlags): Promise<number> {
   if ((flags.subscriber === undefined) === (flags.topics === undefined)) {
-    throw new UserError('render needs exactly one of --subscriber EMAIL or --topics a,b');
+    throw new UsageError('render needs exactly one of --subscriber EMAIL or --topics a,b');
   }
   const config = await loadConfigFrom(globals);
   const prepared = await prepareEmail(config, flags);

@@ -8,7 +8,7 @@ import { topicProblem } from '../../audience/load.js';
 import { openAppStore } from '../../store/bootstrap.js';
 import { openStore } from '../../store/open.js';
 import type { Store } from '../../store/store.js';
-import { UserError, type Problem } from '../../errors.js';
+import { UsageError, UserError, type Problem } from '../../errors.js';
 import type { StoredSubscriber } from '../../store/types.js';
 import { loadTaxonomy } from '../../topics/load.js';
 import { privateWriteStream } from '../../private-files.js';
@@ -194,7 +194,7 @@ export async function subscribersImport(globals: GlobalOptions, file: string): P
 }
 
 export async function subscribersExport(globals: GlobalOptions, flags: { format: string; out?: string }): Promise<number> {
-  if (flags.format !== 'json' && flags.format !== 'csv') throw new UserError(`--format must be csv or json, not "${flags.format}"`);
+  if (flags.format !== 'json' && flags.format !== 'csv') throw new UsageError(`--format must be csv or json, not "${flags.format}"`);
   const config = await loadConfigFrom(globals);
   return withStore(config, async (store) => {
     // --out creates the file 0600 (a shell redirection would use the umask, usually 0644).

@@ -11,6 +11,8 @@ import { EXIT, type GlobalOptions } from '../exit.js';
 import { loadPages } from '../../web/pages.js';
 import { ConfirmationMailer } from '../../web/confirmation.js';
 import { loadConfigFrom } from '../shared.js';
+import { createTransport } from '../../mail/transports/index.js';
+import { resolveSecret } from '../../tokens/secret.js';
 
 /** Runs every check it can and lists every problem, instead of stopping at the first. */
 export async function validateCommand(globals: GlobalOptions): Promise<number> {
@@ -41,13 +43,26 @@ export async function validateCommand(globals: GlobalOptions): Promise<number> {
     problems.push(...(await validateTemplates(templates, config.paths.templates, compiled, renderSettings(config, taxonomy))));
   }
 
+  // What `run` checks before its first message: the link secret for this transport (real mail
+  // never falls back to the development one) and the transport's settings (DKIM key, password
+  // and URL variables, TLS CA file). Nothing is sent and no connection is opened.
+  const secret = await attempt('secret', async () => resolveSecret(process.env, config.tokens.secretEnv, config.transport.type === 'outbox' ? 'local' : 'real-mail'));
+  await attempt(`transport (${config.transport.type})`, async () => createTransport(config).close());
+  if (config.store.engine === 'postgres') {
+    const { openStore } = await import('../../store/open.js');
+    await attempt('store', async () => (await openStore(config)).close());
+  }
+
   await attempt('web page templates', () => loadPages(config.paths.templates, config.list));
   await attempt('confirmation email template', () => ConfirmationMailer.check(config));
 
+  for (const name of digests?.ignored ?? []) console.log(`Note: ${name} is not a .md file: ignored.`);
   if (problems.length === 0) {
     console.log(
-      `OK: ${config.file}, topics (${taxonomy?.topics.length}), subscribers, ${digests?.sections.length} digest sections and templates (MJML strict) are valid.`,
+      `OK: ${config.file}, topics (${taxonomy?.topics.length}), subscribers, ${digests?.sections.length} digest sections, templates (MJML strict), ` +
+        `the token secret and the ${config.transport.type} transport settings are valid.`,
     );
+    if (secret?.development) console.log(`Note: ${config.tokens.secretEnv} is not set: fine for the outbox, but serve and real transports refuse to start without it.`);
     return EXIT.ok;
   }
   console.error(`${problems.length} problem${problems.length === 1 ? '' : 's'}:`);
