@@ -3,16 +3,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FAST_DELIVERY, RECIPIENTS_2025_11_13, TEST_SECRET, cli, configure, makeProject, smtpTransport } from '../cli/cli-helpers.js';
 import { makeTestCertificates, type TestCertificates } from './certs.js';
+import { dovecotAvailable, startDovecotAuth, type DovecotAuth } from './dovecot.js';
 import { postfixAvailable, startPostfix, type PostfixInstance } from './postfix.js';
+import { storedDeliveries, withProjectStore } from '../store/project-store.js';
 import { scaled } from '../timeouts.js';
 
 /**
  * Debian's Postfix on 127.0.0.1 (installed by .ci/run), a private instance per test file:
  * STARTTLS with a CA made here, catch-all Maildir delivery, messages counted by Delivered-To.
- * SMTP AUTH would need Dovecot SASL; the wrong-password case runs against smtp-server
- * (session-failures.test.ts).
+ * SMTP AUTH on a second (submission) port through a private Dovecot's SASL socket.
  */
-const missing = postfixAvailable();
+const missing = postfixAvailable() ?? dovecotAvailable();
 if (missing && process.env.CI === 'true') throw new Error(`CI=true but ${missing}`);
 if (missing) console.log(`postfix tests skipped: ${missing}`);
 
@@ -20,18 +21,24 @@ const env = { DIGEST_MAILER_SECRET: TEST_SECRET };
 const DATE = '2025-11-13';
 const RETRYING = { ...FAST_DELIVERY, concurrency: 2, maxAttempts: 100, retryBaseDelayMs: 200, maxRetryDelayMs: 2000, retryWindowMs: 120_000 };
 
+const SASL_USER = 'digest';
+const SASL_PASSWORD = 'current-relay-password';
+
 let postfix: PostfixInstance;
+let dovecot: DovecotAuth;
 let certs: TestCertificates;
 
 beforeAll(async () => {
   if (missing) return;
   certs = await makeTestCertificates();
-  postfix = await startPostfix({ certFile: certs.certFile, keyFile: certs.keyFile });
+  dovecot = await startDovecotAuth({ [SASL_USER]: SASL_PASSWORD });
+  postfix = await startPostfix({ certFile: certs.certFile, keyFile: certs.keyFile }, { sasl: { socket: dovecot.socket } });
 });
 
 afterAll(async () => {
   if (missing) return;
   await postfix?.destroy();
+  await dovecot?.destroy();
   await rm(certs.dir, { recursive: true, force: true });
 });
 
@@ -46,9 +53,16 @@ function viaPostfix(extra: Record<string, unknown> = {}) {
   return smtpTransport(postfix.port, { requireTLS: true, name: 'digest.example.org', tls: { caFile: certs.caFile, servername: certs.serverName }, ...extra });
 }
 
+/** Failures recorded in the store for the section (must stay empty after a session failure). */
 async function failedInLedger(dir: string) {
-  const text = await readFile(join(dir, `state/deliveries/${DATE}.jsonl`), 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((d) => d.status === 'failed');
+  return (await storedDeliveries(dir, DATE)).filter((d) => d.status === 'failed');
+}
+
+/** After a session failure: nobody failed or sent, the section still open for the next run. */
+async function expectEveryonePending(dir: string) {
+  const deliveries = await storedDeliveries(dir, DATE);
+  expect(deliveries.filter((d) => d.status === 'failed' || d.status === 'sent')).toEqual([]);
+  expect(await withProjectStore(dir, async (store) => (await store.section(DATE))?.status)).toBe('sending');
 }
 
 describe.skipIf(missing !== null)("Debian's Postfix on 127.0.0.1", () => {
@@ -80,6 +94,7 @@ describe.skipIf(missing !== null)("Debian's Postfix on 127.0.0.1", () => {
     expect(run.code).toBe(5);
     expect(run.stdout).toMatch(/at the tls stage/);
     expect(await failedInLedger(dir)).toEqual([]);
+    await expectEveryonePending(dir);
 
     await postfix.configure({ smtpd_tls_security_level: 'may' });
     const rerun = await cli(dir, ['run'], env);
@@ -98,6 +113,7 @@ describe.skipIf(missing !== null)("Debian's Postfix on 127.0.0.1", () => {
     expect(run.stdout).toMatch(/at the sender stage/);
     expect(run.stdout).toMatch(/Sender address rejected/);
     expect(await failedInLedger(dir)).toEqual([]);
+    await expectEveryonePending(dir);
 
     await configure(dir, { list: { ...config.list, from: goodFrom } });
     const rerun = await cli(dir, ['run'], env);
@@ -106,14 +122,19 @@ describe.skipIf(missing !== null)("Debian's Postfix on 127.0.0.1", () => {
     expect(await postfix.delivered()).toEqual(RECIPIENTS_2025_11_13);
   });
 
-  it('an untrusted certificate (no CA configured): exit 5 at the tls stage, one handshake per try, nobody failed', async () => {
+  it('an untrusted certificate (no CA configured): exit 5 at the tls stage, one handshake for the whole run, nobody failed', async () => {
     const dir = await makeProject();
     await configure(dir, { transport: viaPostfix({ tls: { servername: certs.serverName } }), delivery: RETRYING });
+    const logBefore = (await postfix.log()).length;
     const run = await cli(dir, ['run'], env);
     expect(run.code).toBe(5);
     expect(run.stdout).toMatch(/at the tls stage/);
     expect(run.stdout).toMatch(/certificate/i);
+    // Reported once: the probe's handshake, not one (or five) per recipient.
+    const handshakes = ((await postfix.log()).slice(logBefore).match(/starttls=0\/1/g) ?? []).length;
+    expect(handshakes).toBe(1);
     expect(await failedInLedger(dir)).toEqual([]);
+    await expectEveryonePending(dir);
     expect(await postfix.delivered()).toEqual([]);
   });
 
@@ -144,5 +165,56 @@ describe.skipIf(missing !== null)("Debian's Postfix on 127.0.0.1", () => {
     expect(run.code).toBe(0);
     await postfix.drained();
     expect(await postfix.delivered()).toEqual(RECIPIENTS_2025_11_13);
+  });
+
+  it('SMTP AUTH through Dovecot: a wrong password (535) exits 5 with everyone pending; after the fix a rerun delivers everyone once', async () => {
+    const dir = await makeProject();
+    await configure(dir, { transport: viaPostfix({ port: postfix.submissionPort, user: SASL_USER, passwordEnv: 'RELAY_PASSWORD' }), delivery: RETRYING });
+    const run = await cli(dir, ['run'], { ...env, RELAY_PASSWORD: 'rotated-away' });
+    expect(run.code, run.stdout + run.stderr).toBe(5);
+    expect(run.stdout).toMatch(/refused the session at the login stage/);
+    expect(run.stdout).toMatch(/Server said: 535 5\.7\.8 .*authentication failed/i);
+    expect(run.stdout).toMatch(/Check: .*RELAY_PASSWORD/);
+    expect(run.stdout + run.stderr).not.toContain('rotated-away');
+    await expectEveryonePending(dir);
+    // One login attempt per try, not one per recipient: Dovecot saw a handful, never six or more per try.
+    const refusals = ((await dovecot.log()).match(/Password mismatch|unknown user|password mismatch/gi) ?? []).length;
+    expect(refusals).toBeGreaterThan(0);
+    expect(refusals).toBeLessThan(RECIPIENTS_2025_11_13.length);
+    expect(await postfix.delivered()).toEqual([]);
+
+    const rerun = await cli(dir, ['run'], { ...env, RELAY_PASSWORD: SASL_PASSWORD });
+    expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);
+    expect(rerun.stdout).toMatch(/sent 6/);
+    await postfix.drained();
+    expect(await postfix.delivered()).toEqual(RECIPIENTS_2025_11_13);
+    expect(await postfix.log()).toMatch(/sasl_method=PLAIN, sasl_username=digest/);
+  });
+
+  it('without transport.user the submission port refuses every recipient (554 5.7.1 at RCPT TO): exit 5, nobody failed; with the login everyone once', async () => {
+    const dir = await makeProject();
+    await configure(dir, { transport: viaPostfix({ port: postfix.submissionPort }), delivery: RETRYING });
+    const run = await cli(dir, ['run'], env);
+    expect(run.code, run.stdout + run.stderr).toBe(5);
+    expect(run.stdout).toMatch(/Server said: 554 5\.7\.1 .*Access denied \(after RCPT TO\)/);
+    expect(run.stdout).toMatch(/failed 0, pending 6/);
+    await expectEveryonePending(dir);
+
+    await configure(dir, { transport: viaPostfix({ port: postfix.submissionPort, user: SASL_USER, passwordEnv: 'RELAY_PASSWORD' }) });
+    const rerun = await cli(dir, ['run'], { ...env, RELAY_PASSWORD: SASL_PASSWORD });
+    expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);
+    await postfix.drained();
+    expect(await postfix.delivered()).toEqual(RECIPIENTS_2025_11_13);
+  });
+
+  it('transport.user against the port that offers no login: a session-scope error (exit 5), nobody failed', async () => {
+    const dir = await makeProject();
+    await configure(dir, { transport: viaPostfix({ user: SASL_USER, passwordEnv: 'RELAY_PASSWORD' }), delivery: RETRYING });
+    const run = await cli(dir, ['run'], { ...env, RELAY_PASSWORD: SASL_PASSWORD });
+    expect(run.code, run.stdout + run.stderr).toBe(5);
+    expect(run.stdout).toMatch(/at the login stage/);
+    expect(run.stdout).toMatch(/transport\.user is set \(digest\) but the server offers no login/);
+    await expectEveryonePending(dir);
+    expect(await postfix.delivered()).toEqual([]);
   });
 });

@@ -43,6 +43,8 @@ async function idOf(flag: '-u' | '-g', name: string): Promise<number> {
 
 export interface PostfixInstance {
   port: number;
+  /** With `sasl`: a submission port that needs AUTH (through Dovecot) over STARTTLS to relay. */
+  submissionPort: number | null;
   dir: string;
   /** Sets main.cf parameters (postconf -e) and reloads; new sessions see them. */
   configure(settings: Record<string, string>): Promise<void>;
@@ -63,7 +65,7 @@ export interface PostfixInstance {
  * directory, log file and one catch-all Maildir (virtual delivery for every domain), all under
  * a temp folder. STARTTLS with the given certificate. The system instance is not touched.
  */
-export async function startPostfix(tls: { certFile: string; keyFile: string }): Promise<PostfixInstance> {
+export async function startPostfix(tls: { certFile: string; keyFile: string }, options: { sasl?: { socket: string } } = {}): Promise<PostfixInstance> {
   const dir = await mkdtemp(join(tmpdir(), 'dm-postfix-'));
   await chmod(dir, 0o755); // the virtual delivery agent (as postfix) walks into mail/
   const etc = join(dir, 'etc');
@@ -75,6 +77,7 @@ export async function startPostfix(tls: { certFile: string; keyFile: string }): 
   await chown(mail, uid, gid);
   await chown(data, uid, gid);
   const port = await freePort();
+  const submissionPort = options.sasl ? await freePort() : null;
   await writeFile(join(etc, 'domains'), '/.*/ OK\n');
   await writeFile(join(etc, 'mailboxes'), '/.*/ catchall/\n');
   await writeFile(join(etc, 'senders'), '/^refused-sender@/ REJECT Sender address rejected: not owned by this relay\n');
@@ -116,8 +119,23 @@ export async function startPostfix(tls: { certFile: string; keyFile: string }): 
       '',
     ].join('\n'),
   );
+  // The submission service: AUTH through Dovecot's socket, only after STARTTLS, and no relay
+  // without it (loopback is not trusted there). The plain port offers no AUTH at all.
+  const submission = options.sasl
+    ? [
+        `127.0.0.1:${submissionPort} inet n - n - - smtpd`,
+        '  -o smtpd_tls_security_level=encrypt',
+        '  -o smtpd_sasl_auth_enable=yes',
+        '  -o smtpd_sasl_type=dovecot',
+        `  -o smtpd_sasl_path=${options.sasl.socket}`,
+        '  -o smtpd_tls_auth_only=yes',
+        '  -o mynetworks=',
+        '  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject',
+      ]
+    : [];
   const services = [
     `127.0.0.1:${port} inet n - n - - smtpd`,
+    ...submission,
     'cleanup unix n - n - 0 cleanup',
     'qmgr unix n - n 300 1 qmgr',
     'tlsmgr unix - - n 1000? 1 tlsmgr',
@@ -169,6 +187,7 @@ export async function startPostfix(tls: { certFile: string; keyFile: string }): 
 
   const instance: PostfixInstance = {
     port,
+    submissionPort,
     dir,
     async configure(settings) {
       const reloads = async () => ((await log()).match(/reload -- version/g) ?? []).length;

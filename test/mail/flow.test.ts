@@ -224,6 +224,16 @@ describe('failure classification', () => {
     expect(classifySmtpError({ code: 'ESOCKET', message: 'self-signed certificate' }).certificate).toBe(true);
   });
 
+  it("SMTP: a policy refusal at RCPT TO is the session's until the relay has accepted a message", () => {
+    // Postfix's submission port with "smtpd_relay_restrictions = permit_sasl_authenticated, reject" and no login.
+    const denied = { code: 'EENVELOPE', command: 'RCPT TO', responseCode: 554, response: '554 5.7.1 <ana@example.org>: Recipient address rejected: Access denied' };
+    expect(smtp(denied)).toBe('login/permanent');
+    const after = classifySmtpError(denied, { acceptedAny: true });
+    expect(`${after.stage}/${after.kind}`).toBe('recipient/permanent');
+    // Addressing replies (5.1.x) are the recipient's from the first message on.
+    expect(smtp({ code: 'EENVELOPE', command: 'RCPT TO', responseCode: 550, response: '550 5.1.1 <x@example.org>: Recipient address rejected: User unknown' })).toBe('recipient/permanent');
+  });
+
   it('SMTP: the reason names the command and keeps the reply on one line', () => {
     expect(classifySmtpError({ code: 'EENVELOPE', command: 'MAIL FROM', responseCode: 553, response: '553 5.7.1\r\n sender refused' }).reason).toBe(
       '553 5.7.1 sender refused (after MAIL FROM)',

@@ -39,6 +39,16 @@ function sessionStageOfRecipientReply(response: string): FailureStage | null {
   return null;
 }
 
+/**
+ * A policy refusal at RCPT TO (enhanced status 5.7.x, RFC 3463 "security or policy status", or
+ * Postfix's generic "Access denied"): on a relay that has accepted nothing yet it says the
+ * relay will not take mail from this client or account at all (a submission port whose
+ * restrictions end in `reject` without login, say), not that this recipient is wrong.
+ */
+export function isPolicyRefusal(response: string | undefined): boolean {
+  return /\b5\.7\.\d{1,3}\b|Access denied/i.test(response ?? '');
+}
+
 function byReply(code: number | undefined, fallback: FailureKind): FailureKind {
   if (typeof code !== 'number') return fallback;
   return code >= 500 ? 'permanent' : 'transient';
@@ -54,7 +64,7 @@ export function smtpReason(err: SmtpErrorLike): string {
  * Where an SMTP exchange failed, and whether trying again can help. Everything before RCPT TO
  * is the session (see FailureStage): those errors say nothing about the recipient.
  */
-export function classifySmtpError(err: SmtpErrorLike): SmtpClassification {
+export function classifySmtpError(err: SmtpErrorLike, context: { acceptedAny?: boolean } = {}): SmtpClassification {
   const reason = smtpReason(err);
   const code = err.code ?? '';
   const command = (err.command ?? '').toUpperCase();
@@ -73,7 +83,13 @@ export function classifySmtpError(err: SmtpErrorLike): SmtpClassification {
   if (command === 'EHLO' || command === 'HELO' || command === 'LHLO') return result('greeting', byReply(err.responseCode, 'permanent'));
   if (command === 'MAIL FROM') return result('sender', byReply(err.responseCode, 'permanent'));
   if (command === 'RCPT TO') {
-    return result(sessionStageOfRecipientReply(err.response ?? '') ?? 'recipient', byReply(err.responseCode, 'permanent'));
+    const session = sessionStageOfRecipientReply(err.response ?? '');
+    if (session) return result(session, byReply(err.responseCode, 'permanent'));
+    // Until the relay has taken one message, a policy refusal cannot be told from "nobody may
+    // send here": it leaves the recipient pending (a rerun after the fix sends it), and three in
+    // a row stop the run. Once a message went through, the same reply is about the recipient.
+    if (!context.acceptedAny && err.responseCode !== undefined && err.responseCode >= 500 && isPolicyRefusal(err.response)) return result('login', 'permanent');
+    return result('recipient', byReply(err.responseCode, 'permanent'));
   }
   if (command === 'DATA' || code === 'EMESSAGE') return result('data', byReply(err.responseCode, 'permanent'));
   if (code === 'EENVELOPE') {

@@ -105,7 +105,7 @@ function hintFor(stage: FailureStage, certificate: boolean, ctx: { passwordSourc
     case 'greeting':
       return 'The server refused the greeting: check transport.name (the EHLO name) and that this host may use the server.';
     case 'login':
-      return `Check transport.user and the password in ${ctx.passwordSource}.`;
+      return `Check transport.user and the password in ${ctx.passwordSource}, and that the server lets this account (or, without transport.user, this host) relay.`;
     case 'sender':
       return `The server refused the sender ${ctx.from}: check that this account may send as list.from.address.`;
     default:
@@ -127,6 +127,8 @@ export class SmtpTransport implements Transport {
   private readonly hintContext: { passwordSource: string; from: string; requireTLS: boolean };
   private sessionChecked: Promise<SendFailure | null> | null = null;
   private sessionOk = false;
+  /** Whether the relay has accepted a message in this process (see classifySmtpError). */
+  private acceptedAny = false;
   /** Whether the server offered SMTPUTF8 (RFC 6531) after EHLO, as the probe saw it. */
   private smtpUtf8 = false;
 
@@ -174,7 +176,7 @@ export class SmtpTransport implements Transport {
   }
 
   private failure(err: SmtpErrorLike): SendFailure {
-    const c = classifySmtpError(err);
+    const c = classifySmtpError(err, { acceptedAny: this.acceptedAny });
     return { ok: false, kind: c.kind, stage: c.stage, reason: c.reason, hint: hintFor(c.stage, c.certificate, this.hintContext) };
   }
 
@@ -211,12 +213,15 @@ export class SmtpTransport implements Transport {
     });
   }
 
-  /** Concurrent first sends share one probe; a failed probe is tried again on the next send. */
+  /** Concurrent first sends share one probe; a transient failure is probed again on the next send. */
   private checkSession(): Promise<SendFailure | null> {
     if (this.sessionOk) return Promise.resolve(null);
     this.sessionChecked ??= this.probe().then((failure) => {
-      if (failure) this.sessionChecked = null;
-      else this.sessionOk = true;
+      // A transient failure (a refused connection, 4xx) is probed again by the next send; a
+      // permanent one (535, a certificate that does not verify) holds for the whole run: one
+      // handshake, one reply, however many recipients are waiting.
+      if (!failure) this.sessionOk = true;
+      else if (failure.kind === 'transient') this.sessionChecked = null;
       return failure;
     });
     return this.sessionChecked;
@@ -240,6 +245,7 @@ export class SmtpTransport implements Transport {
       // A domain goes in its ASCII (punycode) form, which every server takes.
       const envelope = { from: needsSmtpUtf8(from) ? from : withAsciiDomain(from), to: needsSmtpUtf8(to) ? to : withAsciiDomain(to) };
       const info = await this.mailer.sendMail({ envelope, raw: message.raw });
+      this.acceptedAny = true;
       return { ok: true, providerId: info.response };
     } catch (err) {
       return this.failure(err as SmtpErrorLike);
