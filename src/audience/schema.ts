@@ -5,6 +5,20 @@ import { contradictionMessage, contradictoryTopics, deliveryPreferenceFields, pr
 /** No control characters (CR and LF above all): a name ends up in the To: header. */
 const headerSafe = z.string().regex(/^[^\p{Cc}]*$/u, 'must not contain line breaks or control characters');
 
+/** The reader's choice of layout; see src/render/format.ts for the default. */
+export const emailFormat = z.enum(['full', 'compact']);
+export type EmailFormat = z.infer<typeof emailFormat>;
+
+/** Most topics a learned-weights map holds (the taxonomy is far smaller; this bounds stored data). */
+export const LEARNED_TOPICS_MAX = 200;
+
+export const learnedPreferences = z.strictObject({
+  topics: z
+    .record(z.string().min(1).max(80), z.number().min(-1).max(1))
+    .refine((topics) => Object.keys(topics).length <= LEARNED_TOPICS_MAX, `holds at most ${LEARNED_TOPICS_MAX} topics`),
+});
+export type LearnedPreferences = z.infer<typeof learnedPreferences>;
+
 export const subscriberStatus = z.enum(['active', 'pending', 'unsubscribed', 'bounced', 'suppressed']);
 
 /** Who or what changed a subscriber, and when: kept with the entry (consent records). */
@@ -37,6 +51,14 @@ export const subscriberSchema = z.strictObject({
   keywords: preferenceList('keywords', headerSafe.min(2).max(80)),
   /** Cadence, weekday, own time zone and hour, pause (src/audience/preferences.ts). */
   ...deliveryPreferenceFields,
+  /** How each paper is shown: `full` or `compact`; absent: chosen by paper count (src/render/format.ts). */
+  format: emailFormat.optional(),
+  /**
+   * Learned from the reader's "more / less like this" feedback: per topic id, a weight from -1
+   * (less) to 1 (more), 0 or absent neutral. It only reorders the email (src/audience/rank.ts);
+   * which papers are selected stays the reader's explicit choice.
+   */
+  learned: learnedPreferences.optional(),
   subscribedAt: z.iso.datetime({ offset: true }).optional(),
   /** Transient bounces seen (counted, not suppressed). */
   transientBounces: z.number().int().min(0).optional(),

@@ -1,4 +1,5 @@
 import { termPattern, FIELDS, fieldText, type ClassifiedPaper } from '../topics/classify.js';
+import { learnedKey, rankPapers } from './rank.js';
 import type { Subscriber } from './schema.js';
 
 /** Why a paper is in someone's email: shown in the email ("Because you follow ..."). */
@@ -15,7 +16,8 @@ export interface SelectedPaper {
   why: Why;
 }
 
-export type Preferences = Pick<Subscriber, 'topics' | 'excludeTopics' | 'authors' | 'keywords'>;
+/** What decides a reader's papers and their order (format and learned weights are optional). */
+export type Preferences = Pick<Subscriber, 'topics' | 'excludeTopics' | 'authors' | 'keywords'> & Partial<Pick<Subscriber, 'format' | 'learned'>>;
 
 /** Author names compare without case, accents or extra spaces ("José  Núñez" = "jose nunez"). */
 export function normalizeName(name: string): string {
@@ -29,6 +31,7 @@ export function normalizeName(name: string): string {
 
 /** Compiled once per preference set and reused for every paper. */
 export interface Matcher {
+  /** The reader's papers, ranked for them (src/audience/rank.ts). */
   select(papers: readonly ClassifiedPaper[]): SelectedPaper[];
 }
 
@@ -60,7 +63,7 @@ export function matcherFor(prefs: Preferences): Matcher {
           out.push({ paper, why });
         }
       }
-      return out;
+      return rankPapers(out, prefs.learned);
     },
   };
 }
@@ -68,13 +71,14 @@ export function matcherFor(prefs: Preferences): Matcher {
 /**
  * The papers of a section one subscriber gets. Included when a paper has an included topic,
  * a followed author or a keyword; never when it has an excluded topic. A subscriber with no
- * topics, authors or keywords at all gets everything (minus exclusions).
+ * topics, authors or keywords at all gets everything (minus exclusions). Ranked for the reader:
+ * followed authors first, then by how strongly they matched (src/audience/rank.ts).
  */
 export function selectPapers(papers: readonly ClassifiedPaper[], prefs: Preferences): SelectedPaper[] {
   return matcherFor(prefs).select(papers);
 }
 
-/** A stable key for a preference set: subscribers with equal keys get the same selection. */
+/** A stable key for a preference set: subscribers with equal keys get the same email (papers, order, format). */
 export function preferenceKey(prefs: Preferences): string {
   const sorted = (xs: readonly string[]) => [...xs].sort().join('\u0001');
   return [
@@ -82,5 +86,7 @@ export function preferenceKey(prefs: Preferences): string {
     sorted(prefs.excludeTopics),
     sorted(prefs.authors.map(normalizeName)),
     sorted(prefs.keywords.map((k) => k.toLowerCase())),
+    prefs.format ?? '',
+    learnedKey(prefs.learned),
   ].join('\u0002');
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { PREFERENCE_LIMITS, contradictionMessage, contradictoryTopics, sameKey, withoutDuplicates } from '../audience/preferences.js';
 import type { Subscriber } from '../audience/schema.js';
 import { ianaTimeZone, localDay, weekdayNames } from '../cadence/time.js';
+import { FULL_FORMAT_UP_TO } from '../render/format.js';
 
 /** A form field sent empty (null here) clears the preference; a field not sent at all keeps it. */
 const clearable = <T extends z.ZodType<unknown, string>>(schema: T) =>
@@ -20,6 +21,8 @@ export const deliveryFormFields = {
   timeZone: clearable(ianaTimeZone),
   hour: clearable(z.string().regex(/^(?:[01]?\d|2[0-3])$/, 'choose an hour from 0 to 23').transform(Number)),
   pausedUntil: clearable(z.iso.date('write a date as YYYY-MM-DD')),
+  /** `auto` clears the choice: the default by paper count (src/render/format.ts). */
+  format: z.enum(['auto', 'full', 'compact'], 'choose automatic, full or compact').optional(),
 };
 
 /** Lines of a textarea: trimmed, empty ones dropped, duplicates removed, then capped. */
@@ -60,6 +63,7 @@ export function applyDelivery(subscriber: Subscriber, form: DeliveryForm): Subsc
   if (form.timeZone !== undefined) next.timeZone = form.timeZone ?? undefined;
   if (form.hour !== undefined) next.hour = form.hour ?? undefined;
   if (form.pausedUntil !== undefined) next.pausedUntil = form.pausedUntil ?? undefined;
+  if (form.format !== undefined) next.format = form.format === 'auto' ? undefined : form.format;
   return next;
 }
 
@@ -90,5 +94,10 @@ export function deliveryView(subscriber: Subscriber, listZone: string, listHour:
     timeZone: subscriber.timeZone ?? '',
     listZone,
     pausedUntil: subscriber.pausedUntil ?? '',
+    formats: [
+      { value: 'auto', label: `Automatic: full for ${FULL_FORMAT_UP_TO} papers or fewer, compact for more`, checked: subscriber.format === undefined },
+      { value: 'compact', label: 'Compact: title, authors, one line and links for each paper (abstracts on the web)', checked: subscriber.format === 'compact' },
+      { value: 'full', label: 'Full: motivation, method and abstract of every paper', checked: subscriber.format === 'full' },
+    ],
   };
 }

@@ -109,6 +109,24 @@ describe('preference centre validation (real HTTP on 127.0.0.1)', () => {
     expect(await entry(project, EMAIL)).toEqual(before);
   });
 
+  it('saves the email format, shows it, keeps it when not sent and clears it with "automatic"', async () => {
+    const { token, app, project } = await open();
+    const first = await (await app.get(`/preferences?token=${token}`)).text();
+    expect(first).toMatch(/id="format-auto" name="format" value="auto" checked/);
+    expect((await app.post('/preferences', { token, authors: '', keywords: '', format: 'full' })).status).toBe(303);
+    expect((await entry(project, EMAIL)).format).toBe('full');
+    const page = await (await app.get(`/preferences?token=${token}`)).text();
+    expect(page).toMatch(/id="format-full" name="format" value="full" checked/);
+    expect(page).not.toMatch(/value="auto" checked/);
+    expect((await app.post('/preferences', { token, authors: '', keywords: '' })).status).toBe(303);
+    expect((await entry(project, EMAIL)).format).toBe('full');
+    expect((await app.post('/preferences', { token, authors: '', keywords: '', format: 'auto' })).status).toBe(303);
+    expect((await entry(project, EMAIL)).format).toBeUndefined();
+    const bad = await app.post('/preferences', { token, authors: '', keywords: '', format: 'huge' });
+    expect(bad.status).toBe(400);
+    expect(fieldError(await bad.text(), 'format')).toMatch(/automatic, full or compact/);
+  });
+
   it('explains the author format on the page', async () => {
     const { token, app } = await open();
     const page = await (await app.get(`/preferences?token=${token}`)).text();

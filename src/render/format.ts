@@ -1,0 +1,14 @@
+import type { EmailFormat } from '../audience/schema.js';
+
+/**
+ * Emails with at most this many papers are `full` for a reader who has not chosen a format;
+ * more papers are `compact`. Measured in Chromium at 390 px (README "The emails"): three full
+ * papers are about as tall as eighteen compact ones, which is as long as an email skimmed on a
+ * phone should get.
+ */
+export const FULL_FORMAT_UP_TO = 3;
+
+/** The reader's format, or the default for an email of `paperCount` papers. */
+export function formatFor(preference: EmailFormat | undefined, paperCount: number): EmailFormat {
+  return preference ?? (paperCount <= FULL_FORMAT_UP_TO ? 'full' : 'compact');
+}
