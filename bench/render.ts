@@ -44,7 +44,7 @@ const heapBefore = process.memoryUsage().heapUsed;
 const t0 = performance.now();
 for (const s of subscribers) {
   const sel = selectionFor(s);
-  if (sel.length) await cache.render(section, sel);
+  if (sel.length) await cache.render(section, sel, s.format);
 }
 const renderMs = performance.now() - t0;
 
@@ -55,7 +55,7 @@ const date = new Date();
 for (const s of subscribers) {
   const sel = selectionFor(s);
   if (!sel.length) continue;
-  const message = await composeFor(config, await cache.render(section, sel), section, s, links, date);
+  const message = await composeFor(config, await cache.render(section, sel, s.format), section, s, links, date);
   bytes += message.raw.length;
   sent++;
 }

@@ -67,7 +67,7 @@ for (const s of subscribers) {
   const selected = selections.get(key)!;
   if (!selected.length) continue;
   recipients++;
-  paperSets.add(variantKey(selected));
+  paperSets.add(variantKey(selected, s.format));
 }
 
 const rssAfterSetup = process.memoryUsage().rss;
@@ -78,7 +78,7 @@ for (const s of subscribers) {
   if (prebuilt.length >= 200) break;
   const selected = selections.get(preferenceKey(s))!;
   if (!selected.length) continue;
-  const rendered = await renderEmail(templates, join(root, 'templates'), section, selected, renderSettings(loaded, taxonomy));
+  const rendered = await renderEmail(templates, join(root, 'templates'), section, selected, renderSettings(loaded, taxonomy), s.format);
   prebuilt.push((await composeFor(loaded, rendered, section, s, links, new Date())).raw);
 }
 const pool = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true, ...POOL });

@@ -28,7 +28,7 @@ export function audienceStats(papers: readonly ClassifiedPaper[], subscribers: r
     if (!selected) selections.set(key, (selected = matcherFor(s).select(papers)));
     if (selected.length === 0) continue;
     recipients++;
-    variants.add(variantKey(selected));
+    variants.add(variantKey(selected, s.format));
     for (const { paper } of selected) reached.add(paper.id);
   }
   return { active, recipients, variants: variants.size, unreached: papers.filter((p) => !reached.has(p.id)) };

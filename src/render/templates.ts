@@ -73,7 +73,57 @@ export function truncateText(text: string, max: number): string {
   return `${(space > max * 0.6 ? cut.slice(0, space) : cut).replace(/[\s,;:.-]+$/, '')}…`;
 }
 
-function registerHelpers(hb: typeof Handlebars): void {
+/** Words a shortened title should not end on ("… for the…"). */
+const DANGLING = /\s+(?:a|an|the|and|or|of|for|to|in|on|at|by|with|via|from|into|as|is|are|towards?|vs\.?)$/i;
+
+/**
+ * `text` cut to at most `max` characters at a word boundary, with "…". The cut drops a dangling
+ * small word and trailing punctuation; a cut that lands at the end of a main title ("Can MLLMs
+ * Read the Room?" of "…? A Study …", or before a subtitle's colon) takes no ellipsis. A single
+ * over-long word is cut where it must be.
+ */
+export function cutAtWord(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max);
+  const space = cut.lastIndexOf(' ');
+  if (space <= 0) return `${text.slice(0, max - 1)}…`;
+  let kept = cut.slice(0, space);
+  while (DANGLING.test(kept)) kept = kept.replace(DANGLING, '');
+  if (/[?!:]$/.test(kept) && kept.length > 4) return kept.replace(/:$/, '');
+  return `${kept.replace(/[\s,;:.\-–—]+$/, '')}…`;
+}
+
+/** Fewest characters of the top title a subject keeps before it takes a shorter head. */
+export const SUBJECT_MIN_TITLE = 24;
+
+/**
+ * A subject of at most `max` characters: the first head that leaves room for the whole title or
+ * at least SUBJECT_MIN_TITLE characters of it, the separator, then the title cut at a word.
+ */
+export function fitSubject(heads: readonly string[], separator: string, title: string, max: number): string {
+  const usable = heads.filter((h) => h.length + separator.length < max);
+  for (const head of usable) {
+    const room = max - head.length - separator.length;
+    if (title.length <= room || room >= SUBJECT_MIN_TITLE) return title ? head + separator + cutAtWord(title, room) : head;
+  }
+  const head = usable[usable.length - 1];
+  return head ? head + separator + cutAtWord(title, max - head.length - separator.length) : cutAtWord(title, max);
+}
+
+/** "a", "a and b", "a, b and c". */
+export function listPhrase(items: readonly string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
+export function registerHelpers(hb: typeof Handlebars): void {
+  hb.registerHelper('fit', (heads: unknown, separator: string, title: unknown, max: number) =>
+    fitSubject(Array.isArray(heads) ? heads.map(String) : [String(heads ?? '')], separator, String(title ?? ''), max),
+  );
+  hb.registerHelper('repeat', (count: number, text: string) => String(text).repeat(Math.max(0, Math.min(500, Number(count) || 0))));
+  hb.registerHelper('pad', (text: unknown, width: number) => String(text ?? '').padEnd(width));
+  hb.registerHelper('pluck', (xs: unknown, key: string) => (Array.isArray(xs) ? xs.map((x) => (x as Record<string, unknown>)[key]) : []));
+  hb.registerHelper('list', (xs: unknown) => (Array.isArray(xs) ? listPhrase(xs.map(String)) : ''));
   hb.registerHelper('plural', (n: number, one: string, many: string) => (n === 1 ? one : many));
   hb.registerHelper('inc', (n: number) => n + 1);
   hb.registerHelper('concat', (...args: unknown[]) => args.slice(0, -1).join(''));
@@ -115,6 +165,18 @@ export function compileTemplates(sources: TemplateSources, displayBase = process
     subject: compile(hb, sources.subject, name(TEMPLATE_FILES.subject), true),
     preheader: compile(hb, sources.preheader, name(TEMPLATE_FILES.preheader), true),
   };
+}
+
+/**
+ * A Handlebars environment for the subscribe-form emails (confirm, already-subscribed): the
+ * digest's helpers and partials (dark mode, footer), so every email shares one look.
+ */
+export async function transactionalHandlebars(dir: string): Promise<typeof Handlebars> {
+  const hb = Handlebars.create();
+  registerHelpers(hb);
+  const { partials } = await readTemplateSources(dir);
+  for (const [name, source] of Object.entries(partials)) hb.registerPartial(name, source);
+  return hb;
 }
 
 export async function readTemplateSources(dir: string): Promise<TemplateSources> {

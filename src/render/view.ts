@@ -1,8 +1,10 @@
+import type { EmailFormat } from '../audience/schema.js';
 import type { SelectedPaper, Why } from '../audience/select.js';
 import { normalizeName } from '../audience/select.js';
 import { escapeHtml } from '../digest/html.js';
 import type { RichText, Section } from '../digest/types.js';
-import { truncateText } from './templates.js';
+import { paperLinks } from './links.js';
+import { fitSubject, listPhrase, truncateText } from './templates.js';
 
 /** How much of the content fits: see README "Staying under Gmail's clipping limit". */
 export interface Trim {
@@ -38,18 +40,31 @@ export function rangeLabel(range: Section['range']): string | null {
   return `${dayMonth.format(from)} to ${shortDate.format(last)}`;
 }
 
-/** "A, B, C, D, E, … Z (9 authors)": the last author (often the lab head) and followed ones stay. */
-export function shortenAuthors(authors: readonly string[], max: number, keep: readonly string[] = []): string {
-  if (authors.length <= max) return authors.join(', ');
-  const kept = new Set(keep.map(normalizeName));
+/** The names an author line shows: the first ones, any followed ones, the last (often the lab head). */
+function shownAuthors(authors: readonly string[], max: number, keep: ReadonlySet<string>): { names: string[]; cut: boolean } {
+  if (authors.length <= max) return { names: [...authors], cut: false };
   const head = authors.slice(0, Math.max(1, max - 1));
-  const middle = authors.slice(head.length, -1).filter((a) => kept.has(normalizeName(a)));
-  return `${[...head, ...middle].join(', ')}, … ${authors[authors.length - 1]} (${authors.length} authors)`;
+  const middle = authors.slice(head.length, -1).filter((a) => keep.has(normalizeName(a)));
+  return { names: [...head, ...middle, authors[authors.length - 1]!], cut: true };
 }
 
-function listPhrase(items: string[]): string {
-  if (items.length <= 1) return items.join('');
-  return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+/** "A, B, C, D, E, … Z (9 authors)": the last author (often the lab head) and followed ones stay. */
+export function shortenAuthors(authors: readonly string[], max: number, keep: readonly string[] = []): string {
+  return authorLine(authors, max, keep).text.replace(/\*/g, '');
+}
+
+/**
+ * The author line in both parts, followed authors highlighted: `<strong>` in HTML, `*Name*` in
+ * text. Past `max` authors it is shortened as shortenAuthors says.
+ */
+export function authorLine(authors: readonly string[], max: number, followed: readonly string[] = []): RichText {
+  const keep = new Set(followed.map(normalizeName));
+  const { names, cut } = shownAuthors(authors, max, keep);
+  const html = names.map((n) => (keep.has(normalizeName(n)) ? `<strong class="dm-followed">${escapeHtml(n)}</strong>` : escapeHtml(n)));
+  const text = names.map((n) => (keep.has(normalizeName(n)) ? `*${n}*` : n));
+  if (!cut) return { html: html.join(', '), text: text.join(', ') };
+  const join = (xs: string[]) => `${xs.slice(0, -1).join(', ')}, … ${xs[xs.length - 1]} (${authors.length} authors)`;
+  return { html: join(html), text: join(text) };
 }
 
 export const REASON_MAX_CHARS = 160;
@@ -72,38 +87,106 @@ function shorten(field: RichText, chars: number | null): RichText & { shortened:
 }
 
 const capped = (field: RichText | null, max: number | null) => (field ? shorten(field, max) : null);
+const smaller = (a: number | null, b: number) => (a === null ? b : Math.min(a, b));
+
+/** A headline's motivation and a compact paper's summary are one sentence: cut past this. */
+export const ONE_LINE_CHARS = 200;
+
+/** The first sentence of a text (for a compact summary when a paper has no method or motivation). */
+function firstSentence(field: RichText): RichText {
+  const end = /[.!?](?=\s+[A-Z])/.exec(field.text);
+  if (!end) return field;
+  const text = field.text.slice(0, end.index + 1);
+  return { text, html: escapeHtml(text) };
+}
+
+/** Topic labels of the reader's papers, those on most papers first (ties: first seen). */
+function topicsByCount(selected: readonly SelectedPaper[], ofPaper: (s: SelectedPaper) => readonly string[], labels: Readonly<Record<string, string>>): string[] {
+  const counts = new Map<string, number>();
+  for (const s of selected) for (const t of ofPaper(s)) counts.set(t, (counts.get(t) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([t]) => labels[t] ?? t);
+}
+
+const papersWord = (n: number) => (n === 1 ? '1 new paper' : `${n} new papers`);
+
+/** What the subject may say before the top title, most telling first, with the topics each names. */
+export function subjectHeads(selected: readonly SelectedPaper[], labels: Readonly<Record<string, string>>): { head: string; names: string[] }[] {
+  const count = selected.length;
+  const heads: { head: string; names: string[] }[] = [];
+  const followed = selected[0]?.why.authors[0];
+  if (followed) heads.push({ head: count === 1 ? `New from ${followed}` : `New from ${followed} + ${count - 1} more`, names: [] });
+  const topics = topicsByCount(selected, (s) => s.why.topics, labels);
+  const keywords = [...new Set(selected.flatMap((s) => s.why.keywords))];
+  if (topics.length >= 2) heads.push({ head: `${papersWord(count)} on ${topics[0]} and ${topics[1]}`, names: topics.slice(0, 2) });
+  if (topics.length >= 1) heads.push({ head: `${papersWord(count)} on ${topics[0]}`, names: topics.slice(0, 1) });
+  else if (keywords.length) heads.push({ head: `${papersWord(count)} on “${keywords[0]}”`, names: [] });
+  heads.push({ head: papersWord(count), names: [] });
+  return heads;
+}
+
+export const SUBJECT_MAX_CHARS = 70;
+export const SUBJECT_SEPARATOR = ' — ';
+
+/**
+ * The subject (README "Subject and preheader"): at most 70 characters, the first head that leaves
+ * room for enough of the top title (fitSubject), then the title cut at a word boundary. Also
+ * returns the topics it named, so the preheader names the others.
+ */
+export function subjectFor(selected: readonly SelectedPaper[], labels: Readonly<Record<string, string>>): { subject: string; named: string[] } {
+  const heads = subjectHeads(selected, labels);
+  const title = selected[0]?.paper.title.text ?? '';
+  const subject = fitSubject(heads.map((h) => h.head), SUBJECT_SEPARATOR, title, SUBJECT_MAX_CHARS);
+  const chosen = heads.find((h) => subject.startsWith(h.head + SUBJECT_SEPARATOR) || subject === h.head);
+  return { subject, named: chosen?.names ?? [] };
+}
 
 /**
  * The data every template sees, for one reader's selection; pure. The variant render replaces
  * the per-reader parts (summary, reason lines, preheader, recipient) with placeholders.
  */
-export function buildView(section: Section, selected: readonly SelectedPaper[], settings: ViewSettings, trim: Trim) {
+export function buildView(section: Section, selected: readonly SelectedPaper[], settings: ViewSettings, trim: Trim, format: EmailFormat = 'full') {
   const max = settings.maxFieldChars ?? null;
+  const labels = settings.topicLabels;
   // The abstract follows the trim ladder and the field cap, in HTML and text alike.
   const abstractChars = trim.abstractChars === null ? max : max === null ? trim.abstractChars : Math.min(trim.abstractChars, max);
-  const papers = selected.slice(0, trim.fullPapers).map(({ paper, why }) => {
-    const abstract = paper.abstract && trim.abstractChars !== 0 ? shorten(paper.abstract, abstractChars) : null;
+  const compact = format === 'compact';
+  const papers = selected.slice(0, trim.fullPapers).map(({ paper, why }, index) => {
+    const abstract = paper.abstract && trim.abstractChars !== 0 && !compact ? shorten(paper.abstract, abstractChars) : null;
+    const links = paperLinks(paper);
+    const summarySource = paper.method ?? paper.motivation ?? (paper.abstract ? firstSentence(paper.abstract) : null);
     return {
       id: paper.id,
+      anchor: `paper-${index + 1}`,
+      compact,
+      number: index + 1,
+      first: index === 0,
       title: capped(paper.title, max)!,
-      link: paper.link,
-      authors: shortenAuthors(paper.authors, settings.maxAuthors, why.authors),
-      topics: paper.topics.map((id) => ({ id, label: settings.topicLabels[id] ?? id })),
-      motivation: capped(paper.motivation, max),
-      method: capped(paper.method, max),
+      /** What the title opens: the abstract page for arXiv papers, else the link as written. */
+      url: links[0]?.label === 'Code' ? null : (links[0]?.url ?? null),
+      links,
+      authors: paper.authors.length ? authorLine(paper.authors, settings.maxAuthors, why.authors) : null,
+      topics: paper.topics.map((id) => ({ id, label: labels[id] ?? id })),
+      motivation: compact ? null : capped(paper.motivation, max),
+      method: compact ? null : capped(paper.method, max),
+      summary: compact ? capped(summarySource, smaller(max, ONE_LINE_CHARS)) : null,
       abstract: abstract?.html ?? null,
       abstractShortened: abstract?.shortened ?? false,
       abstractText: abstract?.text ?? null,
-      extra: Object.entries(paper.extra).map(([label, value]) => ({ label, ...shorten(value, max) })),
-      why: whyLine(why, settings.topicLabels),
+      extra: compact ? [] : Object.entries(paper.extra).map(([label, value]) => ({ label, ...shorten(value, max) })),
+      headline: capped(paper.motivation, smaller(max, ONE_LINE_CHARS)),
+      why: whyLine(why, labels),
     };
   });
-  const more = selected.slice(trim.fullPapers).map(({ paper }) => ({ title: capped(paper.title, max)!, link: paper.link }));
+  const more = selected.slice(trim.fullPapers).map(({ paper }) => ({ title: capped(paper.title, max)!, link: paperLinks(paper).find((l) => l.label !== 'Code')?.url ?? null }));
   const count = selected.length;
   const everything = selected.every((s) => s.why.everything);
-  const topicIds = [...new Set(selected.flatMap((s) => (everything ? s.paper.topics : s.why.topics)))];
+  const readerTopics = topicsByCount(selected, (s) => s.why.topics, labels);
+  const dayTopics = topicsByCount(selected, (s) => s.paper.topics, labels);
+  const { subject, named } = subjectFor(selected, labels);
   return {
     list: settings.list,
+    format,
+    compact,
     section: {
       date: section.date,
       dateLabel: longDate.format(utc(section.date)),
@@ -111,12 +194,17 @@ export function buildView(section: Section, selected: readonly SelectedPaper[], 
       rangeLabel: rangeLabel(section.range),
     },
     papers,
+    /** The list at the top: every paper shown in the email, in its order (none for a single paper). */
+    headlines: papers.length >= 2 ? papers : [],
     more,
     count,
     othersCount: count - 1,
-    firstTitle: truncateText(selected[0]?.paper.title.text ?? '', 200),
-    firstMotivation: truncateText(selected[0]?.paper.motivation?.text ?? '', 200),
-    topicLabels: topicIds.slice(0, 4).map((t) => settings.topicLabels[t] ?? t),
+    subject,
+    topTitle: selected[0]?.paper.title.text ?? '',
+    topMotivation: selected[0]?.paper.motivation?.text ?? (selected[0]?.paper.abstract ? firstSentence(selected[0].paper.abstract).text : ''),
+    /** For the preheader: topics the subject does not name (the day's for a reader of everything). */
+    otherTopics: (everything ? dayTopics : readerTopics).filter((t) => !named.includes(t)).slice(0, 2),
+    topicLabels: (everything ? dayTopics : readerTopics).slice(0, 4),
     summary:
       everything && count === section.papers.length
         ? `Here ${count === 1 ? 'is the 1 new paper' : `are all ${count} new papers`} of the day.`
@@ -124,3 +212,4 @@ export function buildView(section: Section, selected: readonly SelectedPaper[], 
   };
 }
 
+export type View = ReturnType<typeof buildView>;

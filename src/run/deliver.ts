@@ -1,5 +1,5 @@
 import pMap from 'p-map';
-import { addressKey, type Subscriber } from '../audience/schema.js';
+import { addressKey, type EmailFormat, type Subscriber } from '../audience/schema.js';
 import { matcherFor, preferenceKey, type SelectedPaper } from '../audience/select.js';
 import type { Section } from '../digest/types.js';
 import type { Config } from '../config/load.js';
@@ -133,15 +133,15 @@ export class VariantCache {
     return this.keys.size;
   }
 
-  variant(section: Section, selected: readonly SelectedPaper[]): Promise<EncodedRender> {
-    const key = variantKey(selected);
+  variant(section: Section, selected: readonly SelectedPaper[], format?: EmailFormat): Promise<EncodedRender> {
+    const key = variantKey(selected, format);
     this.keys.add(key);
     const cached = this.renders.get(key);
     if (cached) return Promise.resolve(cached);
     let pending = this.pending.get(key);
     if (!pending) {
       this.renderCount++;
-      pending = renderVariant(this.templates, this.templatesDir, section, selected, this.settings)
+      pending = renderVariant(this.templates, this.templatesDir, section, selected, this.settings, format)
         .then((v) => {
           const encoded = { ...v, encoded: encodeVariant(v) };
           // Cached before the pending entry goes, so no caller in between renders it again.
@@ -155,9 +155,9 @@ export class VariantCache {
   }
 
   /** One reader's email: the shared variant plus the copy for their selection. */
-  async render(section: Section, selected: readonly SelectedPaper[]): Promise<RenderedEmail & { encoded: EncodedVariant }> {
-    const variant = await this.variant(section, selected);
-    return { ...variant, ...readerCopy(this.templates, section, selected, this.settings, variant.trim) };
+  async render(section: Section, selected: readonly SelectedPaper[], format?: EmailFormat): Promise<RenderedEmail & { encoded: EncodedVariant }> {
+    const variant = await this.variant(section, selected, format);
+    return { ...variant, ...readerCopy(this.templates, section, selected, this.settings, variant.trim, format) };
   }
 }
 
@@ -221,6 +221,8 @@ function oversize(bytes: number, max: number): SendResult {
 
 interface Selection {
   selected: SelectedPaper[];
+  /** The reader's format preference (absent: the default for the paper count). */
+  format: EmailFormat | undefined;
   /** The render key of the selection (see variantKey). */
   key: string;
   copy: ReaderCopy | null;
@@ -300,14 +302,14 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
     let selection = selections.get(prefKey);
     if (!selection) {
       const selected = matcherFor(subscriber).select(papers);
-      selection = { selected, key: variantKey(selected), copy: null };
+      selection = { selected, format: subscriber.format, key: variantKey(selected, subscriber.format), copy: null };
       selections.set(prefKey, selection);
     }
     return selection;
   };
   const renderFor = async (selection: Selection) => {
-    const variant = await variants.variant(section, selection.selected);
-    selection.copy ??= readerCopy(ctx.templates, section, selection.selected, ctx.renderSettings, variant.trim);
+    const variant = await variants.variant(section, selection.selected, selection.format);
+    selection.copy ??= readerCopy(ctx.templates, section, selection.selected, ctx.renderSettings, variant.trim, selection.format);
     const rendered = { ...variant, ...selection.copy };
     largestHtmlBytes = Math.max(largestHtmlBytes, rendered.htmlBytes);
     return rendered;

@@ -52,7 +52,7 @@ export async function prepareEmail(
   const papers = section.papers.map((p) => classifyPaper(p, inputs.compiledTaxonomy));
   const selected = selectPapers(papers, subscriber);
   if (selected.length === 0) return null;
-  const rendered = await renderEmail(inputs.templates, config.paths.templates, section, selected, renderSettings(config, inputs.taxonomy));
+  const rendered = await renderEmail(inputs.templates, config.paths.templates, section, selected, renderSettings(config, inputs.taxonomy), subscriber.format);
   return { section, subscriber, rendered };
 }
 

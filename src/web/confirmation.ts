@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import Handlebars from 'handlebars';
+import type Handlebars from 'handlebars';
 import mjml2html from 'mjml';
 import { addressKey, type Subscriber } from '../audience/schema.js';
 import type { Config } from '../config/load.js';
@@ -10,6 +10,7 @@ import { InputError } from '../errors.js';
 import { dispatcherFor, type Dispatcher } from '../mail/flow.js';
 import type { Transport } from '../mail/transport.js';
 import { recipientLinks, signedUrl, type LinkSettings } from '../tokens/links.js';
+import { transactionalHandlebars } from '../render/templates.js';
 
 interface Composed {
   raw: Buffer;
@@ -48,7 +49,7 @@ export class ConfirmationMailer {
   }
 
   static async create(config: Config, transport: Transport, links: LinkSettings, log: ConfirmationLog, now = () => new Date()) {
-    const hb = Handlebars.create();
+    const hb = await transactionalHandlebars(config.paths.templates);
     const read = (f: string) => readFile(join(config.paths.templates, f), 'utf8');
     const pair = async (name: string) => ({ mjml: hb.compile(await read(`${name}.mjml.hbs`)), text: hb.compile(await read(`${name}.txt.hbs`), { noEscape: true }) });
     const templates = { confirm: await pair('confirm'), already: await pair('already-subscribed') };
@@ -57,7 +58,7 @@ export class ConfirmationMailer {
 
   /** Renders the subscribe-form emails with sample values under MJML's strict validation (for `validate`). */
   static async check(config: Config): Promise<void> {
-    const hb = Handlebars.create();
+    const hb = await transactionalHandlebars(config.paths.templates);
     const view = { list: config.list, email: 'reader@example.org', confirmUrl: `${config.baseUrl}/confirm?token=sample`, manageUrl: `${config.baseUrl}/preferences?token=sample`, ttlHours: 48 };
     for (const name of ['confirm.mjml.hbs', 'already-subscribed.mjml.hbs']) {
       const file = join(config.paths.templates, name);

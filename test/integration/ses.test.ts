@@ -45,7 +45,7 @@ describe('SES delivery through SendRawEmail to the aws-ses-v2-local emulator', (
     expect(run.code).toBe(0);
     expect(await recipientsInStore()).toEqual(EXPECTED);
     const stored = (await emulator.store()).emails;
-    expect(stored.every((e) => e.subject.startsWith('13 Nov 2025: '))).toBe(true);
+    expect(stored.every((e) => /^(?:\d+ new papers?|New from) .*— /.test(e.subject))).toBe(true);
     expect(stored.every((e) => e.body.html?.includes('unsubscribe?token=v1.') && e.body.text?.includes('Unsubscribe: https://'))).toBe(true);
     expect(proxy!.requests.every((r) => r.params.get('ConfigurationSetName') === 'digest-events')).toBe(true);
     for (const { raw } of proxy!.requests) {

@@ -96,7 +96,7 @@ describe('SMTP delivery to a real smtp-server on 127.0.0.1', () => {
     expect(result.code).toBe(0);
     expect(sink.messages).toHaveLength(1);
     const mail = await simpleParser(sink.messages[0]!.raw);
-    expect(mail.subject).toMatch(/^\[TEST\] 12 Nov 2025: /);
+    expect(mail.subject).toMatch(/^\[TEST\] \d+ new papers? on Video — /);
     expect(mail.messageId).toMatch(/^<test-[0-9a-f]{16}@mllm-digest\.example\.org>$/);
     expect(await withProjectStore(dir, (store) => store.listDeliveries({}))).toEqual([]);
   });

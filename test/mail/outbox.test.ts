@@ -52,7 +52,7 @@ describe('outbox .eml, parsed back with mailparser', () => {
     expect(mail.from?.value[0]).toEqual({ name: 'Multimodal LLM Digest', address: 'digest@example.org' });
     const to = Array.isArray(mail.to) ? mail.to[0]! : mail.to!;
     expect(to.value[0]).toEqual({ name: 'Ana López', address: 'ana.lopez@example.org' });
-    expect(mail.subject).toMatch(/^13 Nov 2025: .+ and 3 more$/);
+    expect(mail.subject).toMatch(/^4 new papers — Multimodal Large Language Models for/);
     expect(mail.date?.toISOString()).toBe('2025-11-13T07:00:00.000Z');
     expect(mail.messageId).toBe(messageIdFor('2025-11-13', 'ana.lopez@example.org', 'mllm-digest.example.org'));
     expect(mail.text).toContain('Hi Ana López,');

@@ -81,7 +81,7 @@ describe('preview in headless Chromium', () => {
     await page.waitForFunction(() => document.getElementById('live')?.textContent === 'live reload on');
     const file = join(preview.dir, 'templates/partials/header.mjml.hbs');
     const original = await readFile(file, 'utf8');
-    await writeFile(file, original.replace('{{list.name}}</mj-text>', '{{list.name}} · EDITED ON DISK</mj-text>'));
+    await writeFile(file, original.replace('{{list.name}}</p>', '{{list.name}} · EDITED ON DISK</p>'));
     await expect
       .poll(async () => {
         const frame = page.frames().find((f) => f.url().includes('/email/'));

@@ -22,7 +22,7 @@ export const person = { greeting: 'Hi Ana,', email: 'ana@example.org', manageUrl
 /** One reader's email for a section, filled for `person`, as a run sends it. */
 export async function renderFor(section: Section, prefs: Partial<Preferences> = {}, overrides: Partial<RenderSettings> = {}) {
   const selected = selectPapers(classified(section), { ...NO_PREFS, ...prefs });
-  const rendered = await renderEmail(templates, templatesDir, section, selected, { ...settings, ...overrides });
+  const rendered = await renderEmail(templates, templatesDir, section, selected, { ...settings, ...overrides }, prefs.format);
   const personal = personalFields(rendered, person);
   return { selected, rendered, html: fill(rendered.html, personal, true), text: fill(rendered.text, personal, false) };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import mjml2html from 'mjml';
-import { selectPapers } from '../../src/audience/select.js';
+import { selectPapers, type Preferences } from '../../src/audience/select.js';
 import type { Section } from '../../src/digest/types.js';
 import { fill, personalFields } from '../../src/render/personalise.js';
 import { escapeHtml } from '../../src/digest/html.js';
@@ -19,9 +19,9 @@ const person = {
   unsubscribeUrl: 'https://digest.example.org/unsubscribe?token=v1.ghi.jkl',
 };
 
-async function render(section: Section, prefs = NO_PREFS, overrides: Partial<RenderSettings> = {}) {
+async function render(section: Section, prefs: Preferences = NO_PREFS, overrides: Partial<RenderSettings> = {}) {
   const selected = selectPapers(classified(section), prefs);
-  const rendered = await renderEmail(templates, templatesDir, section, selected, { ...settings, ...overrides });
+  const rendered = await renderEmail(templates, templatesDir, section, selected, { ...settings, ...overrides }, prefs.format);
   const personal = personalFields(rendered, person);
   return { selected, rendered, html: fill(rendered.html, personal, true), text: fill(rendered.text, personal, false) };
 }
@@ -72,23 +72,24 @@ describe('render', () => {
       ...largest,
       papers: [0, 1, 2, 3].flatMap((copy) => largest.papers.map((p) => ({ ...p, id: `${p.id}-${copy}`, link: `${p.link}v${copy + 1}` }))),
     };
-    const { rendered, html, text } = await render(big);
+    const { rendered, html, text } = await render(big, { ...NO_PREFS, format: 'full' });
     expect(Buffer.byteLength(html)).toBeLessThan(100_000);
     expect(rendered.trim.abstractChars).toBe(0);
     expect(rendered.trim.fullPapers).toBeLessThan(big.papers.length);
     const more = big.papers.length - rendered.trim.fullPapers;
     expect(html).toContain(`${more} more papers for you`);
-    // Nothing is lost: every paper is still linked, in full or in the list.
-    for (const paper of big.papers) expect(html).toContain(`href="${paper.link}"`);
+    // Nothing is lost: every paper is still linked (its abstract page), in full or in the list.
+    for (const paper of big.papers) expect(html).toContain(`href="${paper.link!.replace('/pdf/', '/abs/')}"`);
     expect(text).toContain(`${more} more papers for you`);
   });
 
   it('shortens abstracts first when that is enough', async () => {
-    // 77 KB: the budget reserves room for 24 per-recipient slots (18 of them reason lines).
-    const { rendered, html } = await render(largest, NO_PREFS, { maxHtmlBytes: 77_000 });
+    // The default 100 KB budget (room reserved for 24 per-recipient slots, 18 of them reason lines):
+    // the 18 papers in full format fit with abstracts cut to 700 characters.
+    const { rendered, html } = await render(largest, { ...NO_PREFS, format: 'full' });
     expect(rendered.trim.abstractChars).toBe(700);
     expect(rendered.trim.fullPapers).toBe(18);
-    expect(Buffer.byteLength(html)).toBeLessThan(77_000);
+    expect(Buffer.byteLength(html)).toBeLessThan(100_000);
     expect(html).toContain('Read the full abstract');
   });
 
@@ -112,11 +113,11 @@ describe('render', () => {
     expect(html).not.toContain('<b>Eve</b>');
   });
 
-  it('writes a subject with the date, the first title and "and N more", and a preheader', async () => {
-    const { rendered } = await render(largest);
-    expect(rendered.subject).toMatch(/^12 Nov 2025: Simulating the Visual World with Artificial Intelligence: A Roadmap and 17 more$/);
-    expect(rendered.preheader).toMatch(/^18 new papers on /);
-    const { html } = await render(largest);
+  it('writes a subject that leads with the count and the top title, and a preheader in the hidden preview', async () => {
+    const { rendered, html } = await render(largest);
+    // Subject and preheader rules on every seed section: subject.test.ts.
+    expect(rendered.subject).toBe('18 new papers — Simulating the Visual World with Artificial…');
+    expect(rendered.preheader).toMatch(/^Tackles the shift from generating appealing videos/);
     expect(html).toContain(escapeHtml(rendered.preheader.slice(0, 30)));
   });
 
@@ -132,7 +133,7 @@ describe('render', () => {
     expect(html).toContain(`href="${person.unsubscribeUrl}"`);
     expect(html).toContain(`href="${person.manageUrl}"`);
     expect(text).toContain(`Unsubscribe: ${person.unsubscribeUrl}`);
-    expect(text).toContain(`Manage your topics: ${person.manageUrl}`);
+    expect(text).toContain(`Manage your topics and format: ${person.manageUrl}`);
   });
 });
 

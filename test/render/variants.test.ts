@@ -56,8 +56,9 @@ describe('render once per paper set, fill per reader', () => {
     const everything = selectPapers(papers, NO_PREFS);
     // Every topic: the same papers as "everything" when each paper has a topic, but with reasons.
     const allTopics = selectPapers(papers, { ...NO_PREFS, topics: taxonomy.topics.map((t) => t.id) });
-    const covered = everything.filter((s) => s.paper.topics.length > 0);
-    const withReasons = allTopics.filter((s) => covered.some((c) => c.paper.id === s.paper.id));
+    // The same papers in the same order (the reader of every topic has them ranked), without reasons.
+    const withReasons = allTopics.filter((s) => s.paper.topics.length > 0);
+    const covered = withReasons.map((s) => everything.find((e) => e.paper.id === s.paper.id)!);
     expect(variantKey(withReasons)).toBe(variantKey(covered));
     const cache = new VariantCache(templates, templatesDir, settings);
     const a = await cache.render(section, covered);
@@ -68,7 +69,7 @@ describe('render once per paper set, fill per reader', () => {
     expect(textA).not.toContain('Why you got this');
     expect(textB).toContain('Why you got this: your topic');
     const htmlA = fill(a.html, personalFields(a, recipient), true);
-    expect(htmlA).not.toContain('dm-why');
+    expect(htmlA).not.toContain('class="dm-why"');
   });
 
   it('compiles once per distinct paper set on a generated list', async () => {
