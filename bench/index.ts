@@ -1,5 +1,7 @@
 // `npm run bench`: tagger quality, rendering vs per-recipient cost, then whole passes over SMTP
-// on 127.0.0.1 beside the plain-pool limit (BENCH_SIZES, default 10,000 and 100,000 subscribers).
+// on 127.0.0.1 beside the plain-pool limit (BENCH_SIZES, default 10,000 and 100,000 subscribers),
+// then the preview with 100,000 subscribers in the store (BENCH_PREVIEW_SUBSCRIBERS).
 await import('./tagger.js');
 await import('./render.js');
 await import('./throughput.js');
+await import('./preview.js');

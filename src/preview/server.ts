@@ -6,18 +6,21 @@ import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import Handlebars from 'handlebars';
 import { z } from 'zod';
-import { addressKey } from '../audience/schema.js';
+import { topicProblem } from '../audience/load.js';
+import { addressKey, type Subscriber } from '../audience/schema.js';
+import { selectPapers } from '../audience/select.js';
 import type { Config } from '../config/load.js';
+import type { Section } from '../digest/types.js';
 import { formatProblem, UserError } from '../errors.js';
-import type { Store } from '../store/store.js';
-import { loadInputs, type Inputs } from '../run/context.js';
+import type { Store, StoredSubscriber } from '../store/store.js';
+import type { Inputs } from '../run/context.js';
 import { composeFor } from '../run/deliver.js';
 import { planSections, todayIn } from '../run/plan.js';
-import { prepareEmail, type Audience } from '../run/prepare.js';
+import { adHocSubscriber } from '../run/prepare.js';
 import { sendTestEmail } from '../run/send-test.js';
 import { inertLinks } from '../tokens/links.js';
-import { classifyPaper } from '../topics/classify.js';
-import { audienceStats } from './stats.js';
+import { inboxSnippet, messageHeaders } from './inbox.js';
+import { PreviewState, type Loaded } from './state.js';
 import type { ChangeWatcher } from './watch.js';
 
 /** Gmail clips HTML bodies above about 102 KB. */
@@ -41,9 +44,19 @@ const audienceQuery = z
     /** The checkbox form sends `topic` once per ticked box. */
     topic: z.union([z.string().max(60), z.array(z.string().max(60)).max(50)]).optional(),
     view: z.enum(VIEWS).default('email'),
+    /** The audience picker's search text. */
+    find: z.string().max(254).optional(),
   })
   .transform(({ topic, ...q }) => (topic === undefined ? q : { ...q, topics: [q.topics ?? '', ...[topic].flat()].filter(Boolean).join(',') }))
   .refine((q) => !(q.subscriber && q.topics !== undefined), { message: 'give either subscriber or topics, not both' });
+
+const searchQuery = z.object({
+  q: z.string().max(254).default(''),
+  limit: z.coerce.number().int().min(1).max(50).default(20),
+});
+
+/** Subscribers the picker lists at once; the search narrows the rest down. */
+const PICKER_ROWS = 12;
 
 class HttpError extends Error {
   constructor(
@@ -70,8 +83,9 @@ async function compilePages(templatesDir: string) {
 
 /**
  * The local preview: every section for every subscriber or topic set, rendered by the run's own
- * code (prepareEmail, renderEmail, composeFor), read fresh from disk on each request and
- * reloaded in the browser when a watched file changes. It never sends a run and never writes
+ * code (selection, the run's variant cache, composeFor). Inputs are loaded once and reloaded
+ * when the watcher reports a change, which also reloads the open pages; subscribers are looked
+ * up and searched in the store, never listed whole. It never sends a run and never writes
  * the ledger; its only outgoing mail is the explicit "send test".
  */
 export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInstance> {
@@ -130,15 +144,7 @@ export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInst
     reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(pages.layout({ title, body, list: config.list }));
   const sectionPage = (reply: FastifyReply, status: number, title: string, data: Record<string, unknown>) => page(reply, status, title, pages.section({ ...data, formToken }));
 
-  /** Inputs read now; a broken template or topics file becomes a message, not a crash. */
-  const inputsOrError = async (): Promise<{ inputs: Inputs } | { error: string }> => {
-    try {
-      return { inputs: await loadInputs(config, deps.store) };
-    } catch (err) {
-      if (err instanceof UserError) return { error: `${err.message}${err.hint ? `\n-> ${err.hint}` : ''}` };
-      throw err;
-    }
-  };
+  const state = new PreviewState(config, deps.store, deps.watcher);
 
   const sectionOr404 = (inputs: Inputs, date: string) => {
     if (!DATE.test(date)) throw new HttpError(400, `"${date}" is not a date (YYYY-MM-DD)`);
@@ -147,27 +153,33 @@ export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInst
     return section;
   };
 
-  const audienceOf = (inputs: Inputs, query: unknown): { audience: Audience; view: (typeof VIEWS)[number] } => {
+  /** The audience a query names: a stored subscriber (looked up by address, not listed) or an ad-hoc topic set. */
+  const audienceOf = async (inputs: Inputs, query: unknown) => {
     const parsed = audienceQuery.safeParse(query);
     if (!parsed.success) throw new HttpError(400, parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '));
-    const { subscriber, topics, view } = parsed.data;
-    if (subscriber && !inputs.subscribers.some((s) => addressKey(s.email) === addressKey(subscriber))) {
-      throw new HttpError(404, `no subscriber ${subscriber}`);
+    const { subscriber: email, topics, view, find } = parsed.data;
+    const known = new Set(inputs.taxonomy.topics.map((t) => t.id));
+    if (email !== undefined) {
+      const stored = await deps.store.getSubscriber(email);
+      if (!stored) throw new HttpError(404, `no subscriber ${email}`);
+      const problem = topicProblem(stored, known);
+      if (problem) throw new UserError(`subscriber ${stored.email}: ${problem.message}`, problem.hint);
+      return { subscriber: stored as Subscriber & { tokenGeneration?: number }, topics: undefined, view, find };
     }
-    if (topics !== undefined) {
-      const known = new Set(inputs.taxonomy.topics.map((t) => t.id));
-      const unknown = topics.split(',').map((t) => t.trim()).filter((t) => t && !known.has(t));
-      if (unknown.length) throw new HttpError(400, `unknown topic ${unknown.join(', ')}`);
-    }
-    return { audience: { subscriber, topics: subscriber ? undefined : (topics ?? '') }, view };
+    const ids = (topics ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+    const unknown = ids.filter((t) => !known.has(t));
+    if (unknown.length) throw new HttpError(400, `unknown topic ${unknown.join(', ')}`);
+    return { subscriber: adHocSubscriber(ids), topics: ids, view, find };
   };
+  type AudienceChoice = Awaited<ReturnType<typeof audienceOf>>;
 
-  /** The exact message a run would send for this audience, or null when nothing matches. */
-  const message = async (inputs: Inputs, date: string, audience: Audience) => {
-    const prepared = await prepareEmail(config, { ...audience, section: date }, inputs);
-    if (!prepared) return null;
-    const composed = await composeFor(config, prepared.rendered, prepared.section, prepared.subscriber, links, new Date());
-    return { ...prepared, ...composed };
+  /** The exact message a run would send for this audience (rendered variants are cached), or null when nothing matches. */
+  const message = async (loaded: Loaded, section: Section, audience: AudienceChoice) => {
+    const selected = selectPapers(loaded.papers(section), audience.subscriber);
+    if (selected.length === 0) return null;
+    const rendered = await loaded.variants.render(section, selected);
+    const composed = await composeFor(config, rendered, section, audience.subscriber, links, new Date());
+    return { rendered, ...composed };
   };
 
   const fail = (reply: FastifyReply, err: unknown) => {
@@ -175,87 +187,110 @@ export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInst
     if (err instanceof UserError) return page(reply, 500, 'Template error', `<h1>Template error</h1><pre class="error">${Handlebars.escapeExpression(err.message)}</pre>`);
     throw err;
   };
+  const problemText = (err: UserError) => `${err.message}${err.hint ? `\n-> ${err.hint}` : ''}`;
+  const pickerEntry = (s: StoredSubscriber) => ({ email: s.email, label: `${s.name ?? s.email} <${s.email}>`, status: s.status });
 
   app.get('/preview.css', (_req, reply) => reply.type('text/css; charset=utf-8').send(pages.css));
   app.get('/preview.js', (_req, reply) => reply.type('text/javascript; charset=utf-8').send(pages.js));
 
   app.get('/', async (_req, reply) => {
-    const loaded = await inputsOrError();
-    if ('error' in loaded) return page(reply, 200, 'Preview', pages.index({ error: loaded.error }));
-    const { inputs } = loaded;
+    const result = await state.inputs();
+    if ('error' in result) return page(reply, 200, 'Preview', pages.index({ error: result.error }));
+    const { inputs } = result.loaded;
     const records = await deps.store.sections();
     const today = todayIn(config.timezone, new Date());
     const plans = planSections(inputs.sections, records, { today, backfill: false });
     const sections = plans
-      .map(({ section, state }) => ({ date: section.date, papers: section.papers.length, state, source: section.source }))
+      .map(({ section, state: status }) => ({ date: section.date, papers: section.papers.length, state: status, source: section.source }))
       .reverse();
-    return page(reply, 200, 'Preview', pages.index({ sections, today, problems: inputs.problems.map(formatProblem) }));
+    const problems = [...inputs.problems, ...(await state.audienceProblems(result.loaded))];
+    return page(reply, 200, 'Preview', pages.index({ sections, today, problems: problems.map(formatProblem) }));
+  });
+
+  /** The audience picker's search: subscribers whose address or name holds `q`, a page at a time. */
+  app.get('/subscribers/search', async (req, reply) => {
+    const parsed = searchQuery.safeParse(req.query);
+    if (!parsed.success) return reply.code(400).type('application/json; charset=utf-8').send({ error: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+    const found = await deps.store.searchSubscribers({ text: parsed.data.q, limit: parsed.data.limit });
+    return reply.header('cache-control', 'no-store').send({ subscribers: found.subscribers.map(pickerEntry), more: found.more });
   });
 
   app.get('/section/:date', async (req, reply) => {
-    const loaded = await inputsOrError();
+    const result = await state.inputs();
     const date = (req.params as { date: string }).date;
-    if ('error' in loaded) return sectionPage(reply, 200, `Section ${date}`, { date, error: loaded.error });
-    const { inputs } = loaded;
+    if ('error' in result) return sectionPage(reply, 200, `Section ${date}`, { date, error: result.error });
+    const { loaded } = result;
     try {
-      const section = sectionOr404(inputs, date);
-      const { audience, view } = audienceOf(inputs, req.query);
-      const papers = section.papers.map((p) => classifyPaper(p, inputs.compiledTaxonomy));
-      const stats = audienceStats(papers, inputs.subscribers);
-      const selectedTopics = (audience.topics ?? '').split(',').filter(Boolean);
-      const query = new URLSearchParams(audience.subscriber ? { subscriber: audience.subscriber } : { topics: audience.topics ?? '' }).toString();
+      const section = sectionOr404(loaded.inputs, date);
+      let audience: AudienceChoice;
+      try {
+        audience = await audienceOf(loaded.inputs, req.query);
+      } catch (err) {
+        if (err instanceof UserError) return sectionPage(reply, 200, `Section ${date}`, { date, error: problemText(err) });
+        throw err;
+      }
+      const { view, find } = audience;
+      const stats = await state.stats(loaded, section);
+      const adHoc = audience.topics !== undefined;
+      const query = new URLSearchParams(adHoc ? { topics: audience.topics!.join(',') } : { subscriber: audience.subscriber.email }).toString();
+      const found = await deps.store.searchSubscribers({ text: find ?? '', limit: PICKER_ROWS });
       const base = {
         date,
         papers: section.papers.length,
         source: section.source,
         stats: { ...stats, unreached: stats.unreached.map((p) => ({ title: p.title.text, link: p.link })) },
-        subscribers: inputs.subscribers.map((s) => ({ email: s.email, label: `${s.name ?? s.email} <${s.email}> (${s.status})`, selected: audience.subscriber !== undefined && addressKey(s.email) === addressKey(audience.subscriber) })),
-        topics: inputs.taxonomy.topics.map((t) => ({ id: t.id, label: t.label, checked: selectedTopics.includes(t.id) })),
-        adHoc: audience.subscriber === undefined,
+        find: find ?? '',
+        matches: found.subscribers.map((s) => ({ ...pickerEntry(s), href: `/section/${date}?${new URLSearchParams({ subscriber: s.email, view })}`, current: !adHoc && addressKey(s.email) === addressKey(audience.subscriber.email) })),
+        moreMatches: found.more,
+        shown: adHoc ? null : pickerEntry(audience.subscriber as StoredSubscriber),
+        topics: loaded.inputs.taxonomy.topics.map((t) => ({ id: t.id, label: t.label, checked: (audience.topics ?? []).includes(t.id) })),
+        adHoc,
+        adHocTopics: (audience.topics ?? []).join(','),
         query,
         view,
         tabs: VIEWS.map((v) => ({ id: v, label: { email: 'Email', dark: 'Dark mode', text: 'Plain text', headers: 'Headers' }[v], current: v === view })),
       };
       let msg;
       try {
-        msg = await message(inputs, date, audience);
+        msg = await message(loaded, section, audience);
       } catch (err) {
-        if (err instanceof UserError) return sectionPage(reply, 200, `Section ${date}`, { ...base, error: `${err.message}${err.hint ? `\n-> ${err.hint}` : ''}` });
+        if (err instanceof UserError) return sectionPage(reply, 200, `Section ${date}`, { ...base, error: problemText(err) });
         throw err;
       }
       if (!msg) return sectionPage(reply, 200, `Section ${date}`, { ...base, nothing: true });
-      const headerBlock = msg.raw.toString('utf8').split(/\r?\n\r?\n/)[0]!.replace(/\r?\n[ \t]+/g, ' ');
-      const headers = headerBlock.split(/\r?\n/).map((line) => ({ name: line.slice(0, line.indexOf(':')), value: line.slice(line.indexOf(':') + 1).trim() }));
       const htmlBytes = Buffer.byteLength(msg.html);
+      const headers = messageHeaders(msg.raw);
       return sectionPage(reply, 200, `Section ${date}`, {
-          ...base,
-          email: {
-            subject: msg.rendered.subject,
-            preheader: msg.rendered.preheader,
-            to: msg.subscriber.email,
-            htmlBytes,
-            percent: Math.min(100, Math.round((htmlBytes / CLIP_LIMIT) * 100)),
-            over: htmlBytes > CLIP_LIMIT,
-            trimmed: msg.rendered.trim.abstractChars !== null || msg.rendered.trim.fullPapers < msg.rendered.paperIds.length,
-            fullPapers: msg.rendered.trim.fullPapers,
-            paperCount: msg.rendered.paperIds.length,
-            text: msg.text,
-            headers: headers.filter((h) => /^(From|To|Reply-To|Subject|Date|Message-ID|List-Id|List-Unsubscribe|List-Unsubscribe-Post|MIME-Version|Content-Type)$/i.test(h.name)),
-          },
-        });
+        ...base,
+        email: {
+          from: config.list.from.name,
+          subject: msg.rendered.subject,
+          preheader: msg.rendered.preheader,
+          snippet: inboxSnippet(msg.html),
+          to: audience.subscriber.email,
+          htmlBytes,
+          percent: Math.min(100, Math.round((htmlBytes / CLIP_LIMIT) * 100)),
+          over: htmlBytes > CLIP_LIMIT,
+          trimmed: msg.rendered.trim.abstractChars !== null || msg.rendered.trim.fullPapers < msg.rendered.paperIds.length,
+          fullPapers: msg.rendered.trim.fullPapers,
+          paperCount: msg.rendered.paperIds.length,
+          text: msg.text,
+          headers: headers.map((h) => ({ ...h, encoded: h.raw !== h.decoded })),
+        },
+      });
     } catch (err) {
       return fail(reply, err);
     }
   });
 
   const rawRoute = (kind: 'html' | 'text' | 'eml') => async (req: { params: unknown; query: unknown }, reply: FastifyReply) => {
-    const loaded = await inputsOrError();
-    if ('error' in loaded) return reply.code(500).type('text/plain; charset=utf-8').send(loaded.error);
+    const result = await state.inputs();
+    if ('error' in result) return reply.code(500).type('text/plain; charset=utf-8').send(result.error);
     try {
       const date = (req.params as { date: string }).date;
-      sectionOr404(loaded.inputs, date);
-      const { audience } = audienceOf(loaded.inputs, req.query);
-      const msg = await message(loaded.inputs, date, audience);
+      const section = sectionOr404(result.loaded.inputs, date);
+      const audience = await audienceOf(result.loaded.inputs, req.query);
+      const msg = await message(result.loaded, section, audience);
       if (!msg) return reply.code(404).type('text/plain; charset=utf-8').send('No paper matches: this audience gets no email for this section.');
       if (kind === 'text') return reply.type('text/plain; charset=utf-8').send(msg.text);
       if (kind === 'eml') return reply.type('message/rfc822').header('content-disposition', `attachment; filename="${date}.eml"`).send(msg.raw);
@@ -298,7 +333,12 @@ export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInst
     const { to, section, subscriber, topics } = body.data;
     const back = `/section/${section}?${new URLSearchParams(subscriber ? { subscriber } : { topics: topics ?? '' }).toString()}`;
     try {
-      const result = await sendTestEmail(config, to, subscriber ? { section, subscriber } : { section, topics: topics ?? '' }, links);
+      const loaded = await state.inputs();
+      if ('error' in loaded) throw new UserError(loaded.error);
+      // The one subscriber from the store, not the whole list: the inputs are otherwise the preview's own.
+      const stored = subscriber ? await deps.store.getSubscriber(subscriber) : undefined;
+      const inputs = { ...loaded.loaded.inputs, subscribers: stored ? [stored] : [] };
+      const result = await sendTestEmail(config, to, subscriber ? { section, subscriber } : { section, topics: topics ?? '' }, links, inputs);
       return page(reply, result.ok ? 200 : 502, 'Send test', `<h1>Send test</h1><p class="${result.ok ? 'notice' : 'error'}" role="status">${Handlebars.escapeExpression(result.message)}</p><p><a href="${Handlebars.escapeExpression(back)}">Back to the email</a></p>`);
     } catch (err) {
       if (err instanceof UserError) return page(reply, 400, 'Send test', `<h1>Send test</h1><p class="error">${Handlebars.escapeExpression(err.message)}</p><p><a href="${Handlebars.escapeExpression(back)}">Back</a></p>`);

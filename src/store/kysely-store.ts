@@ -1,5 +1,5 @@
 import { Migrator, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { addressKey, historyEntrySchema, subscriberSchema, type HistoryEntry } from '../audience/schema.js';
+import { addressKey, historyEntrySchema, subscriberSchema, type HistoryEntry, type SubscriberStatus } from '../audience/schema.js';
 import { describeZodIssues } from '../config/load.js';
 import type { Problem } from '../errors.js';
 import { migrationProvider } from './migrations.js';
@@ -17,6 +17,9 @@ import type {
   Mutation,
   NewDelivery,
   PageQuery,
+  PreferenceGroup,
+  SearchQuery,
+  SearchResult,
   SectionRecord,
   SectionStatus,
   StoredSubscriber,
@@ -250,6 +253,56 @@ export class KyselyStore implements Store {
     }
     const row = await q.executeTakeFirstOrThrow();
     return Number(row.n);
+  }
+
+  async searchSubscribers(query: SearchQuery): Promise<SearchResult> {
+    // LIKE's wildcards in the text are literal; lower() on both sides (SQLite folds ASCII only).
+    const pattern = `%${query.text.trim().toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const rows = await this.db
+      .selectFrom('subscribers')
+      .selectAll()
+      .where((eb) => eb.or([sql<boolean>`email_key like ${pattern} escape '\\'`, sql<boolean>`lower(name) like ${pattern} escape '\\'`]))
+      .orderBy('email_key')
+      .limit(query.limit + 1)
+      .execute();
+    const subscribers: StoredSubscriber[] = [];
+    for (const row of rows.slice(0, query.limit)) {
+      const parsed = toSubscriber(row);
+      if (parsed.ok) subscribers.push(parsed.value);
+    }
+    return { subscribers, more: rows.length > query.limit };
+  }
+
+  async preferenceGroups(status: SubscriberStatus): Promise<{ groups: PreferenceGroup[]; problems: Problem[] }> {
+    const counted = await this.db
+      .selectFrom('subscribers')
+      .select((eb) => [eb.fn.min('id').as('first'), eb.fn.countAll<number | string>().as('n')])
+      .where('status', '=', status)
+      .groupBy('preferences')
+      .execute();
+    const countOf = new Map(counted.map((g) => [Number(g.first), Number(g.n)]));
+    const groups: PreferenceGroup[] = [];
+    const problems: Problem[] = [];
+    for (const ids of chunks([...countOf.keys()].sort((a, b) => a - b))) {
+      for (const row of await this.db.selectFrom('subscribers').selectAll().where('id', 'in', ids).orderBy('id').execute()) {
+        const parsed = toSubscriber(row);
+        const count = countOf.get(Number(row.id))!;
+        if (parsed.ok) groups.push({ example: parsed.value, count });
+        else problems.push(count > 1 ? { ...parsed.problem, message: `${parsed.problem.message} (and ${count - 1} more with the same preferences)` } : parsed.problem);
+      }
+    }
+    return { groups, problems };
+  }
+
+  async subscribersVersion(): Promise<string> {
+    // Every change a caller can make to a row appends a consent event (ids only grow); a removal
+    // lowers the count. So: no scan of a changed-at column, which has no index.
+    const rows = await this.db
+      .selectFrom('subscribers')
+      .select((eb) => [eb.fn.countAll<number | string>().as('n'), eb.fn.max('id').as('last')])
+      .executeTakeFirstOrThrow();
+    const events = await this.db.selectFrom('consent_events').select((eb) => eb.fn.max('id').as('last')).executeTakeFirstOrThrow();
+    return `${Number(rows.n)}:${rows.last ?? 0}:${events.last ?? 0}`;
   }
 
   async consentHistory(email: string): Promise<HistoryEntry[]> {

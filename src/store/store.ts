@@ -1,4 +1,5 @@
-import type { HistoryEntry } from '../audience/schema.js';
+import type { HistoryEntry, SubscriberStatus } from '../audience/schema.js';
+import type { Problem } from '../errors.js';
 import type {
   ClaimQuery,
   ClaimedDelivery,
@@ -10,6 +11,9 @@ import type {
   Mutation,
   NewDelivery,
   PageQuery,
+  PreferenceGroup,
+  SearchQuery,
+  SearchResult,
   SectionRecord,
   StoredSubscriber,
   SubscriberPage,
@@ -46,6 +50,20 @@ export interface Store {
   /** Pages until the end; memory holds one page at a time. */
   streamSubscribers(query: Omit<PageQuery, 'after'>): AsyncIterable<SubscriberPage>;
   countSubscribers(query?: Pick<PageQuery, 'status' | 'firstSeenBy' | 'includeUnseen'>): Promise<number>;
+  /** Subscribers whose address or name holds the text, in address order (a picker, not a send). */
+  searchSubscribers(query: SearchQuery): Promise<SearchResult>;
+  /**
+   * Subscribers of `status` grouped by identical stored preferences, one counted example per
+   * group (one grouped query: statistics over 100,000 readers need not load them), and the rows
+   * that no longer validate.
+   */
+  preferenceGroups(status: SubscriberStatus): Promise<{ groups: PreferenceGroup[]; problems: Problem[] }>;
+  /**
+   * Changes whenever a subscriber is added, changed or removed through this interface (count,
+   * highest id, latest consent event): lets a reader of the whole list (the preview) cache
+   * what it derived from it.
+   */
+  subscribersVersion(): Promise<string>;
   consentHistory(email: string): Promise<HistoryEntry[]>;
   /** Adds consent rows from an earlier record (imports), in order, keeping their times. */
   appendConsentEvents(email: string, events: readonly HistoryEntry[]): Promise<void>;

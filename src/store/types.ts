@@ -39,6 +39,27 @@ export interface SubscriberPage {
   next: number | null;
 }
 
+/** A subscriber search (the preview's audience picker): a part of the address or the name. */
+export interface SearchQuery {
+  /** Matched anywhere in the address or the name, ignoring case (SQLite: ASCII letters only); empty: everyone. */
+  text: string;
+  limit: number;
+}
+
+export interface SearchResult {
+  /** Matches in address order, at most `limit`. */
+  subscribers: StoredSubscriber[];
+  /** More rows matched than `limit`. */
+  more: boolean;
+}
+
+/** Subscribers of one status with the same stored preferences, counted (audience statistics). */
+export interface PreferenceGroup {
+  /** One of them, as stored (its address and name are the lowest-id member's). */
+  example: StoredSubscriber;
+  count: number;
+}
+
 export interface PageQuery {
   /** Last id of the previous page (keyset pagination), 0 or undefined to start. */
   after?: number | undefined;

@@ -55,6 +55,37 @@ describe('preview routes over HTTP', () => {
     expect(dark).toContain('dark=1');
   });
 
+  it('searches subscribers for the audience picker instead of listing them all', async () => {
+    const search = async (q: string, limit?: number) => {
+      const res = await get(`/subscribers/search?${new URLSearchParams({ q, ...(limit ? { limit: String(limit) } : {}) })}`);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      return (await res.json()) as { subscribers: { email: string; label: string; status: string }[]; more: boolean };
+    };
+    expect((await search('李')).subscribers).toEqual([{ email: 'li.ming@example.com', label: '李明 <li.ming@example.com>', status: 'active' }]);
+    expect((await search('EXAMPLE.COM')).subscribers.map((s) => s.email)).toContain('kwame.mensah@example.com');
+    const page = await search('example', 2);
+    expect(page.subscribers).toHaveLength(2);
+    expect(page.more).toBe(true);
+    expect((await search('%')).subscribers).toEqual([]);
+    expect((await get('/subscribers/search?limit=5000')).status).toBe(400);
+
+    // Without JavaScript the picker's form asks the page itself.
+    const html = (await (await get('/section/2025-11-12?topics=&find=weber')).text()).replace(/&#x3D;/g, '=');
+    expect(html).not.toContain('<select');
+    const listed = [...html.matchAll(/<ul class="matches" id="matches"[^>]*>(.*?)<\/ul>/gs)][0]![1]!;
+    expect(listed).toContain('href="/section/2025-11-12?subscriber=jonas.weber%40example.com&amp;view=email"');
+    expect(listed.match(/<li>/g)).toHaveLength(1);
+  });
+
+  it('shows decoded header values and the encoded bytes', async () => {
+    const html = (await (await get('/section/2025-11-12?subscriber=li.ming@example.com&view=headers')).text()).replace(/&#x3D;/g, '=');
+    const to = /<th scope="row">To<\/th><td><span class="decoded">([^<]*)<\/span><code class="raw">([^<]*)<\/code>/.exec(html);
+    expect(to?.[1]).toBe('李明 &lt;li.ming@example.com&gt;');
+    expect(to?.[2]).toMatch(/^=\?UTF-8\?/i);
+    // A header that needs no encoding is shown once.
+    expect(html).toMatch(/<th scope="row">List-Unsubscribe-Post<\/th><td><span class="decoded">List-Unsubscribe=One-Click<\/span><\/td>/);
+  });
+
   it('lists the papers nobody receives', async () => {
     expect(await (await get('/section/2025-11-13')).text()).toContain('every paper reaches someone');
     // The list lives in the store: swap it for one video-only reader, then put it back.

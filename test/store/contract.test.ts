@@ -122,6 +122,60 @@ describe.each(ENGINES)('Store contract on $name', (engine) => {
       expect(all.subscribers).toHaveLength(25);
     });
 
+    it('searches subscribers by a part of the address or the name, wildcards taken literally', async () => {
+      await addReaders(store, 30);
+      const put = (email: string, extra: Partial<Subscriber>) => store.mutateSubscriber(email, () => ({ result: null, put: { subscriber: reader(email, extra), change: { event: 'added', by: 'test' } } }));
+      await put('Li.Ming@Example.CN', { name: '李明' });
+      await put('ana_perez@example.org', { name: 'Ana Pérez' });
+      await put('anaxperez@example.org', { name: 'Anax' });
+      await put('kwame@example.com', { name: 'Kwame MENSAH', status: 'unsubscribed' });
+
+      const emails = async (text: string, limit = 10) => (await store.searchSubscribers({ text, limit })).subscribers.map((s) => s.email);
+      expect(await emails('li.ming')).toEqual(['Li.Ming@Example.CN']);
+      expect(await emails('李明')).toEqual(['Li.Ming@Example.CN']);
+      expect(await emails('mensah')).toEqual(['kwame@example.com']); // any status, name case ignored
+      expect(await emails('Pérez')).toEqual(['ana_perez@example.org']);
+      // "_" and "%" are characters, not LIKE wildcards.
+      expect(await emails('ana_')).toEqual(['ana_perez@example.org']);
+      expect(await emails('%')).toEqual([]);
+      const page = await store.searchSubscribers({ text: 'r000', limit: 5 });
+      expect(page.subscribers.map((s) => s.email)).toEqual(['r00000@example.org', 'r00001@example.org', 'r00002@example.org', 'r00003@example.org', 'r00004@example.org']);
+      expect(page.more).toBe(true);
+      expect((await store.searchSubscribers({ text: 'r0002', limit: 20 })).more).toBe(false);
+      expect((await store.searchSubscribers({ text: '', limit: 3 })).subscribers).toHaveLength(3);
+    });
+
+    it('groups subscribers by identical preferences and tells when any subscriber changed', async () => {
+      await addReaders(store, 12);
+      const put = (email: string, extra: Partial<Subscriber>) => store.mutateSubscriber(email, () => ({ result: null, put: { subscriber: reader(email, extra), change: { event: 'added', by: 'test' } } }));
+      const v0 = await store.subscribersVersion();
+      expect(await store.subscribersVersion()).toBe(v0);
+      await put('a@example.org', { topics: ['video'] });
+      await put('b@example.org', { topics: ['video'], name: 'B' });
+      await put('c@example.org', { topics: ['video'], status: 'pending' });
+      await put('d@example.org', { authors: ['Ming Li'] });
+      const v1 = await store.subscribersVersion();
+      expect(v1).not.toBe(v0);
+
+      const { groups, problems } = await store.preferenceGroups('active');
+      expect(problems).toEqual([]);
+      const counts = groups.map((g) => [g.example.topics.join(','), g.example.authors.join(','), g.count]).sort();
+      expect(counts).toEqual([['', '', 12], ['', 'Ming Li', 1], ['video', '', 2]]);
+      expect(groups.reduce((n, g) => n + g.count, 0)).toBe(await store.countSubscribers({ status: 'active' }));
+
+      // A change of preferences, of status, a removal: each shows in the version.
+      await put('d@example.org', { authors: ['Ming Li', 'Ana Pérez'] });
+      const v2 = await store.subscribersVersion();
+      expect(v2).not.toBe(v1);
+      await store.mutateSubscriber('d@example.org', () => ({ result: null, remove: true }));
+      expect(await store.subscribersVersion()).not.toBe(v2);
+
+      await store.db.updateTable('subscribers').set({ preferences: '{"topics": 5}' }).where('email_key', '=', 'a@example.org').execute();
+      const broken = await store.preferenceGroups('active');
+      expect(broken.problems).toHaveLength(1);
+      expect(broken.problems[0]!.where).toContain('a@example.org');
+    });
+
     it('records sections, their planner lease, and the sent list', async () => {
       await store.putSection('2025-11-04', { status: 'sending', hash: 'h1', at: '2025-11-04T07:00:00.000Z', openedAt: '2025-11-04T07:00:00.000Z' });
       await store.putSection('2025-11-03', { status: 'before-start', hash: 'h0', at: '2025-11-04T07:00:00.000Z' });
