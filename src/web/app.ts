@@ -8,6 +8,7 @@ import { loadTaxonomy } from '../topics/load.js';
 import { ConfirmationMailer, type ConfirmationLog } from './confirmation.js';
 import { loadPages } from './pages.js';
 import { buildServer } from './server.js';
+import { Archive } from './archive.js';
 
 export interface WebApp {
   app: FastifyInstance;
@@ -20,10 +21,12 @@ export interface WebApp {
 export async function createWebApp(config: Config, links: LinkSettings, log: ConfirmationLog, options: { logger?: boolean; now?: () => Date } = {}): Promise<WebApp> {
   const taxonomy = await loadTaxonomy(config.paths.topics, { termsOnly: true }); // ids and labels only: no learned weights to load
   const store = await openAppStore(config);
+  // The archive classifies papers as a run does, learned weights too: loaded on its first request.
+  const archive = new Archive(config, store, taxonomy, () => loadTaxonomy(config.paths.topics));
   const now = options.now ?? (() => new Date());
   const mailer = await ConfirmationMailer.create(config, createTransport(config), links, log, now);
   const pages = await loadPages(config.paths.templates, config.list);
-  const app = await buildServer({ config, taxonomy, store, links, mailer, pages, now, ...(options.logger === false ? { logger: false } : {}) });
+  const app = await buildServer({ config, taxonomy, store, links, mailer, pages, archive, now, ...(options.logger === false ? { logger: false } : {}) });
   return {
     app,
     store,

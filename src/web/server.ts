@@ -15,6 +15,8 @@ import type { ConfirmationMailer } from './confirmation.js';
 import { applyDelivery, crossFieldErrors, deliveryFormFields, deliveryView, fieldErrorsOf, listHourOf, uniqueChoices, uniqueLines } from './preferences-form.js';
 import { confirmGeneration, SubscribeFlow } from './subscribe.js';
 import type { Pages, PageName } from './pages.js';
+import type { Archive } from './archive.js';
+import { archiveRoutes } from './archive-routes.js';
 import { certificateLoader, feedbackActions, isTrustedUrl, sesEventSchema, SNS_MAX_AGE_MS, staleness, verifySnsMessage, type CertificateLoader, type SnsMessage, type SnsTrust } from './sns.js';
 import { dirname } from 'node:path';
 
@@ -25,6 +27,8 @@ export interface ServerDeps {
   links: LinkSettings;
   mailer: ConfirmationMailer;
   pages: Pages;
+  /** The sent sections, for the web archive and the feeds. */
+  archive: Archive;
   now?: () => Date;
   /** Overrides the certificate source (tests); by default pinned files, then download. */
   loadCertificate?: CertificateLoader;
@@ -167,6 +171,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.get('/', (_req, reply) => reply.redirect('/subscribe', 303));
   app.get('/healthz', (_req, reply) => reply.type('text/plain').send('ok'));
   app.get('/style.css', (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(pages.css));
+
+  const notFound = (reply: FastifyReply) => message(reply, 404, 'Page not found', 'There is nothing at this address.', { href: '/archive', text: 'The archive' });
+  await archiveRoutes(app, { config, archive: deps.archive, pages, notFound });
 
   app.get('/subscribe', (_req, reply) => html(reply, 200, 'subscribe', 'Subscribe', { topics: topicChoices([]), values: {} }));
 

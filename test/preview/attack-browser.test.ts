@@ -1,16 +1,15 @@
 /// <reference lib="dom" />
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { simpleParser } from 'mailparser';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyToken } from '../../src/tokens/tokens.js';
 import { FAST_DELIVERY, TEST_SECRET, smtpTransport } from '../cli/cli-helpers.js';
 import { startSmtpSink, type SmtpSink } from '../integration/servers.js';
 import { startPreview, type RunningPreview } from './preview-helpers.js';
+import { launchChromium } from '../browser.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let browser: Browser;
 let preview: RunningPreview;
@@ -31,17 +30,13 @@ function attackerPages(target: string) {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`browser tests need Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
   sink = await startSmtpSink();
   preview = await startPreview({ transport: smtpTransport(sink.port), delivery: FAST_DELIVERY });
   const pageFor = attackerPages(preview.url);
   attacker = createServer((req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(pageFor(req.url ?? '/')));
   await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
   attackerUrl = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -1,16 +1,14 @@
 /// <reference lib="dom" />
 // (page.evaluate callbacks run in the browser: they see DOM globals.)
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import { type Browser, type Frame, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers.js';
 import { scaled } from '../timeouts.js';
 import { startPreview, type RunningPreview } from './preview-helpers.js';
+import { launchChromium } from '../browser.js';
 
-// Debian's Chromium, driven by playwright-core (no browser download). .ci/run installs it.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'preview');
 
 let browser: Browser;
@@ -18,12 +16,8 @@ let preview: RunningPreview;
 let page: Page;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`browser tests need Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
   await mkdir(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   preview = await startPreview();
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
 });
