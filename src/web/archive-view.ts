@@ -1,5 +1,6 @@
 import type { SelectedPaper } from '../audience/select.js';
 import type { Paper } from '../digest/types.js';
+import { paperLinks } from '../render/links.js';
 import { rangeLabel, whyLine } from '../render/view.js';
 import type { ClassifiedPaper } from '../topics/classify.js';
 import type { Taxonomy } from '../topics/schema.js';
@@ -13,11 +14,6 @@ export const paperAnchor = (paper: Pick<Paper, 'id'>) => `paper-${paper.id}`;
 
 export type TopicLabels = Readonly<Record<string, string>>;
 export const topicLabelsOf = (taxonomy: Taxonomy): TopicLabels => Object.fromEntries(taxonomy.topics.map((t) => [t.id, t.label]));
-
-/** A paper's links for the web page (abstract page, PDF, HTML version, code). */
-export function webLinks(paper: Paper): { label: string; url: string }[] {
-  return paper.link ? [{ label: 'Link', url: paper.link }] : [];
-}
 
 /**
  * One paper as the archive pages show it. Digest text arrives as escaped HTML (RichText.html)
@@ -33,7 +29,7 @@ function paperView(paper: ClassifiedPaper, labels: TopicLabels, why: string | nu
     method: paper.method?.html ?? null,
     abstract: paper.abstract?.html ?? null,
     extra: Object.entries(paper.extra).map(([label, value]) => ({ label, html: value.html })),
-    links: webLinks(paper),
+    links: paperLinks(paper),
     why,
   };
 }

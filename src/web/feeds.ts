@@ -2,7 +2,8 @@ import { Feed } from 'feed';
 import { escapeHtml } from '../digest/html.js';
 import type { ClassifiedPaper } from '../topics/classify.js';
 import type { PublishedSection } from './archive.js';
-import { paperAnchor, webLinks, type TopicLabels } from './archive-view.js';
+import { paperLinks } from '../render/links.js';
+import { paperAnchor, type TopicLabels } from './archive-view.js';
 
 /** Entries per feed: the newest papers; older ones stay in the archive. */
 export const FEED_MAX_ENTRIES = 200;
@@ -35,7 +36,7 @@ function entryContent(paper: ClassifiedPaper): string {
     if (field) parts.push(`<p><strong>${label}.</strong> ${field.html}</p>`);
   }
   for (const [label, value] of Object.entries(paper.extra)) parts.push(`<p><strong>${escapeHtml(label)}.</strong> ${value.html}</p>`);
-  const links = webLinks(paper);
+  const links = paperLinks(paper);
   if (links.length) parts.push(`<p>${links.map((l) => `<a href="${escapeHtml(l.url)}">${escapeHtml(l.label)}</a>`).join(' · ')}</p>`);
   return parts.join('\n');
 }
