@@ -177,7 +177,7 @@ export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInst
   const message = async (loaded: Loaded, section: Section, audience: AudienceChoice) => {
     const selected = selectPapers(loaded.papers(section), audience.subscriber);
     if (selected.length === 0) return null;
-    const rendered = await loaded.variants.render(section, selected);
+    const rendered = await loaded.variants.render(section, selected, audience.subscriber.format);
     const composed = await composeFor(config, rendered, section, audience.subscriber, links, new Date());
     return { rendered, ...composed };
   };
