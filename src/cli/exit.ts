@@ -21,3 +21,12 @@ export interface GlobalOptions {
   config: string;
   verbose: boolean;
 }
+
+/** Exit codes from the least to the most serious, for `run --workers N` (it exits with the worst). */
+const SEVERITY: readonly number[] = [EXIT.ok, EXIT.partial, EXIT.busy, EXIT.incomplete, EXIT.session, EXIT.error, EXIT.usage];
+
+/** The most serious of several exit codes; an unknown one counts as a failure (1). */
+export function worstExitCode(codes: readonly number[]): number {
+  const rank = (code: number) => (SEVERITY.includes(code) ? SEVERITY.indexOf(code) : SEVERITY.indexOf(EXIT.error));
+  return codes.reduce((worst, code) => (rank(code) > rank(worst) ? (SEVERITY.includes(code) ? code : EXIT.error) : worst), EXIT.ok as number);
+}

@@ -15,7 +15,9 @@ function countsLine(o: SectionOutcome, dryRun: boolean): string {
   if (c.notEligible) parts.push(`joined later ${c.notEligible}`);
   if (c.pending) parts.push(`pending ${c.pending}`);
   const extra = o.variants ? ` (${o.variants} variant${o.variants === 1 ? '' : 's'}, largest HTML ${kb(o.largestHtmlBytes)})` : '';
-  return parts.join(', ') + extra;
+  // Several workers: this one only sent, beside the worker that planned the section.
+  const role = o.role === 'sender' ? ' [sender beside another worker]' : '';
+  return parts.join(', ') + extra + role;
 }
 
 /** The lines after an error's first (file:line of each template problem) and its hint, indented under the section. */

@@ -39,6 +39,15 @@ program
   .option('--dry-run', 'plan, select and render, but send and record nothing', false)
   .option('--backfill', 'also send sections older than the first run', false)
   .option('--section <date>', 'only this section (YYYY-MM-DD); sends it even if it was before-start')
+  .addOption(
+    new Option('--workers <n>', 'start N local worker processes that send together (PostgreSQL only)').argParser((v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('give a whole number from 1 to 64');
+      return n;
+    }),
+  )
+  // What each worker of `run --workers N` is started with: its summary as JSON on stdout.
+  .addOption(new Option('--summary-json').hideHelp().default(false))
   .action(async (opts) => {
     process.exitCode = await runCommand(globals(), opts);
   });

@@ -19,6 +19,8 @@ export function createProgress(interactive: boolean): Progress {
   const counts = { planned: 0, sent: 0, failed: 0, skipped: 0, pending: 0 };
   const started = Date.now();
   const done = () => counts.sent + counts.failed + counts.pending;
+  // Beside other workers a sender may take more than was queued when it joined: never below 0.
+  const remaining = () => Math.max(0, counts.planned - done());
   const rate = () => counts.sent / Math.max(0.001, (Date.now() - started) / 1000);
 
   if (interactive) {
@@ -29,7 +31,7 @@ export function createProgress(interactive: boolean): Progress {
       clearOnComplete: false,
     });
     let startedBar = false;
-    const payload = () => ({ sent: counts.sent, failed: counts.failed, remaining: counts.planned - done(), rate: rate().toFixed(1) });
+    const payload = () => ({ sent: counts.sent, failed: counts.failed, remaining: remaining(), rate: rate().toFixed(1) });
     return {
       planned(n) {
         counts.planned += n;
@@ -51,7 +53,7 @@ export function createProgress(interactive: boolean): Progress {
 
   let lastLog = Date.now();
   const log = (msg: string) =>
-    logger.info({ sent: counts.sent, failed: counts.failed, pending: counts.pending, remaining: counts.planned - done(), ratePerSecond: Number(rate().toFixed(2)) }, msg);
+    logger.info({ sent: counts.sent, failed: counts.failed, pending: counts.pending, remaining: remaining(), ratePerSecond: Number(rate().toFixed(2)) }, msg);
   return {
     planned(n) {
       counts.planned += n;

@@ -1,4 +1,3 @@
-import pMap from 'p-map';
 import { addressKey, type EmailFormat, type Subscriber } from '../audience/schema.js';
 import { matcherFor, preferenceKey, type SelectedPaper } from '../audience/select.js';
 import type { Section } from '../digest/types.js';
@@ -8,6 +7,7 @@ import type { Problem } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { ClaimedDelivery, DeliveryOutcome, DeliveryRecord, NewDelivery } from '../store/types.js';
 import { isDeadLocalOwner } from './owner.js';
+import { runSender } from './senders.js';
 import type { ComposeInput } from '../mail/compose.js';
 import { encodeVariant, spliceMessage, type EncodedVariant } from '../mail/splice.js';
 import { messageIdFor } from '../mail/message-id.js';
@@ -62,6 +62,7 @@ export interface SectionDeliveryResult {
   /** Everyone has a final outcome: the section is `sent`. */
   complete: boolean;
   largestHtmlBytes: number;
+  role: SectionRole;
 }
 
 export interface DeliveryContext {
@@ -84,6 +85,10 @@ export interface DeliveryContext {
   onOutcome?: ((outcome: Outcome) => void) | undefined;
   /** How many messages this section will try to send (for progress). */
   onPlanned?: ((count: number) => void) | undefined;
+  /** Send a section that was sent already (run --section DATE): nobody gets it twice. */
+  reopenSent?: boolean | undefined;
+  /** Something went wrong that the pass survives (a lease renewal failed). */
+  onWarning?: ((message: string) => void) | undefined;
 }
 
 export function greetingFor(subscriber: Subscriber): string {
@@ -230,8 +235,17 @@ interface Selection {
 
 /** Subscribers read per page while planning; memory holds one page, never the list. */
 export const PLAN_PAGE_SIZE = 1000;
-/** A claim not completed within this time may be taken by another sender. */
-export const CLAIM_TTL_MS = 15 * 60_000;
+/**
+ * Leases, renewed every third of their length while their holder works: a claim or a planner
+ * lease of a dead sender is taken over after this long (at once for a dead process on this host).
+ */
+export const CLAIM_LEASE_MS = 60_000;
+export const PLANNER_LEASE_MS = 60_000;
+/** How often a sender with nothing to claim looks again while others still work on the section. */
+export const SENDER_POLL_MS = 250;
+
+/** What this process did for a section: planned it (and sent beside the others), or only sent. */
+export type SectionRole = 'planner' | 'sender';
 
 /** A delivery no later run should attempt again. */
 export function isFinal(record: Pick<DeliveryRecord, 'status' | 'permanent'> | undefined): boolean {
@@ -273,28 +287,35 @@ export class OutcomeWriter {
  * Sends one section to every eligible subscriber who has no final outcome for it yet, in two
  * steps. Plan: stream the active subscribers first seen by the section's opening in keyset
  * pages and queue a delivery row for each (a skip is recorded at once). Send: claim batches of
- * queued rows, send them with bounded concurrency and record each outcome. Several senders
- * (processes or machines on PostgreSQL) can run the send step on the same section at once.
+ * queued rows, send them with bounded concurrency and record each outcome (runSender).
+ *
+ * Several processes (on one machine or several, on PostgreSQL) can work on one section at
+ * once: one of them holds the section's planner lease, plans, sends beside the others, and
+ * marks the section sent once nobody is left; the others only send, looking again while the
+ * planner is still at work. A planner that dies (killed on this host, or its lease expired)
+ * is replaced by one of the senders, which plans again (idempotent) and finishes the section.
  */
 export async function deliverSection(section: Section, ctx: DeliveryContext): Promise<SectionDeliveryResult> {
   const { store, dispatcher } = ctx;
   const dryRun = dispatcher === null;
   const runAt = ctx.runAt.toISOString();
   const previous = await store.section(section.date);
-  const openedAt = previous?.openedAt ?? runAt;
-  // The hash of what went out first stays, so an edit after sending remains visible.
-  const hash = previous?.status === 'sent' || previous?.status === 'sending' ? previous.hash : section.hash;
-  if (!dryRun && previous?.status !== 'sending') {
-    await store.putSection(section.date, { status: 'sending', hash, at: runAt, openedAt });
-  }
+  // Opened atomically: workers starting together agree on the opening time, and the hash of
+  // what went out first stays, so an edit after sending remains visible.
+  const opened = dryRun
+    ? { openedAt: previous?.openedAt ?? runAt, hash: previous?.status === 'sent' || previous?.status === 'sending' ? previous.hash : section.hash }
+    : await store.openSection(section.date, section.hash, runAt, ctx.reopenSent);
+  const openedAt = opened.openedAt ?? runAt;
+  const hash = opened.hash;
+  const counts: DeliveryCounts = { sent: 0, skippedNoMatch: 0, failed: 0, alreadyDone: 0, notEligible: 0, pending: 0, wouldSend: 0, reasons: [] };
+  // Another worker finished it between this pass's planning and now: nothing left to do.
+  if ('status' in opened && opened.status === 'sent') return { counts, variants: 0, renders: 0, complete: true, largestHtmlBytes: 0, role: 'sender' };
 
   const papers = section.papers.map((p) => classifyPaper(p, ctx.taxonomy));
   // Per preference set: the selection and, once its variant is known, the reader's copy.
   const selections = new Map<string, Selection>();
   const variants = new VariantCache(ctx.templates, ctx.config.paths.templates, ctx.renderSettings);
-  const counts: DeliveryCounts = { sent: 0, skippedNoMatch: 0, failed: 0, alreadyDone: 0, notEligible: 0, pending: 0, wouldSend: 0, reasons: [] };
   const reasons = new Map<string, number>();
-  let transientFailures = 0;
   let largestHtmlBytes = 0;
 
   const selectionFor = (subscriber: Subscriber): Selection => {
@@ -316,98 +337,135 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
   };
 
   // --- plan -----------------------------------------------------------------------------
-  if (!dryRun) {
-    // Claims of a sender that died (killed on this host, or expired) go back to the queue,
-    // and transient failures of earlier runs are tried again.
-    await store.resetStaleClaims(section.date, new Date(), isDeadLocalOwner);
-    await store.requeueDeliveries({ issue: section.date, status: 'failed' }, runAt);
-  }
   // A dry run before the section opens counts subscribers not seen yet as seen now.
   const includeUnseen = dryRun && openedAt === runAt;
-  for await (const page of store.streamSubscribers({ status: 'active', firstSeenBy: openedAt, includeUnseen, limit: PLAN_PAGE_SIZE })) {
-    for (const problem of page.problems) ctx.report?.(problem);
-    const valid = page.subscribers.filter((s) => {
-      const problem = topicProblem(s, ctx.topicIds);
-      if (problem) ctx.report?.({ where: `subscriber ${s.email}`, ...problem });
-      return !problem;
-    });
-    const existing = await store.deliveriesFor(section.date, valid.map((s) => addressKey(s.email)));
-    const fresh: NewDelivery[] = [];
-    for (const subscriber of valid) {
-      const key = addressKey(subscriber.email);
-      const record = existing.get(key);
-      if (isFinal(record)) {
-        counts.alreadyDone++;
-        continue;
+  const plan = async () => {
+    if (!dryRun) {
+      // Claims of a sender that died (killed on this host, or expired) go back to the queue,
+      // and transient failures of earlier runs are tried again.
+      await store.resetStaleClaims(section.date, new Date(), isDeadLocalOwner);
+      await store.requeueDeliveries({ issue: section.date, status: 'failed' }, runAt);
+    }
+    for await (const page of store.streamSubscribers({ status: 'active', firstSeenBy: openedAt, includeUnseen, limit: PLAN_PAGE_SIZE })) {
+      for (const problem of page.problems) ctx.report?.(problem);
+      const valid = page.subscribers.filter((s) => {
+        const problem = topicProblem(s, ctx.topicIds);
+        if (problem) ctx.report?.({ where: `subscriber ${s.email}`, ...problem });
+        return !problem;
+      });
+      const existing = await store.deliveriesFor(section.date, valid.map((s) => addressKey(s.email)));
+      const fresh: NewDelivery[] = [];
+      for (const subscriber of valid) {
+        const key = addressKey(subscriber.email);
+        const record = existing.get(key);
+        if (isFinal(record)) {
+          counts.alreadyDone++;
+          continue;
+        }
+        if (record && !dryRun) continue; // queued by an earlier pass: the send step takes it
+        const selection = selectionFor(subscriber);
+        if (selection.selected.length === 0) {
+          counts.skippedNoMatch++;
+          ctx.onOutcome?.('skipped');
+          fresh.push({ issue: section.date, sections: [section.date], emailKey: key, subscriberId: subscriber.id, status: 'skipped-no-match', at: runAt });
+          continue;
+        }
+        if (dryRun) {
+          await renderFor(selection);
+          counts.wouldSend++;
+          continue;
+        }
+        fresh.push({ issue: section.date, sections: [section.date], emailKey: key, subscriberId: subscriber.id, status: 'queued', at: runAt });
       }
-      if (record && !dryRun) continue; // queued by an earlier pass: the send step takes it
+      if (!dryRun && fresh.length > 0) await store.insertDeliveries(fresh);
+    }
+    const active = await store.countSubscribers({ status: 'active' });
+    counts.notEligible = active - (await store.countSubscribers({ status: 'active', firstSeenBy: openedAt, includeUnseen }));
+  };
+  if (dryRun) {
+    await plan();
+    return { counts, variants: variants.size, renders: variants.renderCount, complete: false, largestHtmlBytes, role: 'planner' };
+  }
+
+  // The planner lease, renewed while this process plans and sends; whoever holds it marks the
+  // section sent at the end. Lost (this process froze past the lease) means another took over.
+  let planner = false;
+  let renewal: NodeJS.Timeout | null = null;
+  const becomePlanner = async (): Promise<boolean> => {
+    if (!(await store.acquirePlanner(section.date, ctx.owner, new Date(), PLANNER_LEASE_MS, isDeadLocalOwner))) return false;
+    planner = true;
+    renewal = setInterval(() => {
+      store.acquirePlanner(section.date, ctx.owner, new Date(), PLANNER_LEASE_MS).then(
+        (held) => {
+          if (!held) planner = false;
+        },
+        (err: unknown) => ctx.onWarning?.(`renewing the planner lease of ${section.date} failed: ${(err as Error).message}`),
+      );
+    }, Math.floor(PLANNER_LEASE_MS / 3));
+    await plan();
+    return true;
+  };
+  // Told by runSender when nothing is left to claim: another live planner may still queue more.
+  const plannerBusy = async (): Promise<boolean> => {
+    if (planner) return false;
+    const holder = await store.plannerOf(section.date);
+    if (holder === null) return false; // it finished and let go
+    if (holder.expiresAt >= new Date().toISOString() && !isDeadLocalOwner(holder.owner)) return true;
+    // The planner died part way: plan again here (idempotent) and finish the section.
+    return becomePlanner();
+  };
+
+  try {
+    const role: SectionRole = (await becomePlanner()) ? 'planner' : 'sender';
+    // --- send ---------------------------------------------------------------------------
+    const queued = await store.countDeliveries(section.date);
+    ctx.onPlanned?.(queued.queued + queued.claimed);
+    const writer = new OutcomeWriter(store);
+    const sendOne = async (delivery: ClaimedDelivery): Promise<boolean> => {
+      if (dispatcher.stopReason) {
+        ctx.onOutcome?.('pending');
+        return false; // released by runSender, still queued for the next pass
+      }
+      const subscriber = delivery.subscriber;
+      const at = () => new Date().toISOString();
+      if (!subscriber || subscriber.status !== 'active') {
+        // Unsubscribed (or removed) after being queued: nothing is sent.
+        await writer.record({ id: delivery.id, status: 'cancelled', reason: subscriber ? `status ${subscriber.status}` : 'removed from the list', at: at() });
+        return true;
+      }
       const selection = selectionFor(subscriber);
       if (selection.selected.length === 0) {
         counts.skippedNoMatch++;
         ctx.onOutcome?.('skipped');
-        fresh.push({ issue: section.date, sections: [section.date], emailKey: key, subscriberId: subscriber.id, status: 'skipped-no-match', at: runAt });
-        continue;
+        await writer.record({ id: delivery.id, status: 'skipped-no-match', at: at() });
+        return true;
       }
-      if (dryRun) {
-        await renderFor(selection);
-        counts.wouldSend++;
-        continue;
+      const rendered = await renderFor(selection);
+      const message = spliceFor(ctx.config, rendered, section, subscriber, ctx.links, new Date());
+      const { result } = message.raw.length > ctx.config.limits.maxMessageBytes
+        ? { result: oversize(message.raw.length, ctx.config.limits.maxMessageBytes) }
+        : await dispatcher.send({
+            sectionDate: section.date,
+            recipient: subscriber.email,
+            messageId: message.messageId,
+            raw: message.raw,
+            html: message.html,
+            envelope: { from: ctx.config.list.from.address, to: subscriber.email },
+          });
+      if (result.ok) {
+        counts.sent++;
+        ctx.onOutcome?.('sent');
+        await writer.record({ id: delivery.id, status: 'sent', at: at(), messageId: message.messageId });
+        return true;
       }
-      fresh.push({ issue: section.date, sections: [section.date], emailKey: key, subscriberId: subscriber.id, status: 'queued', at: runAt });
-    }
-    if (!dryRun && fresh.length > 0) await store.insertDeliveries(fresh);
-  }
-  const active = await store.countSubscribers({ status: 'active' });
-  counts.notEligible = active - (await store.countSubscribers({ status: 'active', firstSeenBy: openedAt, includeUnseen }));
-  if (dryRun) return { counts, variants: variants.size, renders: variants.renderCount, complete: false, largestHtmlBytes };
-
-  // --- send -----------------------------------------------------------------------------
-  const queued = await store.countDeliveries(section.date);
-  ctx.onPlanned?.(queued.queued + queued.claimed);
-  const writer = new OutcomeWriter(store);
-  const sendOne = async (delivery: ClaimedDelivery) => {
-    if (dispatcher.stopReason) {
-      ctx.onOutcome?.('pending');
-      return; // released below, still queued for the next pass
-    }
-    const subscriber = delivery.subscriber;
-    const at = () => new Date().toISOString();
-    if (!subscriber || subscriber.status !== 'active') {
-      // Unsubscribed (or removed) after being queued: nothing is sent.
-      await writer.record({ id: delivery.id, status: 'cancelled', reason: subscriber ? `status ${subscriber.status}` : 'removed from the list', at: at() });
-      return;
-    }
-    const selection = selectionFor(subscriber);
-    if (selection.selected.length === 0) {
-      counts.skippedNoMatch++;
-      ctx.onOutcome?.('skipped');
-      await writer.record({ id: delivery.id, status: 'skipped-no-match', at: at() });
-      return;
-    }
-    const rendered = await renderFor(selection);
-    const message = spliceFor(ctx.config, rendered, section, subscriber, ctx.links, new Date());
-    const { result } = message.raw.length > ctx.config.limits.maxMessageBytes
-      ? { result: oversize(message.raw.length, ctx.config.limits.maxMessageBytes) }
-      : await dispatcher.send({
-          sectionDate: section.date,
-          recipient: subscriber.email,
-          messageId: message.messageId,
-          raw: message.raw,
-          html: message.html,
-          envelope: { from: ctx.config.list.from.address, to: subscriber.email },
-        });
-    if (result.ok) {
-      counts.sent++;
-      ctx.onOutcome?.('sent');
-      await writer.record({ id: delivery.id, status: 'sent', at: at(), messageId: message.messageId });
-    } else if (result.kind === 'quota' || scopeOf(result.stage) === 'session' || (result.kind === 'transient' && dispatcher.stopReason)) {
-      // Not delivered and not the recipient's fault (the relay or the configuration refused
-      // the session, or the run is stopping): nothing is recorded, the next pass sends it.
-      ctx.onOutcome?.('pending');
-    } else {
+      if (result.kind === 'quota' || scopeOf(result.stage) === 'session' || (result.kind === 'transient' && dispatcher.stopReason)) {
+        // Not delivered and not the recipient's fault (the relay or the configuration refused
+        // the session, or the run is stopping): nothing is recorded, the next pass sends it.
+        ctx.onOutcome?.('pending');
+        return false;
+      }
       counts.failed++;
       countReason(reasons, result.reason);
-      if (result.kind === 'transient') transientFailures++;
       ctx.onOutcome?.('failed');
       await writer.record({
         id: delivery.id,
@@ -418,28 +476,43 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
         stage: result.stage,
         permanent: result.kind === 'permanent',
       });
+      return true;
+    };
+    try {
+      await runSender({
+        store,
+        issue: section.date,
+        owner: ctx.owner,
+        batchSize: ctx.concurrency * 4,
+        concurrency: ctx.concurrency,
+        leaseMs: CLAIM_LEASE_MS,
+        pollMs: SENDER_POLL_MS,
+        send: sendOne,
+        stopped: () => dispatcher.stopReason !== null,
+        planning: plannerBusy,
+        isDeadOwner: isDeadLocalOwner,
+        onRenewError: (err) => ctx.onWarning?.(`renewing the claims of ${section.date} failed: ${(err as Error).message}`),
+      });
+    } finally {
+      await writer.flush();
     }
-  };
-  try {
-    while (!dispatcher.stopReason) {
-      const batch = await store.claimDeliveries({ issue: section.date, owner: ctx.owner, limit: ctx.concurrency * 4, now: new Date(), ttlMs: CLAIM_TTL_MS });
-      if (batch.length === 0) break;
-      await pMap(batch, sendOne, { concurrency: ctx.concurrency });
-    }
-  } finally {
-    await writer.flush();
-    // What this sender claimed but did not finish (a stop) goes back to the queue.
-    await store.releaseClaims(section.date, ctx.owner);
-  }
 
-  counts.reasons = [...reasons].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
-  const left = await store.countDeliveries(section.date);
-  counts.pending = left.queued + left.claimed;
-  // Anyone left pending (stopped early, or claimed by another sender) or failed transiently keeps the section open.
-  const complete = transientFailures === 0 && counts.pending === 0;
-  if (complete) {
-    const sentAt = new Date().toISOString();
-    await store.putSection(section.date, { status: 'sent', hash, at: sentAt, openedAt, sentAt });
+    counts.reasons = [...reasons].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+    const left = await store.countDeliveries(section.date);
+    counts.pending = left.queued + left.claimed;
+    // Anyone left pending (stopped early, or claimed by another sender) or failed transiently
+    // keeps the section open; only its planner closes it (a sender cannot know all were queued).
+    let complete = false;
+    if (planner && (await store.unfinishedDeliveries(section.date)) === 0) {
+      const sentAt = new Date().toISOString();
+      await store.putSection(section.date, { status: 'sent', hash, at: sentAt, openedAt, sentAt });
+      complete = true;
+    } else if (!planner) {
+      complete = (await store.section(section.date))?.status === 'sent';
+    }
+    return { counts, variants: variants.size, renders: variants.renderCount, complete, largestHtmlBytes, role: planner ? 'planner' : role };
+  } finally {
+    if (renewal) clearInterval(renewal);
+    if (planner) await store.releasePlanner(section.date, ctx.owner);
   }
-  return { counts, variants: variants.size, renders: variants.renderCount, complete, largestHtmlBytes };
 }

@@ -1,6 +1,8 @@
 import type { Config } from '../config/load.js';
 import { openAppStore } from '../store/bootstrap.js';
-import { dispatcherFor } from '../mail/flow.js';
+import { dispatcherFor, RateLimiter, systemClock, type SendLimiter } from '../mail/flow.js';
+import { SharedRateLimiter } from '../mail/shared-rate.js';
+import type { Store } from '../store/store.js';
 import { createTransport } from '../mail/transports/index.js';
 import type { LinkSettings } from '../tokens/links.js';
 import type { SecretUse } from '../tokens/secret.js';
@@ -13,6 +15,7 @@ export interface ExecuteHooks {
   links: (config: Config, use: SecretUse) => LinkSettings;
   onOutcome?: (outcome: Outcome) => void;
   onPlanned?: (count: number) => void;
+  onWarning?: (message: string) => void;
   /** Called with a function that stops the run cleanly (in-flight sends finish, ledger flushed). */
   onStopHandle?: (stop: () => void) => void;
   command: string;
@@ -20,7 +23,7 @@ export interface ExecuteHooks {
 }
 
 /**
- * One whole pass with its edges: inputs from disk, the cross-process lock, the ledger, the
+ * One whole pass with its edges: inputs from disk, the run lock (SQLite), the store, the
  * transport behind the rate limiter and retry policy. Shared by `run`, `schedule` and `serve`.
  */
 export async function executeRun(config: Config, options: RunOptions, hooks: ExecuteHooks): Promise<RunSummary> {
@@ -36,14 +39,16 @@ export async function executeRun(config: Config, options: RunOptions, hooks: Exe
     }
   }
 
-  const lock = await acquireRunLock(config.paths.state, hooks.command);
+  // SQLite: one pass at a time (the file lock). PostgreSQL: any number of passes at once, on
+  // one machine or several; each section has one planner and any number of senders.
+  const lock = config.store.engine === 'sqlite' ? await acquireRunLock(config.paths.state, hooks.command) : null;
   try {
-    const transport = createTransport(config);
-    const { delivery } = config;
-    const dispatcher = dispatcherFor(transport, delivery);
-    hooks.onStopHandle?.(() => dispatcher.stop('signal'));
     const store = await openAppStore(config);
+    const transport = createTransport(config);
     try {
+      const { delivery } = config;
+      const dispatcher = dispatcherFor(transport, delivery, sendLimiter(config, store));
+      hooks.onStopHandle?.(() => dispatcher.stop('signal'));
       return await runPass(
         {
           config,
@@ -56,6 +61,7 @@ export async function executeRun(config: Config, options: RunOptions, hooks: Exe
           concurrency: delivery.concurrency,
           onOutcome: hooks.onOutcome,
           onPlanned: hooks.onPlanned,
+          onWarning: hooks.onWarning,
         },
         options,
       );
@@ -64,6 +70,19 @@ export async function executeRun(config: Config, options: RunOptions, hooks: Exe
       await transport.close();
     }
   } finally {
-    await lock.release();
+    await lock?.release();
   }
+}
+
+/** The bucket row every worker of this list reserves its send times from (PostgreSQL). */
+export const SEND_RATE_BUCKET = 'delivery';
+
+/**
+ * delivery.ratePerSecond as a total: on PostgreSQL shared by every worker process through one
+ * bucket row in the database; on SQLite (one sender) a token bucket in this process.
+ */
+export function sendLimiter(config: Config, store: Store): SendLimiter {
+  const rate = config.delivery.ratePerSecond;
+  if (config.store.engine === 'postgres') return new SharedRateLimiter((count, intervalMs) => store.reserveSendSlots(SEND_RATE_BUCKET, count, intervalMs), rate, systemClock);
+  return new RateLimiter(rate, systemClock);
 }

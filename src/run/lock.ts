@@ -31,8 +31,10 @@ export interface HeldLock {
 }
 
 /**
- * One run at a time across processes (scheduler, manual runs, the web server's scheduler):
- * proper-lockfile's atomic lock directory in the state folder, refreshed while held and stale
+ * On SQLite, one run at a time across processes (scheduler, manual runs, the web server's
+ * scheduler), since SQLite has one writer and every claim and outcome is a write. (PostgreSQL
+ * takes no such lock: each section has one planner, through its planner lease in the database,
+ * and any number of senders; see deliverSection.) proper-lockfile's atomic lock directory in the state folder, refreshed while held and stale
  * after 30 s without refresh. A lock whose owner process is gone from this host (killed with
  * SIGKILL) is taken over at once instead of after 30 s.
  */

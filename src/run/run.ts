@@ -6,7 +6,7 @@ import type { SendFailure } from '../mail/transport.js';
 import { TemplateRenderError } from '../render/render.js';
 import type { LinkSettings } from '../tokens/links.js';
 import { renderSettings, type Inputs } from './context.js';
-import { deliverSection, type DeliveryCounts, type Outcome } from './deliver.js';
+import { deliverSection, type DeliveryCounts, type Outcome, type SectionRole } from './deliver.js';
 import { newOwnerId } from './owner.js';
 import { planSections, todayIn, type SectionAction, type SectionState } from './plan.js';
 
@@ -31,6 +31,8 @@ export interface SectionOutcome {
   renders: number;
   largestHtmlBytes: number;
   changedAfterSend: boolean;
+  /** Whether this process planned the section or only sent beside its planner (several workers). */
+  role?: SectionRole | undefined;
   /** Why the section failed (a template error), with its file:line detail, and what to do. */
   error?: string;
   errorHint?: string;
@@ -60,6 +62,7 @@ export interface RunDeps {
   concurrency: number;
   onOutcome?: (outcome: Outcome) => void;
   onPlanned?: (count: number) => void;
+  onWarning?: (message: string) => void;
 }
 
 /** One pass: plan every section, record before-start/empty ones, send the due ones. */
@@ -142,11 +145,14 @@ export async function runPass(deps: RunDeps, options: RunOptions): Promise<RunSu
         concurrency: deps.concurrency,
         onOutcome: deps.onOutcome,
         onPlanned: deps.onPlanned,
+        onWarning: deps.onWarning,
+        reopenSent: plan.state === 'sent',
       });
       outcome.counts = result.counts;
       outcome.variants = result.variants;
       outcome.renders = result.renders;
       outcome.largestHtmlBytes = result.largestHtmlBytes;
+      if (!dryRun) outcome.role = result.role;
       outcome.after = dryRun ? plan.state : result.complete ? 'sent' : 'sending';
     } catch (err) {
       if (!(err instanceof TemplateRenderError)) throw err;

@@ -1,4 +1,5 @@
 import { access } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadSubscribers } from '../audience/load.js';
 import type { Config } from '../config/load.js';
 import type { Problem } from '../errors.js';
@@ -16,21 +17,39 @@ const MARK = ['bootstrap', 'subscribers-file', 'once', '9999-12-31T00:00:00.000Z
 export async function importSubscribersFileOnce(store: Store, config: Pick<Config, 'paths'>): Promise<{ imported: number; problems: Problem[] } | null> {
   const [name, key, window, expires] = MARK;
   if ((await store.counterValue(name, key, window)) > 0) return null;
-  if ((await store.countSubscribers()) > 0) {
-    await store.incrementCounter(name, key, window, expires);
-    return null;
-  }
   const exists = await access(config.paths.subscribers).then(() => true, () => false);
   if (!exists) return null;
-  const taxonomy = await loadTaxonomy(config.paths.topics);
-  const list = await loadSubscribers(config.paths.subscribers, new Set(taxonomy.topics.map((t) => t.id)));
-  const imported = await store.importSubscribers(
-    list.subscribers.map(({ history, ...subscriber }) => ({ subscriber, history: history ?? [] })),
-    `first start (${config.paths.subscribers})`,
-  );
-  await store.incrementCounter(name, key, window, expires);
-  return { imported, problems: list.problems };
+  // Several processes may start on the new database at once (run --workers, serve beside a
+  // run): one imports, the others wait for it, so none works on half a list. The claim expires,
+  // so a process killed while importing is replaced (rows it brought in are written again).
+  for (;;) {
+    if ((await store.counterValue(name, key, window)) > 0) return null;
+    const now = new Date();
+    await store.pruneExpired(now.toISOString());
+    if (await store.markSeen(name, key, now.toISOString(), new Date(now.getTime() + IMPORT_CLAIM_MS).toISOString())) break;
+    await sleep(100);
+  }
+  try {
+    if ((await store.countSubscribers()) > 0) {
+      // Not a new database (subscribers added by hand first): the file is not read.
+      await markSubscribersFileImported(store);
+      return null;
+    }
+    const taxonomy = await loadTaxonomy(config.paths.topics);
+    const list = await loadSubscribers(config.paths.subscribers, new Set(taxonomy.topics.map((t) => t.id)));
+    const imported = await store.importSubscribers(
+      list.subscribers.map(({ history, ...subscriber }) => ({ subscriber, history: history ?? [] })),
+      `first start (${config.paths.subscribers})`,
+    );
+    await store.incrementCounter(name, key, window, expires);
+    return { imported, problems: list.problems };
+  } finally {
+    await store.forgetSeen(name, key).catch(() => undefined);
+  }
 }
+
+/** A first-start import not finished within this time is taken over by another process. */
+const IMPORT_CLAIM_MS = 5 * 60_000;
 
 /** Records that the subscribers file was brought in (by `db import`), so first start does not import it again. */
 export async function markSubscribersFileImported(store: Store): Promise<void> {

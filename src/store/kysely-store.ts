@@ -400,18 +400,36 @@ export class KyselyStore implements Store {
       .execute();
   }
 
+  async openSection(date: string, hash: string, at: string, reopenSent = false): Promise<SectionRecord> {
+    return this.write(async (trx) => {
+      // Two workers may open a new section at once: the first insert wins, the other updates.
+      await trx.insertInto('sections').values({ date, status: 'sending', hash, at, opened_at: at }).onConflict((oc) => oc.column('date').doNothing()).execute();
+      let pick = trx.selectFrom('sections').selectAll().where('date', '=', date);
+      if (this.engine === 'postgres') pick = pick.forUpdate();
+      const row = await pick.executeTakeFirstOrThrow();
+      if (row.status === 'sent' && !reopenSent) return sectionRecord(row);
+      const keepHash = row.status === 'sent' || row.status === 'sending';
+      const values = { status: 'sending', hash: keepHash ? row.hash : hash, at, opened_at: row.opened_at ?? at, sent_at: null, reason: null };
+      await trx.updateTable('sections').set(values).where('date', '=', date).execute();
+      return sectionRecord(values);
+    });
+  }
+
   async sentSections(): Promise<{ date: string; sentAt: string | null; hash: string }[]> {
     const rows = await this.db.selectFrom('sections').select(['date', 'sent_at', 'hash']).where('status', '=', 'sent').orderBy('date').execute();
     return rows.map((r) => ({ date: r.date, sentAt: r.sent_at, hash: r.hash }));
   }
 
-  async acquirePlanner(date: string, owner: string, now: Date, ttlMs: number): Promise<boolean> {
+  async acquirePlanner(date: string, owner: string, now: Date, ttlMs: number, isDead: (owner: string) => boolean = () => false): Promise<boolean> {
     const at = now.toISOString();
     const until = new Date(now.getTime() + ttlMs).toISOString();
     return this.write(async (trx) => {
-      const row = await trx.selectFrom('sections').select(['planner_id', 'planner_expires_at']).where('date', '=', date).executeTakeFirst();
+      let pick = trx.selectFrom('sections').select(['planner_id', 'planner_expires_at']).where('date', '=', date);
+      // Row lock on PostgreSQL: two workers asking at once must not both be told yes.
+      if (this.engine === 'postgres') pick = pick.forUpdate();
+      const row = await pick.executeTakeFirst();
       if (!row) throw new Error(`section ${date} is not recorded yet; record it before planning`);
-      const free = row.planner_id === null || row.planner_id === owner || (row.planner_expires_at ?? '') < at;
+      const free = row.planner_id === null || row.planner_id === owner || (row.planner_expires_at ?? '') < at || isDead(row.planner_id);
       if (!free) return false;
       await trx.updateTable('sections').set({ planner_id: owner, planner_expires_at: until }).where('date', '=', date).execute();
       return true;
@@ -595,6 +613,16 @@ export class KyselyStore implements Store {
     const counts = EMPTY_COUNTS();
     for (const r of rows) counts[r.status as DeliveryStatus] = Number(r.n);
     return counts;
+  }
+
+  async unfinishedDeliveries(issue: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('deliveries')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('issue', '=', issue)
+      .where((eb) => eb.or([eb('status', 'in', ['queued', 'claimed']), eb.and([eb('status', '=', 'failed'), eb('permanent', '=', 0)])]))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
   }
 
   private filtered(db: Db, filter: DeliveryFilter) {

@@ -81,13 +81,22 @@ export interface Store {
   sections(): Promise<Map<string, SectionRecord>>;
   section(date: string): Promise<SectionRecord | undefined>;
   putSection(date: string, record: SectionRecord): Promise<void>;
+  /**
+   * Marks a section `sending` for a pass that sends it, atomically (several workers may start
+   * it at once): its opening time stays the first one recorded (else `at`), and the hash of
+   * what first went out stays once it was sending or sent (else `hash`). A section already
+   * sent stays sent (a worker that came late finds nothing to do) unless `reopenSent` (run
+   * --section on a sent section). Returns the record.
+   */
+  openSection(date: string, hash: string, at: string, reopenSent?: boolean): Promise<SectionRecord>;
   /** Sections every recipient has been handled for, oldest first (archive, feeds). */
   sentSections(): Promise<{ date: string; sentAt: string | null; hash: string }[]>;
   /**
    * One planner per section: takes (or renews) the planner lease of `date` for `owner` unless
-   * another owner holds an unexpired one. Returns whether `owner` holds it now.
+   * another owner holds an unexpired one whose holder `isDead` does not say is gone (a killed
+   * process on this host). Returns whether `owner` holds it now.
    */
-  acquirePlanner(date: string, owner: string, now: Date, ttlMs: number): Promise<boolean>;
+  acquirePlanner(date: string, owner: string, now: Date, ttlMs: number, isDead?: (owner: string) => boolean): Promise<boolean>;
   releasePlanner(date: string, owner: string): Promise<void>;
   /** Who holds the planner lease of `date` and until when (ISO); null when nobody does. */
   plannerOf(date: string): Promise<{ owner: string; expiresAt: string } | null>;
@@ -114,6 +123,8 @@ export interface Store {
   /** Frees claims that expired or whose owner `isDead` says is gone; returns how many. */
   resetStaleClaims(issue: string, now: Date, isDead: (owner: string) => boolean): Promise<number>;
   countDeliveries(issue: string): Promise<Record<DeliveryStatus, number>>;
+  /** Deliveries of `issue` without a final outcome: queued, claimed, or failed but not permanently. */
+  unfinishedDeliveries(issue: string): Promise<number>;
   /** Deliveries matching the filter, in id order, a page at a time. */
   listDeliveries(filter: DeliveryFilter, page?: { after?: number; limit?: number }): Promise<DeliveryRecord[]>;
   /** Puts matching deliveries (default: non-permanent failures) back in the queue; returns how many. */

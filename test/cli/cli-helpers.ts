@@ -79,6 +79,12 @@ export async function configure(dir: string, patch: Record<string, unknown>): Pr
   await writeFile(file, JSON.stringify(config, null, 2));
 }
 
+/** Like configure(), keeping the store settings a test engine wrote (configure() replaces whole top-level keys). */
+export async function configureKeepingStore(dir: string, patch: Record<string, unknown>): Promise<void> {
+  const current = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
+  await configure(dir, { ...patch, ...(current.store ? { store: current.store } : {}) });
+}
+
 /** Fast retries for tests; production defaults are seconds. */
 export const FAST_DELIVERY = { ratePerSecond: 500, concurrency: 4, maxAttempts: 4, retryBaseDelayMs: 20, maxRetryDelayMs: 100 };
 

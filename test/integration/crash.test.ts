@@ -1,4 +1,4 @@
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import {
   TEST_SECRET,
   cli,
   configure,
+  configureKeepingStore,
   makeProject,
   smtpTransport,
   spawnCli,
@@ -43,11 +44,6 @@ describe.each(engines)('on $name', (engine) => {
     disposeEngine = setup.dispose;
     env = { DIGEST_MAILER_SECRET: TEST_SECRET, ...setup.env };
     return dir;
-  };
-  /** configure() replaces whole top-level keys: keep the engine's store settings. */
-  const configureKeepingStore = async (dir: string, patch: Record<string, unknown>) => {
-    const current = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
-    await configure(dir, { ...patch, ...(current.store ? { store: current.store } : {}) });
   };
 
 describe.skipIf(!engine.ok)('crash safety', () => {
@@ -110,24 +106,46 @@ describe.skipIf(!engine.ok)('crash safety', () => {
   });
 });
 
-describe.skipIf(!engine.ok)('one run at a time', () => {
-  it('a second concurrent run exits with the lock message and sends nothing', async () => {
+describe.skipIf(!engine.ok)(engine.name === 'sqlite' ? 'one run at a time' : 'one planner per section, any number of senders', () => {
+  /** A run that holds the section for about 9 s: 60 readers, one at a time, 150 ms each. */
+  const slowRun = async () => {
     sink = await startSmtpSink({ dataDelayMs: 150 });
     const dir = await project();
     await useSmallDigest(dir);
-    // 60 readers, one at a time, 150 ms each: the first run holds the lock for about 9 s,
-    // well past the second CLI's start-up even on a loaded machine.
     const readers = await writeReaders(dir, 60);
     await configureKeepingStore(dir, { transport: smtpTransport(sink.port), delivery: { ...FAST_DELIVERY, concurrency: 1 } });
     const first = spawnCli(dir, ['run'], env);
     await waitFor(() => sink!.messages.length >= 1, 30_000, 'the first run to start sending');
+    return { dir, readers, first };
+  };
+
+  it.runIf(engine.name === 'sqlite')('a second concurrent run exits with the lock message and sends nothing', async () => {
+    const { dir, readers, first } = await slowRun();
     const second = await cli(dir, ['run'], env);
-    expect(sink.messages.length).toBeLessThan(readers.length); // the first run was still going
+    expect(sink!.messages.length).toBeLessThan(readers.length); // the first run was still going
     expect(second.code).toBe(75);
     expect(second.stderr).toMatch(/another digest-mailer run is in progress \(pid \d+ on .*"run"/);
     expect((await first.exited).code).toBe(0);
-    expect(sink.messages).toHaveLength(readers.length);
-    expect(new Set(sink.messages.map((m) => m.to[0])).size).toBe(readers.length);
+    expect(sink!.messages).toHaveLength(readers.length);
+    expect(new Set(sink!.messages.map((m) => m.to[0])).size).toBe(readers.length);
+    expect(await readdir(join(dir, 'state'))).not.toContain('run.lock');
+  });
+
+  it.runIf(engine.name === 'postgres')('a second concurrent run finds the planner busy, sends beside it, and nobody gets the section twice', async () => {
+    const { dir, readers, first } = await slowRun();
+    const second = await cli(dir, ['run'], env);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toMatch(/2025-11-14 .*sent (\d+).*\[sender beside another worker\]/);
+    const sentBySecond = Number(/2025-11-14 .*sent (\d+)/.exec(second.stdout)![1]);
+    expect(sentBySecond).toBeGreaterThan(0);
+    const firstExit = await first.exited;
+    expect(firstExit.code).toBe(0);
+    const sentByFirst = Number(/2025-11-14 .*sent (\d+)/.exec(first.output().stdout)![1]);
+    // The planner closes the section once both are done.
+    expect(first.output().stdout).toMatch(/2025-11-14 +pending -> sent/);
+    expect(sentByFirst + sentBySecond).toBe(readers.length);
+    expect(sink!.messages).toHaveLength(readers.length);
+    expect(new Set(sink!.messages.map((m) => m.to[0])).size).toBe(readers.length);
     expect(await readdir(join(dir, 'state'))).not.toContain('run.lock');
   });
 });

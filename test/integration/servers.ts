@@ -1,5 +1,6 @@
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
 import * as sesLocal from 'aws-ses-v2-local';
 
@@ -13,6 +14,8 @@ export interface ReceivedMail {
   raw: Buffer;
   /** Whether MAIL FROM carried the SMTPUTF8 parameter. */
   smtpUtf8: boolean;
+  /** performance.now() when the message was accepted (for rate measurements). */
+  receivedAt: number;
 }
 
 export interface SmtpSink {
@@ -93,7 +96,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       stream.on('end', () => {
         const done = () => {
           const args = session.envelope.mailFrom ? (session.envelope.mailFrom.args as Record<string, unknown> | false) : false;
-          sink.messages.push({ to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()), raw: Buffer.concat(chunks), smtpUtf8: Boolean(args && args.SMTPUTF8) });
+          sink.messages.push({ to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()), raw: Buffer.concat(chunks), smtpUtf8: Boolean(args && args.SMTPUTF8), receivedAt: performance.now() });
           callback();
         };
         if (options.dataDelayMs) setTimeout(done, options.dataDelayMs);

@@ -311,6 +311,46 @@ describe.each(ENGINES)('Store contract on $name', (engine) => {
       expect(await store.plannerOf('2025-11-05')).toBeNull();
     });
 
+    it('opens a section once for workers that start it together, keeping its first opening and what first went out', async () => {
+      const opened = await Promise.all(['2025-11-04T07:00:00.001Z', '2025-11-04T07:00:00.002Z', '2025-11-04T07:00:00.003Z'].map((at, i) => store.openSection('2025-11-04', `h${i}`, at)));
+      const stored = (await store.section('2025-11-04'))!;
+      expect(stored.status).toBe('sending');
+      // Whoever came first set the opening time and hash; every worker was told the same.
+      expect(new Set(opened.map((o) => o.openedAt))).toEqual(new Set([stored.openedAt]));
+      expect(new Set(opened.map((o) => o.hash))).toEqual(new Set([stored.hash]));
+      // Sent: a worker that comes late finds it sent; reopened (run --section) with other text,
+      // the hash of what went out stays.
+      await store.putSection('2025-11-04', { ...stored, status: 'sent', at: '2025-11-04T08:00:00.000Z' });
+      expect(await store.openSection('2025-11-04', 'edited', '2025-11-05T07:00:00.000Z')).toMatchObject({ status: 'sent', hash: stored.hash });
+      expect(await store.openSection('2025-11-04', 'edited', '2025-11-05T07:00:00.000Z', true)).toMatchObject({ status: 'sending', hash: stored.hash, openedAt: stored.openedAt });
+      // A before-start section sent later (--backfill) opens now, with its current text.
+      await store.putSection('2025-11-01', { status: 'before-start', hash: 'old', at: '2025-11-04T07:00:00.000Z' });
+      expect(await store.openSection('2025-11-01', 'now', '2025-11-06T07:00:00.000Z')).toMatchObject({ hash: 'now', openedAt: '2025-11-06T07:00:00.000Z' });
+    });
+
+    it('gives the planner lease to one of several workers asking at once, and to another when its holder is dead', async () => {
+      await store.putSection('2025-11-04', { status: 'sending', hash: 'h', at: '2025-11-04T07:00:00.000Z' });
+      const now = new Date('2025-11-04T07:00:00.000Z');
+      const owners = Array.from({ length: 6 }, (_, i) => `host:${i + 1}:w`);
+      const got = await Promise.all(owners.map((o) => store.acquirePlanner('2025-11-04', o, now, 60_000)));
+      expect(got.filter(Boolean)).toHaveLength(1);
+      const holder = owners[got.indexOf(true)]!;
+      expect(await store.acquirePlanner('2025-11-04', 'host:9:w', now, 60_000, () => false)).toBe(false);
+      // Its process is gone (SIGKILL): taken over at once, without waiting for the lease.
+      expect(await store.acquirePlanner('2025-11-04', 'host:9:w', now, 60_000, (o) => o === holder)).toBe(true);
+      expect((await store.plannerOf('2025-11-04'))!.owner).toBe('host:9:w');
+    });
+
+    it('counts the deliveries of an issue still without a final outcome', async () => {
+      const at = '2025-11-04T07:00:00.000Z';
+      const row = (n: number, status: 'queued' | 'sent' | 'failed' | 'skipped-no-match' | 'cancelled', permanent = false) => ({ issue: 'i', sections: ['2025-11-04'], emailKey: `u${n}@example.org`, subscriberId: null, status, permanent, at });
+      await store.insertDeliveries([row(1, 'queued'), row(2, 'queued'), row(3, 'sent'), row(4, 'failed'), row(5, 'failed', true), row(6, 'skipped-no-match'), row(7, 'cancelled')]);
+      await store.claimDeliveries({ issue: 'i', owner: 'A', limit: 1, now: new Date(at), ttlMs: 60_000 });
+      // One queued, one claimed, one transient failure; the rest are final.
+      expect(await store.unfinishedDeliveries('i')).toBe(3);
+      expect(await store.unfinishedDeliveries('other')).toBe(0);
+    });
+
     it('hands out send slots from a shared bucket that never overlap, however many callers race', async () => {
       const interval = 5;
       const results = await Promise.all(Array.from({ length: 24 }, () => store.reserveSendSlots('send', 4, interval)));
