@@ -183,6 +183,11 @@ export const configSchema = z.strictObject({
        */
       trustProxy: trustProxySchema,
       bodyLimitBytes: z.number().int().min(1024).max(1_048_576).default(16_384),
+      /**
+       * A whole request (headers and body) must arrive within this time, or the connection is
+       * closed (408): a client that dribbles its request byte by byte holds no socket for long.
+       */
+      requestTimeoutMs: z.number().int().min(500).max(300_000).default(20_000),
       /** Lifetime of the double opt-in confirmation link. */
       confirmTtlHours: z.number().int().min(1).max(24 * 14).default(48),
       /** A pending (unconfirmed) subscriber is deleted this long after subscribing. */

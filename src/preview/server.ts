@@ -99,7 +99,11 @@ export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInst
     typeof given === 'string' && given.length === formToken.length && timingSafeEqual(Buffer.from(given), Buffer.from(formToken));
   const pages = await compilePages(config.paths.templates);
   const app = Fastify({
-    logger: deps.logger === false ? false : { level: 'info', serializers: { req: (req) => ({ method: req.method, url: req.url }) } },
+    // Paths only: queries name subscribers' addresses.
+    logger: deps.logger === false ? false : { level: 'info', serializers: { req: (req) => ({ method: req.method, url: req.url.split('?')[0] }) } },
+    // A request must arrive whole within 20 s (a slow client holds no socket); answers such as
+    // the live-reload event stream may last as long as they like.
+    requestTimeout: 20_000,
   });
   await app.register(helmet, {
     contentSecurityPolicy: {

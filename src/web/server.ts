@@ -60,6 +60,15 @@ const preferencesBody = tokenField.extend({
   ...deliveryFormFields,
 });
 
+/** A trusted-host pattern from the config as a whole-name match (dots in a plain host name are literal). */
+export function hostPattern(pattern: string): RegExp {
+  const plain = /^[a-z0-9.-]+$/i.test(pattern);
+  return new RegExp(`^(?:${plain ? pattern.replace(/\./g, '\\.') : pattern})$`, 'i');
+}
+
+/** SNS delivers messages of up to 256 KB, as JSON with the message escaped inside: room for that on the webhook only. */
+const WEBHOOK_BODY_LIMIT = 1_048_576;
+
 /** Every valid subscribe is answered this long after it arrived (or later, if slower). */
 const SUBSCRIBE_ANSWER_MS = 100;
 
@@ -75,7 +84,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const now = deps.now ?? (() => new Date());
   const topicIds = new Set(taxonomy.topics.map((t) => t.id));
   const trust: SnsTrust = {
-    trustedHosts: config.webhooks.ses.trustedHosts.map((h) => new RegExp(h)),
+    // Each pattern must match the whole host name: "sns.eu-west-1.amazonaws.com" written plainly
+    // must not also match "sns.eu-west-1.amazonaws.com.evil.example" (or "snsXeu-west-1...").
+    trustedHosts: config.webhooks.ses.trustedHosts.map(hostPattern),
     allowHttp: config.webhooks.ses.allowHttp,
     topicArns: config.webhooks.ses.topicArns,
   };
@@ -83,6 +94,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   const app = Fastify({
     bodyLimit: config.web.bodyLimitBytes,
+    // Slow clients: the whole request within requestTimeoutMs (checked at a quarter of it, not
+    // Node's 30 s), an idle keep-alive connection closed after 5 s.
+    requestTimeout: config.web.requestTimeoutMs,
+    keepAliveTimeout: 5_000,
+    http: { connectionsCheckingInterval: Math.max(250, Math.round(config.web.requestTimeoutMs / 4)), headersTimeout: Math.min(10_000, config.web.requestTimeoutMs) } as never,
     trustProxy: trustProxyOption(config.web.trustProxy),
     // Tokens travel in query strings: log paths only, never queries or bodies.
     logger:
@@ -324,7 +340,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     return html(reply, 200, 'unsubscribed', "You're unsubscribed", { email, manageUrl: (await currentLinks(email)).manageUrl });
   });
 
-  app.post('/webhooks/ses', async (req, reply) => {
+  app.post('/webhooks/ses', { bodyLimit: WEBHOOK_BODY_LIMIT }, async (req, reply) => {
     let body: unknown = req.body;
     if (typeof body === 'string') {
       try {
@@ -366,7 +382,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const handleSns = async (sns: SnsMessage, log: FastifyBaseLogger, reply: FastifyReply) => {
     if (sns.Type === 'SubscriptionConfirmation') {
       if (!sns.SubscribeURL || !isTrustedUrl(sns.SubscribeURL, trust)) return reply.code(403).type('text/plain').send('untrusted SubscribeURL');
-      const res = await fetch(sns.SubscribeURL, { signal: AbortSignal.timeout(5_000) });
+      // No redirects: the host checked is the host visited.
+      const res = await fetch(sns.SubscribeURL, { signal: AbortSignal.timeout(5_000), redirect: 'error' });
       log.info({ topic: sns.TopicArn, status: res.status }, 'SNS subscription confirmed');
       if (!res.ok) await store.forgetSeen('sns', sns.MessageId);
       return reply.code(res.ok ? 200 : 502).type('text/plain').send(res.ok ? 'confirmed' : 'confirmation failed');

@@ -121,6 +121,40 @@ describe('Amazon SES feedback over SNS', () => {
     snsEndpoint.close();
   });
 
+  it('never follows a redirect from a SubscribeURL (the host checked is the host visited)', async () => {
+    await feedbackProject();
+    let elsewhere = 0;
+    const target = createHttpServer((_req, res) => {
+      elsewhere++;
+      res.end('<ConfirmSubscriptionResponse/>');
+    });
+    await new Promise<void>((r) => target.listen(0, '::1', r));
+    const redirector = createHttpServer((_req, res) => res.writeHead(302, { location: `http://[::1]:${(target.address() as AddressInfo).port}/` }).end());
+    await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', r));
+    const subscribeUrl = `http://127.0.0.1:${(redirector.address() as AddressInfo).port}/?Action=ConfirmSubscription&Token=abc`;
+    const res = await post(signed({ Type: 'SubscriptionConfirmation', MessageId: 'm-redirect', TopicArn: TOPIC, Message: 'x', SubscribeURL: subscribeUrl, Token: 'abc', Timestamp: new Date().toISOString() }));
+    expect(res.status).toBeGreaterThanOrEqual(500);
+    expect(elsewhere).toBe(0);
+    redirector.close();
+    target.close();
+  });
+
+  it('takes a notification larger than the forms\' body limit (SNS sends up to 256 KB), and refuses a deeply nested body with 4xx', async () => {
+    const dir = await feedbackProject();
+    await cli(dir, ['subscribers', 'add', 'big@example.org'], env);
+    // A bounce with the original headers included, as SES sends them when asked: ~200 KB.
+    const headers = Array.from({ length: 2000 }, (_, i) => ({ name: `X-Header-${i}`, value: 'v'.repeat(80) }));
+    const body = notification({ notificationType: 'Bounce', bounce: { bounceType: 'Permanent', bounceSubType: 'General', bouncedRecipients: [{ emailAddress: 'big@example.org' }] }, mail: { headers } });
+    expect(body.length).toBeGreaterThan(150_000);
+    const res = await post(body);
+    expect(res.status, await res.text()).toBe(200);
+    expect((await entry(dir, 'big@example.org')).status).toBe('suppressed');
+    const nested = await post(`${'['.repeat(100_000)}${']'.repeat(100_000)}`);
+    expect(nested.status).toBeGreaterThanOrEqual(400);
+    expect(nested.status).toBeLessThan(500);
+    expect((await web!.get('/healthz')).status).toBe(200);
+  });
+
   it('suppresses a permanent bounce, unsubscribes a complaint, counts a transient bounce', async () => {
     const dir = await feedbackProject();
     expect((await post(bounce('ana.lopez@example.org', 'Permanent'))).status).toBe(200);
