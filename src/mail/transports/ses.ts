@@ -1,6 +1,7 @@
 import { needsSmtpUtf8, withAsciiDomain } from '../../audience/address.js';
 import { SESClient, SendRawEmailCommand } from '@aws-sdk/client-ses';
 import type { Config } from '../../config/load.js';
+import { noteUnmaintainedNode } from '../../node-support.js';
 import type { FailureKind, FailureStage, OutgoingMessage, SendResult, Transport } from '../transport.js';
 
 const CREDENTIALS = new Set([
@@ -75,6 +76,7 @@ export class SesTransport implements Transport {
 
   constructor(private readonly config: Config) {
     if (config.transport.type !== 'ses') throw new Error('not an ses config');
+    noteUnmaintainedNode();
     this.client = new SESClient({
       region: config.transport.region,
       ...(config.transport.endpoint ? { endpoint: config.transport.endpoint } : {}),

@@ -1,0 +1,24 @@
+/**
+ * Which Node versions this project supports (package.json "engines"): 20.11+ still works and is
+ * tested (it is the machine's Node), but it reached end of life in April 2026; .ci/run also
+ * runs the suite on the newest LTS. Libraries have started to drop 20: the AWS SDK for SES
+ * prints a multi-line warning on every client it creates. We say it once, in one line.
+ */
+export const OLDEST_MAINTAINED_NODE_MAJOR = 22;
+
+let noted = false;
+
+/** Once per process on a Node older than 22: one line to `warn`, and the AWS SDK's own warning off. */
+export function noteUnmaintainedNode(warn: (line: string) => void = console.error, version = process.version, env: NodeJS.ProcessEnv = process.env): void {
+  const major = Number(/^v(\d+)/.exec(version)?.[1]);
+  if (!(major < OLDEST_MAINTAINED_NODE_MAJOR)) return;
+  // The user may have chosen to see (or silence) the SDK's warning: leave their setting alone.
+  if (env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED !== undefined) return;
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  if (noted) return;
+  noted = true;
+  warn(
+    `digest-mailer: Node ${version} is past its end of life; AWS SDK releases from January 2027 need Node ${OLDEST_MAINTAINED_NODE_MAJOR}+. ` +
+      'Upgrade to a maintained LTS (the suite runs on Node 20 and the newest LTS).',
+  );
+}
