@@ -188,6 +188,12 @@ export const configSchema = z.strictObject({
        * closed (408): a client that dribbles its request byte by byte holds no socket for long.
        */
       requestTimeoutMs: z.number().int().min(500).max(300_000).default(20_000),
+      /**
+       * Every subscribe is answered this long after it arrived (or later, if slower), so the
+       * answer time does not tell whether the address was known. Raise it on a slow or busy
+       * server, where the work of a subscribe can take longer than the default.
+       */
+      subscribeAnswerMs: z.number().int().min(0).max(10_000).default(100),
       /** Lifetime of the double opt-in confirmation link. */
       confirmTtlHours: z.number().int().min(1).max(24 * 14).default(48),
       /** A pending (unconfirmed) subscriber is deleted this long after subscribing. */

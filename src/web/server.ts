@@ -69,9 +69,6 @@ export function hostPattern(pattern: string): RegExp {
 /** SNS delivers messages of up to 256 KB, as JSON with the message escaped inside: room for that on the webhook only. */
 const WEBHOOK_BODY_LIMIT = 1_048_576;
 
-/** Every valid subscribe is answered this long after it arrived (or later, if slower). */
-const SUBSCRIBE_ANSWER_MS = 100;
-
 /** Named proxies, or the innermost `hops` addresses of the chain (Fastify's numeric form, typed). */
 function trustProxyOption(setting: Config['web']['trustProxy']): false | string[] | ((address: string, hop: number) => boolean) {
   if (typeof setting === 'number') return (_address, hop) => hop < setting;
@@ -216,7 +213,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       // work of earlier requests (garbage collection, disk) does not show either.
       const outcome = await subscribeFlow.record({ email, name, topics });
       mailer.track(new Promise<void>((resolve) => reply.raw.once('close', () => resolve(subscribeFlow.notify(outcome)))));
-      const wait = SUBSCRIBE_ANSWER_MS - (performance.now() - arrived);
+      const wait = config.web.subscribeAnswerMs - (performance.now() - arrived);
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       return html(reply, 200, 'check-inbox', 'Check your inbox', { ttlHours: config.web.confirmTtlHours });
     },

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers.js';
 import { cli, makeProject } from './cli-helpers.js';
+import { scaled } from '../timeouts.js';
 
 const OFF_TOPIC = `
 ## 2025-11-20
@@ -30,7 +31,7 @@ We prune redundant visual tokens of long videos, cutting latency in half.
 Finches on islands differ in the shape of their beaks.
 `;
 
-describe('digest-mailer topics', { timeout: 120_000 }, () => {
+describe('digest-mailer topics', { timeout: scaled(120_000) }, () => {
   it('explain: every paper with its topics, evidence and scores, and the papers with none', async () => {
     const dir = await makeProject();
     await appendFile(join(dir, 'digests/2025-11.md'), OFF_TOPIC);

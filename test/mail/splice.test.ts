@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterAll, describe, expect, it } from 'vitest';
+import { scaled } from '../timeouts.js';
 import { selectPapers, type Preferences } from '../../src/audience/select.js';
 import { composeMessage, type ComposeInput } from '../../src/mail/compose.js';
 import { encodeVariant, spliceMessage } from '../../src/mail/splice.js';
@@ -101,7 +102,7 @@ describe('encode once, splice per recipient', () => {
     }
     expect(n).toBeGreaterThan(sections.length * readers.length);
     expect(identical).toBeGreaterThan(softBreaksOnly);
-  }, 180_000);
+  }, scaled(180_000));
 
   it('reads back to the same headers and parts in mailparser and in Python\'s email package', async () => {
     expect(cases.length).toBeGreaterThan(10);
@@ -134,5 +135,5 @@ print(json.dumps(out))
       expect(lf(py.text)).toBe(lf(expected.text));
       expect(lf(py.html)).toBe(lf(expected.html));
     }
-  }, 120_000);
+  }, scaled(120_000));
 });

@@ -9,6 +9,7 @@ import { FAST_DELIVERY, TEST_SECRET, smtpTransport } from '../cli/cli-helpers.js
 import { startSmtpSink, type SmtpSink } from '../integration/servers.js';
 import { startPreview, type RunningPreview } from './preview-helpers.js';
 import { launchChromium } from '../browser.js';
+import { scaled } from '../timeouts.js';
 
 
 let browser: Browser;
@@ -51,7 +52,7 @@ describe('preview send-test against other websites, in headless Chromium', () =>
     it(`refuses a send-test posted from ${name}`, async () => {
       const page = await browser.newPage();
       try {
-        const answered = page.waitForResponse((r) => r.url().endsWith('/send-test'), { timeout: 30_000 });
+        const answered = page.waitForResponse((r) => r.url().endsWith('/send-test'), { timeout: scaled(30_000) });
         await page.goto(`${attackerUrl}${path}`);
         expect((await answered).status()).toBe(403);
         expect(sink.messages).toHaveLength(0);

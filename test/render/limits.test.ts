@@ -12,6 +12,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { EXTRA_SECTION, FAST_DELIVERY, cli, configure, makeProject } from '../cli/cli-helpers.js';
 import { NO_PREFS, ROOT, bareLineFeeds, classified, seedTaxonomy, seedRenderSettings } from '../helpers.js';
 import { readFileSync } from 'node:fs';
+import { scaled } from '../timeouts.js';
 
 const templatesDir = join(ROOT, 'templates');
 const taxonomy = seedTaxonomy();
@@ -41,7 +42,7 @@ describe('bounded sizes', () => {
     // The same cut in both parts.
     expect(htmlAbstract).toBe(textAbstract);
     expect(mail.html).toContain('Read the full abstract');
-  }, 240_000);
+  }, scaled(240_000));
 
   it('reports a digest file over the size cap by name and still sends the other files', async () => {
     const dir = await makeProject();
@@ -55,7 +56,7 @@ describe('bounded sizes', () => {
     expect(files.length).toBeGreaterThan(3);
     expect(files.every((f) => f.endsWith('.eml'))).toBe(true);
     for (const f of files) expect(bareLineFeeds(await readFile(join(dir, 'outbox/2025-11-13', f)))).toBe(0);
-  }, 120_000);
+  }, scaled(120_000));
 
   it('does not send a message over limits.maxMessageBytes: a permanent failure naming the limit', async () => {
     const dir = await makeProject();
@@ -69,5 +70,5 @@ describe('bounded sizes', () => {
     expect(failed.length).toBeGreaterThan(3);
     expect(failed.every((e) => e.permanent === true && /over limits\.maxMessageBytes \(10000\)/.test(e.reason))).toBe(true);
     await expect(readdir(join(dir, 'outbox/2025-11-13'))).rejects.toThrow();
-  }, 120_000);
+  }, scaled(120_000));
 });

@@ -3,6 +3,7 @@ import { FAST_DELIVERY, TEST_SECRET, configure, makeProject, smtpTransport, spaw
 import { startSmtpSink, type SmtpSink } from '../integration/servers.js';
 import { startApp, type RunningApp } from '../web/web-helpers.js';
 import { storedSubscribers } from './project-store.js';
+import { scaled } from '../timeouts.js';
 
 let sink: SmtpSink | null = null;
 let web: RunningApp | null = null;
@@ -42,5 +43,5 @@ describe('the store under a subscribe burst during a send', () => {
     const received = sink.messages.filter((m) => m.raw.toString('latin1').includes('List-Unsubscribe-Post:')).map((m) => m.to[0]!);
     expect(new Set(received).size).toBe(received.length);
     expect(received.sort()).toEqual([...readers].sort());
-  }, 300_000);
+  }, scaled(300_000));
 });

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseLabelledFile } from '../../src/topics/corpus.js';
 import { crossValidate, type CrossValidation } from '../../src/topics/evaluate.js';
 import { ROOT, seedTaxonomy } from '../helpers.js';
+import { scaled } from '../timeouts.js';
 
 /**
  * Held-out quality on the labelled corpus: seeded, fixed 5-fold cross-validation, the learned
@@ -13,7 +14,7 @@ const corpus = parseLabelledFile(JSON.parse(readFileSync(join(ROOT, 'test/fixtur
 let cv: CrossValidation | undefined;
 const run = () => (cv ??= crossValidate(corpus, seedTaxonomy(), { folds: 5, seed: 15 }));
 
-describe('topic tagger, 5-fold cross-validation on the held-out corpus', { timeout: 240_000 }, () => {
+describe('topic tagger, 5-fold cross-validation on the held-out corpus', { timeout: scaled(240_000) }, () => {
   it('has at least 300 real papers with provenance and 15 required examples per topic', () => {
     expect(corpus.papers.length).toBeGreaterThanOrEqual(300);
     const raw = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/corpus-topics.json'), 'utf8'));

