@@ -49,6 +49,7 @@ await writeFile(join(dir, 'subscribers.json'), JSON.stringify({ subscribers }));
 
 const config = JSON.parse(await readFile(join(root, 'digest-mailer.config.json'), 'utf8'));
 config.paths = { digests: 'digests', subscribers: 'subscribers.json', topics: join(root, 'topics.json'), templates: join(root, 'templates'), state: 'state', outbox: 'outbox' };
+config.list.postalAddress = 'Digest Lab, 1 Example Street, 10115 Berlin, Germany';
 config.transport = { type: 'smtp', host: '127.0.0.1', port, secure: false, requireTLS: false, maxConnections: POOL.maxConnections, maxMessagesPerConnection: POOL.maxMessages };
 config.delivery = { ...(config.delivery ?? {}), ratePerSecond: 1_000_000, concurrency: 32, maxAttempts: 3, retryBaseDelayMs: 10, maxRetryDelayMs: 100 };
 await writeFile(join(dir, 'config.json'), JSON.stringify(config));

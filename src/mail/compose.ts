@@ -22,6 +22,8 @@ export interface ComposeInput {
     unsubscribeUrl: string;
     unsubscribeMailto: string;
   };
+  /** The Feedback-ID header's value (src/mail/compliance.ts feedbackId). */
+  feedbackId?: string | undefined;
   /** Extra headers (e.g. X-SES-CONFIGURATION-SET); values are single-lined. */
   headers?: Record<string, string> | undefined;
 }
@@ -52,7 +54,7 @@ export function messageIdHeader(messageId: string): { prepared: true; value: str
 export const BOUNDARY_PREFIX = '=_dm';
 
 /** The custom header fields of a message, in the order nodemailer writes them (before From). */
-export function customHeaders(input: Pick<ComposeInput, 'list' | 'headers'>): Record<string, string> {
+export function customHeaders(input: Pick<ComposeInput, 'list' | 'headers' | 'feedbackId'>): Record<string, string> {
   const list: Record<string, string> = input.list
     ? {
         'List-Id': `${headerSafe(input.list.name)} <${input.list.id}>`,
@@ -60,8 +62,9 @@ export function customHeaders(input: Pick<ComposeInput, 'list' | 'headers'>): Re
         'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
       }
     : {};
+  const feedback: Record<string, string> = input.feedbackId ? { 'Feedback-ID': headerSafe(input.feedbackId) } : {};
   const extra = Object.fromEntries(Object.entries(input.headers ?? {}).map(([k, v]) => [k, headerSafe(v)]));
-  return { ...list, ...extra };
+  return { ...list, ...feedback, ...extra };
 }
 
 /**

@@ -3,7 +3,7 @@ import type { SelectedPaper, Why } from '../audience/select.js';
 import { normalizeName } from '../audience/select.js';
 import { escapeHtml } from '../digest/html.js';
 import type { RichText, Section } from '../digest/types.js';
-import { paperLinks } from './links.js';
+import { paperLinks, withoutDistrustedLinks } from './links.js';
 import { fitSubject, listPhrase, truncateText } from './templates.js';
 
 /** How much of the content fits: see README "Staying under Gmail's clipping limit". */
@@ -107,6 +107,12 @@ function topicsByCount(selected: readonly SelectedPaper[], ofPaper: (s: Selected
   return [...counts].sort((a, b) => b[1] - a[1]).map(([t]) => labels[t] ?? t);
 }
 
+/** The top paper's motivation (else its abstract's first sentence) for the preheader, links to distrusted domains left out. */
+function topMotivation(top: SelectedPaper | undefined): string {
+  const field = top?.paper.motivation ?? (top?.paper.abstract ? firstSentence(top.paper.abstract) : null);
+  return field ? withoutDistrustedLinks(field, null).text : '';
+}
+
 const papersWord = (n: number) => (n === 1 ? '1 new paper' : `${n} new papers`);
 
 /** What the subject may say before the top title, most telling first, with the topics each names. */
@@ -150,9 +156,18 @@ export function buildView(section: Section, selected: readonly SelectedPaper[], 
   // The abstract follows the trim ladder and the field cap, in HTML and text alike.
   const abstractChars = trim.abstractChars === null ? max : max === null ? trim.abstractChars : Math.min(trim.abstractChars, max);
   const compact = format === 'compact';
-  const papers = selected.slice(0, trim.fullPapers).map(({ paper, why }, index) => {
+  const papers = selected.slice(0, trim.fullPapers).map(({ paper: original, why }, index) => {
+    const links = paperLinks(original);
+    const page = links.find((l) => l.label === 'Abstract' || l.label === 'Link')?.url ?? null;
+    const clean = (field: RichText | null) => (field ? withoutDistrustedLinks(field, page) : null);
+    const paper = {
+      ...original,
+      motivation: clean(original.motivation),
+      method: clean(original.method),
+      abstract: clean(original.abstract),
+      extra: Object.fromEntries(Object.entries(original.extra).map(([label, value]) => [label, clean(value)!])),
+    };
     const abstract = paper.abstract && trim.abstractChars !== 0 && !compact ? shorten(paper.abstract, abstractChars) : null;
-    const links = paperLinks(paper);
     const summarySource = paper.method ?? paper.motivation ?? (paper.abstract ? firstSentence(paper.abstract) : null);
     return {
       id: paper.id,
@@ -201,7 +216,7 @@ export function buildView(section: Section, selected: readonly SelectedPaper[], 
     othersCount: count - 1,
     subject,
     topTitle: selected[0]?.paper.title.text ?? '',
-    topMotivation: selected[0]?.paper.motivation?.text ?? (selected[0]?.paper.abstract ? firstSentence(selected[0].paper.abstract).text : ''),
+    topMotivation: topMotivation(selected[0]),
     /** For the preheader: topics the subject does not name (the day's for a reader of everything). */
     otherTopics: (everything ? dayTopics : readerTopics).filter((t) => !named.includes(t)).slice(0, 2),
     topicLabels: (everything ? dayTopics : readerTopics).slice(0, 4),

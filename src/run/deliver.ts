@@ -11,6 +11,7 @@ import { runSender } from './senders.js';
 import type { ComposeInput } from '../mail/compose.js';
 import { encodeVariant, spliceMessage, type EncodedVariant } from '../mail/splice.js';
 import { messageIdFor } from '../mail/message-id.js';
+import { feedbackId } from '../mail/compliance.js';
 import type { Dispatcher } from '../mail/flow.js';
 import type { SendResult } from '../mail/transport.js';
 import { LRUCache } from 'lru-cache';
@@ -181,6 +182,7 @@ function recipientFields(config: Config, rendered: RenderedEmail, section: Secti
     subject: rendered.subject,
     messageId,
     date,
+    feedbackId: feedbackId(section.date, 'digest', config.list.id),
     list: {
       name: config.list.name,
       id: config.list.id,

@@ -4,6 +4,7 @@ import { dispatcherFor, RateLimiter, systemClock, type SendLimiter } from '../ma
 import { SharedRateLimiter } from '../mail/shared-rate.js';
 import type { Store } from '../store/store.js';
 import { createTransport } from '../mail/transports/index.js';
+import { requirePostalAddress } from '../mail/compliance.js';
 import type { LinkSettings } from '../tokens/links.js';
 import type { SecretUse } from '../tokens/secret.js';
 import { loadInputs } from './context.js';
@@ -29,6 +30,7 @@ export interface ExecuteHooks {
 export async function executeRun(config: Config, options: RunOptions, hooks: ExecuteHooks): Promise<RunSummary> {
   const inputs = await loadInputs(config);
   const realMail = !options.dryRun && config.transport.type !== 'outbox';
+  if (realMail) requirePostalAddress(config);
   const links = hooks.links(config, realMail ? 'real-mail' : 'local');
   if (options.dryRun) {
     const store = await openAppStore(config);

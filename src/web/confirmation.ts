@@ -6,6 +6,7 @@ import mjml2html from 'mjml';
 import { addressKey, type Subscriber } from '../audience/schema.js';
 import type { Config } from '../config/load.js';
 import { composeMessage } from '../mail/compose.js';
+import { feedbackId } from '../mail/compliance.js';
 import { InputError } from '../errors.js';
 import { dispatcherFor, type Dispatcher } from '../mail/flow.js';
 import type { Transport } from '../mail/transport.js';
@@ -112,6 +113,7 @@ export class ConfirmationMailer {
       html,
       messageId,
       date: this.now(),
+      feedbackId: feedbackId(template === 'confirm' ? 'confirm' : 'notice', 'transactional', this.config.list.id),
     });
     return { raw, html, messageId };
   }

@@ -32,6 +32,8 @@ export async function makeProject(): Promise<string> {
   await cp(join(ROOT, 'digests/2025-11.md'), join(dir, 'digests/2025-11.md'));
   await cp(join(ROOT, 'subscribers.example.json'), join(dir, 'subscribers.json'));
   const config = JSON.parse(await readFile(join(ROOT, 'digest-mailer.config.json'), 'utf8'));
+  // Real transports refuse to send without one (CAN-SPAM); tests configure smtp and ses.
+  config.list.postalAddress = 'Digest Lab, 1 Example Street, 10115 Berlin, Germany';
   config.paths = {
     digests: 'digests',
     subscribers: 'subscribers.json',

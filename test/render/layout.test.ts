@@ -174,3 +174,18 @@ describe('formats', () => {
     expect(cache.renderCount).toBe(2);
   });
 });
+
+describe('links spam filters distrust', () => {
+  it('point to the arXiv abstract page instead of a URL on a distrusted domain (.online), in both parts', async () => {
+    const univa = largest.papers.find((p) => p.abstract?.text.includes('https://univa.online/'))!;
+    const { html, text } = await renderFor(largest, { ...NO_PREFS, topics: ['video'], format: 'full' });
+    expect(html).toContain(univa.title.html);
+    expect(html).not.toContain('univa.online');
+    expect(text).not.toContain('univa.online');
+    expect(html).toMatch(new RegExp(`\\(<a href="https://arxiv\\.org/abs/${univa.id}"[^>]*>link on the arXiv abstract page</a>\\)`));
+    expect(text).toContain('(link on the arXiv abstract page)');
+    // Links on other domains stay links.
+    const withRepo = await renderFor(sections.find((s) => s.date === '2025-11-05')!, { ...NO_PREFS, format: 'full' });
+    expect(withRepo.html).toMatch(/<a href="https:\/\/github\.com\/BytedanceDouyinContent\/SAIL-RL"[^>]*>https:\/\/github\.com/);
+  });
+});

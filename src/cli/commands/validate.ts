@@ -13,6 +13,7 @@ import { ConfirmationMailer } from '../../web/confirmation.js';
 import { loadConfigFrom } from '../shared.js';
 import { createTransport } from '../../mail/transports/index.js';
 import { resolveSecret } from '../../tokens/secret.js';
+import { requirePostalAddress } from '../../mail/compliance.js';
 
 /** Runs every check it can and lists every problem, instead of stopping at the first. */
 export async function validateCommand(globals: GlobalOptions): Promise<number> {
@@ -48,6 +49,7 @@ export async function validateCommand(globals: GlobalOptions): Promise<number> {
   // and URL variables, TLS CA file). Nothing is sent and no connection is opened.
   const secret = await attempt('secret', async () => resolveSecret(process.env, config.tokens.secretEnv, config.transport.type === 'outbox' ? 'local' : 'real-mail'));
   await attempt(`transport (${config.transport.type})`, async () => createTransport(config).close());
+  await attempt('list', async () => requirePostalAddress(config));
   if (config.store.engine === 'postgres') {
     const { openStore } = await import('../../store/open.js');
     await attempt('store', async () => (await openStore(config)).close());
