@@ -11,6 +11,8 @@ export interface RecipientFields {
   email: string;
   manageUrl: string;
   unsubscribeUrl: string;
+  /** "View in browser": this email's web version (see tokens/links.ts webVersionUrl). */
+  webUrl: string;
 }
 
 export interface PersonalFields extends RecipientFields {
@@ -26,7 +28,7 @@ export function personalFields(copy: Pick<PersonalFields, 'summary' | 'preheader
   return { ...recipient, summary: copy.summary, preheader: copy.preheader, reasons: copy.reasons };
 }
 
-export const SCALAR_FIELDS = ['greeting', 'email', 'manageUrl', 'unsubscribeUrl', 'summary', 'preheader'] as const;
+export const SCALAR_FIELDS = ['greeting', 'email', 'manageUrl', 'unsubscribeUrl', 'webUrl', 'summary', 'preheader'] as const;
 export type ScalarField = (typeof SCALAR_FIELDS)[number];
 
 /**

@@ -20,7 +20,7 @@ import { readerCopy, renderVariant, variantKey, type RenderedEmail, type ReaderC
 import { scopeOf } from '../mail/transport.js';
 import type { CompiledTemplates } from '../render/templates.js';
 import { classifyPaper, type CompiledTaxonomy } from '../topics/classify.js';
-import { recipientLinks, type LinkSettings } from '../tokens/links.js';
+import { recipientLinks, webVersionUrl, type LinkSettings } from '../tokens/links.js';
 
 export type Outcome = 'sent' | 'failed' | 'skipped' | 'pending';
 
@@ -167,12 +167,18 @@ export class VariantCache {
   }
 }
 
+/** The email holds every paper of the day in digest order: its web version is the public issue page. */
+export function isWholeIssue(rendered: Pick<RenderedEmail, 'paperIds'>, section: Section): boolean {
+  return rendered.paperIds.length === section.papers.length && section.papers.every((p, i) => p.id === rendered.paperIds[i]);
+}
+
 /** One recipient's header fields and slot values. */
 function recipientFields(config: Config, rendered: RenderedEmail, section: Section, subscriber: Subscriber & { tokenGeneration?: number }, links: LinkSettings, date: Date) {
   const personal = personalFields(rendered, {
     greeting: greetingFor(subscriber),
     email: subscriber.email,
     ...recipientLinks(links, addressKey(subscriber.email), date, subscriber.tokenGeneration),
+    webUrl: webVersionUrl(links, section.date, isWholeIssue(rendered, section) ? null : { email: addressKey(subscriber.email), now: date, linkGeneration: subscriber.tokenGeneration }),
   });
   const messageId = messageIdFor(section.date, subscriber.email, config.list.id);
   const headers: Omit<ComposeInput, 'text' | 'html'> = {

@@ -7,9 +7,9 @@ import { composeMessage } from '../mail/compose.js';
 import { dispatcherFor } from '../mail/flow.js';
 import { createTransport } from '../mail/transports/index.js';
 import { fill, personalFields } from '../render/personalise.js';
-import { inertLinks, recipientLinks, type LinkSettings } from '../tokens/links.js';
+import { inertLinks, recipientLinks, webVersionUrl, type LinkSettings } from '../tokens/links.js';
 import type { Inputs } from './context.js';
-import { greetingFor } from './deliver.js';
+import { greetingFor, isWholeIssue } from './deliver.js';
 import { prepareEmail, type Audience } from './prepare.js';
 
 export interface SendTestResult {
@@ -29,7 +29,13 @@ export async function sendTestEmail(config: Config, to: string, audience: Audien
   const prepared = await prepareEmail(config, audience, inputs);
   if (!prepared) return { ok: false, message: 'No paper of that section matches these preferences, so there is no email to send.' };
   const { section, subscriber, rendered } = prepared;
-  const personal = personalFields(rendered, { greeting: greetingFor(subscriber), email: subscriber.email, ...recipientLinks(inertLinks(links), addressKey(subscriber.email), new Date()) });
+  const inert = inertLinks(links);
+  const personal = personalFields(rendered, {
+    greeting: greetingFor(subscriber),
+    email: subscriber.email,
+    ...recipientLinks(inert, addressKey(subscriber.email), new Date()),
+    webUrl: webVersionUrl(inert, section.date, isWholeIssue(rendered, section) ? null : { email: addressKey(subscriber.email), now: new Date() }),
+  });
   const messageId = `<test-${randomBytes(8).toString('hex')}@${config.list.id}>`;
   const html = fill(rendered.html, personal, true);
   const raw = await composeMessage({

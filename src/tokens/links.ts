@@ -16,13 +16,13 @@ export interface RecipientLinks {
   unsubscribeUrl: string;
 }
 
-const PATHS: Record<TokenPurpose, string> = {
+const PATHS = {
   manage: '/preferences',
   unsubscribe: '/unsubscribe',
   confirm: '/confirm',
-};
+} satisfies Partial<Record<TokenPurpose, string>>;
 
-export function signedUrl(settings: LinkSettings, email: string, purpose: TokenPurpose, expires: number, generation?: string, linkGeneration?: number): string {
+export function signedUrl(settings: LinkSettings, email: string, purpose: keyof typeof PATHS, expires: number, generation?: string, linkGeneration?: number): string {
   const token = signToken(settings.secret, { email, purpose, expires, generation, linkGeneration });
   return `${settings.baseUrl}${PATHS[purpose]}?token=${token}`;
 }
@@ -37,6 +37,19 @@ export function recipientLinks(settings: LinkSettings, email: string, now: Date,
     manageUrl: signedUrl(settings, email, 'manage', expires, undefined, linkGeneration),
     unsubscribeUrl: signedUrl(settings, email, 'unsubscribe', expires, undefined, linkGeneration),
   };
+}
+
+/**
+ * The "view in browser" link of one email. An email that holds every paper of the day in digest
+ * order (the all-topics variant) links the public issue page; any other is a reader's own
+ * selection, behind a signed, expiring link revoked with the reader's other links (token
+ * generation) that shows the papers their preferences pick from that day.
+ */
+export function webVersionUrl(settings: LinkSettings, date: string, personal: { email: string; now: Date; linkGeneration?: number | undefined } | null): string {
+  const issue = `${settings.baseUrl}/archive/${date}`;
+  if (!personal) return issue;
+  const expires = Math.floor(personal.now.getTime() / 1000) + settings.ttlDays * 86_400;
+  return `${issue}/yours?token=${signToken(settings.secret, { email: personal.email, purpose: 'view', expires, linkGeneration: personal.linkGeneration })}`;
 }
 
 /**

@@ -1,7 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** What a token lets its holder do; a token for one purpose is refused for another. */
-export type TokenPurpose = 'manage' | 'unsubscribe' | 'confirm';
+/** `view`: the web version of a reader's own email (read only). */
+export type TokenPurpose = 'manage' | 'unsubscribe' | 'confirm' | 'view';
 
 export interface TokenClaims {
   email: string;

@@ -185,8 +185,15 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.get('/healthz', (_req, reply) => reply.type('text/plain').send('ok'));
   app.get('/style.css', (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(pages.css));
 
-  const notFound = (reply: FastifyReply) => message(reply, 404, 'Page not found', 'There is nothing at this address.', { href: '/archive', text: 'The archive' });
-  await archiveRoutes(app, { config, archive: deps.archive, pages, notFound });
+  await archiveRoutes(app, {
+    config,
+    store,
+    archive: deps.archive,
+    pages,
+    message,
+    viewer: (reply, token) => claimsOr403(reply, token, 'view'),
+    manageUrl: async (email) => (await currentLinks(email)).manageUrl,
+  });
 
   app.get('/subscribe', (_req, reply) => html(reply, 200, 'subscribe', 'Subscribe', { topics: topicChoices([]), values: {} }));
 

@@ -157,7 +157,9 @@ describe('preview in headless Chromium', () => {
     await page.waitForFunction(() => document.getElementById('live')?.textContent === 'live reload on');
     const file = join(preview.dir, 'templates/partials/header.mjml.hbs');
     const original = await readFile(file, 'utf8');
-    await writeFile(file, original.replace('{{list.name}}</p>', '{{list.name}} · EDITED ON DISK</p>'));
+    const edited = original.replace('{{section.dateLabel}}</h1>', '{{section.dateLabel}} · EDITED ON DISK</h1>');
+    expect(edited).not.toBe(original); // the edit must hit the partial as it is now
+    await writeFile(file, edited);
     await expect
       .poll(async () => {
         const frame = page.frames().find((f) => f.url().includes('/email/'));

@@ -17,6 +17,7 @@ const person = {
   email: 'ana@example.org',
   manageUrl: 'https://digest.example.org/preferences?token=v1.abc.def',
   unsubscribeUrl: 'https://digest.example.org/unsubscribe?token=v1.ghi.jkl',
+  webUrl: 'https://digest.example.org/archive/2025-11-12/yours?token=v1.mno.pqr',
 };
 
 async function render(section: Section, prefs: Preferences = NO_PREFS, overrides: Partial<RenderSettings> = {}) {

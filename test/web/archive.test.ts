@@ -52,6 +52,9 @@ describe('web archive and Atom feeds of the sent sections (real HTTP on 127.0.0.
       expect(html).toContain(`<a href="#paper-${paper.id}">`); // its headline
       if (paper.abstract) expect(html).toContain(paper.abstract.html); // in full, not shortened
     }
+    const sending = await project.web.get(`/archive/${UNSENT.sending}`);
+    expect(sending.status).toBe(404);
+    expect(await sending.text()).toContain('This issue is still going out');
     for (const date of [...Object.values(UNSENT), '2025-12-01', '2025-11-12x', 'yesterday']) {
       expect((await project.web.get(`/archive/${date}`)).status, date).toBe(404);
     }
