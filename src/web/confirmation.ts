@@ -35,7 +35,6 @@ type Templates = Record<'confirm' | 'already', { mjml: Handlebars.TemplateDelega
 export class ConfirmationMailer {
   private readonly dispatcher: Dispatcher;
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly recent = new Map<string, number[]>();
 
   private constructor(
     private readonly config: Config,
@@ -70,17 +69,6 @@ export class ConfirmationMailer {
         throw new InputError(`${file}: ${details ?? (err as Error).message}`);
       }
     }
-  }
-
-  /** Whether another confirmation may go to this address now (and counts it if so). */
-  allow(email: string): boolean {
-    const key = addressKey(email);
-    const hourAgo = this.now().getTime() - 3_600_000;
-    const times = (this.recent.get(key) ?? []).filter((t) => t > hourAgo);
-    if (times.length >= this.config.web.confirmationsPerAddressPerHour) return false;
-    times.push(this.now().getTime());
-    this.recent.set(key, times);
-    return true;
   }
 
   /**

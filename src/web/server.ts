@@ -13,7 +13,7 @@ import { recipientLinks, verifyLink, type LinkSettings } from '../tokens/links.j
 import type { TokenClaims, TokenPurpose } from '../tokens/tokens.js';
 import type { ConfirmationMailer } from './confirmation.js';
 import { applyDelivery, crossFieldErrors, deliveryFormFields, deliveryView, fieldErrorsOf, listHourOf, uniqueChoices, uniqueLines } from './preferences-form.js';
-import { confirmGeneration, SubscribeFlow } from './subscribe.js';
+import { AddressMailLimit, confirmGeneration, SubscribeFlow } from './subscribe.js';
 import type { Pages, PageName } from './pages.js';
 import type { Archive } from './archive.js';
 import { archiveRoutes } from './archive-routes.js';
@@ -138,7 +138,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     reachedHandler.add(req);
   });
 
-  const subscribeFlow = new SubscribeFlow({ store, mailer, now, pendingExpiryDays: config.web.pendingExpiryDays });
+  const mailLimit = new AddressMailLimit(store, config.web.confirmationsPerAddressPerHour, now);
+  const subscribeFlow = new SubscribeFlow({ store, mailer, limit: mailLimit, now, pendingExpiryDays: config.web.pendingExpiryDays });
   app.addHook('onReady', async () => {
     await subscribeFlow.sweep();
   });
@@ -316,7 +317,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // An unsubscribed address comes back only by confirming from its inbox again (an old
     // email's manage link is not proof enough); a bounced or suppressed one stays suppressed.
     const s = await store.getSubscriber(email);
-    if (s?.status === 'unsubscribed' && mailer.allow(email)) mailer.send(s, confirmGeneration(s));
+    if (s?.status === 'unsubscribed' && (await mailLimit.allow(email))) mailer.send(s, confirmGeneration(s));
     return message(reply, 200, 'Check your inbox', `If ${email} can receive the digest again, we sent it a confirmation link. Open it to start again.`);
   });
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Subscriber } from '../audience/schema.js';
+import { addressKey, type Subscriber } from '../audience/schema.js';
 import type { Store } from '../store/store.js';
 import type { Mutation, StoredSubscriber } from '../store/types.js';
 import type { ConfirmationMailer } from './confirmation.js';
@@ -55,6 +55,37 @@ export function pendingCutoff(now: Date, days: number): string {
   return new Date(now.getTime() - days * 86_400_000).toISOString();
 }
 
+const HOUR_MS = 3_600_000;
+
+/**
+ * Confirmation emails per address per hour, counted in the store so a restart (or another
+ * process) does not reset them: a sliding hour estimated from this clock hour's count and the
+ * previous one's, weighted by how much of it still lies within the last 60 minutes.
+ */
+export class AddressMailLimit {
+  constructor(
+    private readonly store: Store,
+    private readonly perHour: number,
+    private readonly now: () => Date,
+  ) {}
+
+  /** Whether another email may go to this address now; counts it if so. */
+  async allow(email: string): Promise<boolean> {
+    const key = addressKey(email);
+    const at = this.now().getTime();
+    const hour = Math.floor(at / HOUR_MS) * HOUR_MS;
+    const window = (start: number) => new Date(start).toISOString();
+    const [current, previous] = await Promise.all([
+      this.store.counterValue('confirmations', key, window(hour)),
+      this.store.counterValue('confirmations', key, window(hour - HOUR_MS)),
+    ]);
+    const stillInLastHour = 1 - (at - hour) / HOUR_MS;
+    if (current + previous * stillInLastHour >= this.perHour) return false;
+    await this.store.incrementCounter('confirmations', key, window(hour), window(hour + 2 * HOUR_MS));
+    return true;
+  }
+}
+
 /**
  * Handles subscribe requests so that every address costs the same before the answer: one
  * single-row write transaction (a no-op rewrite for a known address), so an acknowledged
@@ -65,6 +96,7 @@ export class SubscribeFlow {
     private readonly deps: {
       store: Store;
       mailer: ConfirmationMailer;
+      limit: AddressMailLimit;
       now: () => Date;
       pendingExpiryDays: number;
     },
@@ -80,9 +112,10 @@ export class SubscribeFlow {
   }
 
   /** Queues the email the outcome calls for (within the per-address limit). */
-  notify(outcome: SubscribeOutcome): void {
-    const { mailer } = this.deps;
-    if (outcome.kind === 'nothing' || !mailer.allow(outcome.subscriber.email)) return;
+  async notify(outcome: SubscribeOutcome): Promise<void> {
+    const { mailer, limit } = this.deps;
+    // A store that cannot count (down for a moment) sends nothing: the reader can ask again.
+    if (outcome.kind === 'nothing' || !(await limit.allow(outcome.subscriber.email).catch(() => false))) return;
     if (outcome.kind === 'confirm') mailer.send(outcome.subscriber, confirmGeneration(outcome.subscriber));
     else mailer.sendNotice(outcome.subscriber);
   }

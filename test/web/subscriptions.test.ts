@@ -143,6 +143,18 @@ describe('subscribe, confirm, preferences, one-click unsubscribe (real HTTP on 1
     await web!.mailer.drain();
     expect(mailsTo(sink!, 'eager@example.org')).toHaveLength(3);
   });
+
+  it('keeps counting confirmation emails per address across a restart of the web app', async () => {
+    const dir = await project();
+    for (let i = 0; i < 2; i++) expect((await web!.post('/subscribe', { email: 'Eager@example.org' })).status).toBe(200);
+    await web!.mailer.drain();
+    await web!.close();
+    web = await startApp(dir);
+    for (let i = 0; i < 3; i++) expect((await web.post('/subscribe', { email: 'eager@example.org' })).status).toBe(200);
+    await web.mailer.drain();
+    // 3 an hour (web.confirmationsPerAddressPerHour), however the address is spelled and however often the server restarted.
+    expect(sink!.messages.filter((m) => m.to[0]!.toLowerCase() === 'eager@example.org')).toHaveLength(3);
+  });
 });
 
 describe('tokens on the web', () => {
