@@ -89,7 +89,7 @@ describe('markup from a digest, a subscriber or topics.json is text in every pag
     }
   });
 
-  it('the email of a run (greeting, paper fields, topic labels) and the preview pages', async () => {
+  it('the email of a run (greeting, paper fields, topic labels), the archive and its feeds, and the preview pages', async () => {
     const dir = await hostileProject();
     const run = await cli(dir, ['run', '--section', '2025-11-14']);
     expect(run.code, run.stdout + run.stderr).toBe(0);
@@ -105,6 +105,16 @@ describe('markup from a digest, a subscriber or topics.json is text in every pag
     }
     const eve = await simpleParser(await readFile(join(folder, 'eve_at_example.org.eml')));
     expect(String(eve.html)).toContain('&lt;script&gt;');
+
+    // The public archive and feeds of the section just sent.
+    web = await startApp(dir);
+    for (const path of ['/archive', '/archive/2025-11-14', '/feeds/all.atom', '/feeds/reasoning.atom']) {
+      const res = await web.get(path);
+      expect(res.status, path).toBe(200);
+      const body = await res.text();
+      expectInert(body, path);
+      expect(body, path).toMatch(/Reasoning with images/);
+    }
 
     // The preview of the same project: its digest, topics, templates and database.
     const paths = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')).paths;
@@ -156,6 +166,21 @@ describe('slow and curious clients against serve', () => {
     expect(at - started).toBeGreaterThanOrEqual(900);
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
     expect((await web.get('/healthz')).status).toBe(200);
+  });
+
+  it('answers 404 to path traversal in every route with a parameter (archive, feeds) and never serves a file', async () => {
+    const dir = await makeProject();
+    web = await startApp(dir);
+    for (const path of [
+      '/archive/..%2F..%2F..%2Fetc%2Fpasswd', '/archive/%2e%2e%2fconfig.json', '/archive/2025-11-13%00.json', '/archive/../config.json',
+      '/feeds/..%2Fconfig.json', '/feeds/..%2F..%2Fpackage.json%00.atom', '/feeds/%2e%2e%2fall.atom', '/feeds/all.atom%2F..%2F..%2Fconfig.json',
+      '/style.css/..%2F..%2Fconfig.json', '/..%2Fsubscribers.json', '/%2e%2e/%2e%2e/etc/passwd',
+    ]) {
+      const res = await fetch(`${web.url}${path}`, { redirect: 'manual' });
+      const body = await res.text();
+      expect([400, 404], `${path} -> ${res.status}`).toContain(res.status);
+      expect(body, path).not.toMatch(/root:x:0|"subscribers"|"transport"|"dependencies"/);
+    }
   });
 
   it('sends Referrer-Policy: no-referrer on every page and never logs a token', async () => {
