@@ -4,4 +4,7 @@
 await import('./tagger.js');
 await import('./render.js');
 await import('./throughput.js');
+// Store latency over HTTP (BENCH_STORE_*) and 1 vs 2 worker processes on PostgreSQL (BENCH_WORKER_RECIPIENTS).
+await import('./store-latency.js');
+await import('./workers.js');
 await import('./preview.js');

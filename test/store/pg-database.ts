@@ -11,20 +11,25 @@ export const PG_ADMIN_URL = process.env.PG_TEST_URL ?? 'postgres://postgres@127.
 
 let reachable: Promise<boolean> | null = null;
 
+/** Whether a server answers at PG_ADMIN_URL (benchmarks skip PostgreSQL when none does). */
+export async function postgresReachable(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Under CI=true PostgreSQL suites always run (and fail without a server); elsewhere they skip when none answers. */
 export function postgresAvailable(): Promise<boolean> {
   if (process.env.CI === 'true') return Promise.resolve(true);
-  reachable ??= (async () => {
-    const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 });
-    try {
-      await client.connect();
-      await client.end();
-      return true;
-    } catch {
-      console.warn(`PostgreSQL tests skipped: no server at ${PG_ADMIN_URL} (start one, or set PG_TEST_URL; under CI=true they run and fail instead)`);
-      return false;
-    }
-  })();
+  reachable ??= postgresReachable().then((ok) => {
+    if (!ok) console.warn(`PostgreSQL tests skipped: no server at ${PG_ADMIN_URL} (start one, or set PG_TEST_URL; under CI=true they run and fail instead)`);
+    return ok;
+  });
   return reachable;
 }
 
