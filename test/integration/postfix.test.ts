@@ -1,4 +1,6 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
+import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FAST_DELIVERY, RECIPIENTS_2025_11_13, TEST_SECRET, cli, configure, makeProject, smtpTransport } from '../cli/cli-helpers.js';
@@ -216,5 +218,34 @@ describe.skipIf(missing !== null)("Debian's Postfix on 127.0.0.1", () => {
     expect(run.stdout).toMatch(/transport\.user is set \(digest\) but the server offers no login/);
     await expectEveryonePending(dir);
     expect(await postfix.delivered()).toEqual([]);
+  });
+
+  it('DKIM through Postfix: the copies in the Maildir verify independently (mailauth), and fail with either one-click header changed', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const record = `v=DKIM1; k=rsa; p=${publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`;
+    const resolver = async (domain: string, type: string) => {
+      if (type === 'TXT' && domain.toLowerCase() === 'digest._domainkey.example.org') return [[record]];
+      throw Object.assign(new Error(`no ${type} record for ${domain}`), { code: 'ENOTFOUND' });
+    };
+    const verify = async (raw: Buffer | string) => (await dkimVerify(raw, { resolver: resolver as never })).results[0]?.status.result;
+    const dir = await makeProject();
+    await configure(dir, { transport: viaPostfix({ dkim: { domainName: 'example.org', keySelector: 'digest', privateKeyEnv: 'DKIM_KEY' } }), delivery: RETRYING });
+    const run = await cli(dir, ['run'], { ...env, DKIM_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() });
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    await postfix.drained();
+    const stored = await postfix.messages();
+    expect(stored).toHaveLength(RECIPIENTS_2025_11_13.length);
+    for (const raw of stored) {
+      expect(await verify(raw)).toBe('pass');
+      const text = raw.toString('latin1');
+      const post = text.replace('List-Unsubscribe-Post: List-Unsubscribe=One-Click', 'List-Unsubscribe-Post: List-Unsubscribe=One-Clack');
+      expect(post).not.toBe(text);
+      expect(await verify(post)).toBe('fail');
+      // One character of the token in the List-Unsubscribe header (it may be folded, with the mailto first).
+      const at = text.indexOf('token=', text.search(/^List-Unsubscribe:/m)) + 'token=v1.'.length;
+      const url = `${text.slice(0, at)}${text[at] === 'A' ? 'B' : 'A'}${text.slice(at + 1)}`;
+      expect(url).not.toBe(text);
+      expect(await verify(url)).toBe('fail');
+    }
   });
 });

@@ -50,6 +50,8 @@ export interface PostfixInstance {
   configure(settings: Record<string, string>): Promise<void>;
   /** Recipients (Delivered-To) of every message in the catch-all Maildir. */
   delivered(): Promise<string[]>;
+  /** The bytes of every message in the catch-all Maildir, as Postfix stored them. */
+  messages(): Promise<Buffer[]>;
   /** Waits until nothing is queued (every accepted message delivered or bounced). */
   drained(timeoutMs?: number): Promise<void>;
   clearMaildir(): Promise<void>;
@@ -213,6 +215,10 @@ export async function startPostfix(tls: { certFile: string; keyFile: string }, o
         if (Date.now() > deadline) throw new Error('Postfix queue did not drain');
         await new Promise((r) => setTimeout(r, 100));
       }
+    },
+    async messages() {
+      const files = await readdir(join(maildir, 'new')).catch(() => [] as string[]);
+      return Promise.all(files.sort().map((file) => readFile(join(maildir, 'new', file))));
     },
     async clearMaildir() {
       const files = await readdir(join(maildir, 'new')).catch(() => [] as string[]);
