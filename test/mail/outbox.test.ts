@@ -8,7 +8,7 @@ import { selectPapers } from '../../src/audience/select.js';
 import { parseConfig } from '../../src/config/load.js';
 import { composeMessage } from '../../src/mail/compose.js';
 import { messageIdFor } from '../../src/mail/message-id.js';
-import { OutboxTransport } from '../../src/mail/transports/outbox.js';
+import { OutboxTransport, outboxFileStem } from '../../src/mail/transports/outbox.js';
 import { renderEmail } from '../../src/render/render.js';
 import { compileTemplates, readTemplateSources } from '../../src/render/templates.js';
 import { renderSettings } from '../../src/run/context.js';
@@ -114,5 +114,15 @@ describe('outbox .eml, parsed back with mailparser', () => {
     const mail = await simpleParser(raw);
     expect(mail.bcc).toBeUndefined();
     expect(mail.subject).toBe('Title Bcc: x@evil.example X-Injected: yes');
+  });
+});
+
+describe('outbox file names', () => {
+  it('never give two addresses the same file (one message would overwrite the other)', () => {
+    const addresses = ['a_at_b@c.org', 'a@b_at_c.org', 'müller@bücher.example', 'm_ller@bücher.example', 'x y@example.org', 'x_y@example.org', 'ana.lopez@example.org'];
+    const stems = addresses.map(outboxFileStem);
+    expect(new Set(stems).size).toBe(addresses.length);
+    expect(outboxFileStem('Ana.Lopez@Example.org')).toBe('ana.lopez_at_example.org');
+    for (const stem of stems) expect(stem).toMatch(/^[a-z0-9._+-]+$/);
   });
 });

@@ -1,11 +1,20 @@
+import { createHash } from 'node:crypto';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PRIVATE_FILE_MODE, privateDir } from '../../private-files.js';
 import type { OutgoingMessage, SendResult, Transport } from '../transport.js';
 
-/** `ana.lopez@example.org` -> `ana.lopez_at_example.org`: readable and safe as a file name. */
+/**
+ * `ana.lopez@example.org` -> `ana.lopez_at_example.org`: readable and safe as a file name. A
+ * name that could stand for another address too (`a_at_b@c.org` and `a@b_at_c.org`, or
+ * characters replaced by `_`, as in `müller@` and `m-ller@`... `mller@`) gets a short hash of
+ * the address, so one recipient's message never overwrites another's.
+ */
 export function outboxFileStem(address: string): string {
-  return address.toLowerCase().replace('@', '_at_').replace(/[^a-z0-9._+-]/g, '_');
+  const lower = address.toLowerCase();
+  const stem = lower.replace('@', '_at_').replace(/[^a-z0-9._+-]/g, '_');
+  const ambiguous = /_at_|[^a-z0-9._+@-]/.test(lower) || (lower.match(/@/g) ?? []).length !== 1;
+  return ambiguous ? `${stem}-${createHash('sha256').update(lower).digest('hex').slice(0, 8)}` : stem;
 }
 
 async function writeAtomically(path: string, data: Buffer | string): Promise<void> {
