@@ -222,7 +222,7 @@ export function buildView(section: Section, selected: readonly SelectedPaper[], 
     topicLabels: (everything ? dayTopics : readerTopics).slice(0, 4),
     summary:
       everything && count === section.papers.length
-        ? `Here ${count === 1 ? 'is the 1 new paper' : `are all ${count} new papers`} of the day.`
+        ? count === 1 ? "Here is today's new paper." : count === 2 ? "Here are both of today's new papers." : `Here are all ${count} new papers of the day.`
         : `${count} of today's ${section.papers.length} papers match your interests.`,
   };
 }
