@@ -57,7 +57,7 @@ const ESCAPED_CHARS: Record<string, string> = {
 /** Operators written upright, as LaTeX does (`\log n` reads "log n"). */
 const OPERATORS = new Set([
   'log', 'ln', 'exp', 'sin', 'cos', 'tan', 'max', 'min', 'arg', 'argmax', 'argmin', 'sup', 'inf', 'lim',
-  'det', 'dim', 'ker', 'Pr', 'gcd', 'deg', 'tanh', 'sigmoid', 'softmax', 'mod', 'bmod', 'top',
+  'det', 'dim', 'ker', 'Pr', 'gcd', 'deg', 'tanh', 'sigmoid', 'softmax', 'mod', 'bmod',
 ]);
 const STYLES: Record<string, InlineStyle | 'plain'> = {
   textbf: 'bold', mathbf: 'bold', boldsymbol: 'bold', bm: 'bold', bf: 'bold',
@@ -67,6 +67,7 @@ const STYLES: Record<string, InlineStyle | 'plain'> = {
   mathrm: 'plain', mathsf: 'plain', mathnormal: 'plain', operatorname: 'plain', text: 'plain', mbox: 'plain',
   hbox: 'plain', underline: 'plain', uline: 'plain', textsuperscript: 'sup', textsubscript: 'sub',
 };
+const UPRIGHT_MATH = new Set(['mathrm', 'operatorname', 'mathsf', 'mathup']);
 /** Letter alphabets with Unicode code points (𝒜, ℝ, 𝔉); mathscr and mathds borrow the closest one. */
 const ALPHABETS: Record<string, string> = { mathcal: 'mathcal', mathscr: 'mathcal', mathbb: 'mathbb', mathds: 'mathds', mathfrak: 'mathfrak' };
 /** Commands whose argument is a reference, not reader text. */
@@ -179,7 +180,8 @@ function command(r: Reader, out: Out, math: boolean): void {
   if (name in ESCAPED_CHARS && !/[A-Za-z]/.test(name)) return out.text(ESCAPED_CHARS[name]!);
   const style = STYLES[name];
   if (style !== undefined) {
-    const textMode = name === 'text' || name === 'mbox' || name === 'hbox' || name.startsWith('text');
+    // Upright: text commands, and the math ones that set words (\mathrm{MLE}, \operatorname{argmax}).
+    const textMode = name === 'text' || name === 'mbox' || name === 'hbox' || name.startsWith('text') || UPRIGHT_MATH.has(name);
     const inner = convert(r.argument(), math && !textMode);
     if (style === 'plain') return out.add(inner);
     return out.style(style, inner);

@@ -113,6 +113,8 @@ const OTHER_SPANS: { tex: string; html: string; text: string }[] = [
   { tex: 'run `pip install x` first', html: 'run <code>pip install x</code> first', text: 'run pip install x first' },
   { tex: String.raw`$\hat{y}$, $\tilde{x}$, $\|x\|_2$, $\mathbf{W}$`, html: 'ŷ, x̃, ‖<em>x</em>‖<sub>2</sub>, <strong><em>W</em></strong>', text: 'ŷ, x̃, ‖x‖₂, W' },
   { tex: String.raw`$a_i$ and $b_j$ stay math, not *emphasis*`, html: '<em>a</em><sub><em>i</em></sub> and <em>b</em><sub><em>j</em></sub> stay math, not <em>emphasis</em>', text: 'aᵢ and bⱼ stay math, not emphasis' },
+  { tex: String.raw`$W^{\top} x$, $\hat{\theta}_{\mathrm{MLE}}$, $\operatorname{arg\,max}_y$`, html: '<em>W</em><sup>⊤</sup> <em>x</em>, θ̂<sub>MLE</sub>, arg\u2009max<sub><em>y</em></sub>', text: 'W^⊤ x, θ̂_(MLE), arg\u2009max_y' },
+  { tex: String.raw`$\mathbb{E}_{x \sim p}[f(x)]$, $\mathcal{L}_{\text{CE}}$, $\sqrt{\frac{1}{n}}$, $x^{2n+1}$`, html: '𝔼<sub><em>x</em> ∼ <em>p</em></sub>[<em>f</em>(<em>x</em>)], ℒ<sub>CE</sub>, √(1/<em>n</em>), <em>x</em><sup>2<em>n</em>+1</sup>', text: '𝔼_(x ∼ p)[f(x)], ℒ_(CE), √(1/n), x²ⁿ⁺¹' },
   { tex: String.raw`<script>x</script> $<b>$`, html: '&lt;script&gt;x&lt;/script&gt; &lt;<em>b</em>&gt;', text: '<script>x</script> <b>' },
 ];
 
