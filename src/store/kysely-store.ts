@@ -518,6 +518,7 @@ export class KyselyStore implements Store {
               message_id: d.messageId ?? null,
               reason: d.reason ?? null,
               stage: d.stage ?? null,
+              render_group: d.renderGroup ?? null,
               created_at: d.at,
               updated_at: d.at,
             })),
@@ -540,15 +541,23 @@ export class KyselyStore implements Store {
     const now = query.now.toISOString();
     const until = new Date(query.now.getTime() + query.ttlMs).toISOString();
     const claimed = await this.write(async (trx) => {
-      let pick = trx
-        .selectFrom('deliveries')
-        .select('id')
-        .where('issue', '=', query.issue)
-        .where((eb) => eb.or([eb('status', '=', 'queued'), eb.and([eb('status', '=', 'claimed'), eb('claim_expires_at', '<', now)])]))
-        .orderBy('id')
-        .limit(query.limit);
-      if (this.engine === 'postgres') pick = pick.forUpdate().skipLocked();
-      const ids = (await pick.execute()).map((r) => Number(r.id));
+      // Two index-ordered picks instead of one OR (which would sort every queued row per
+      // claim): expired claims first, then queued rows grouped by what they render.
+      const pick = (status: 'claimed' | 'queued', limit: number) => {
+        let q = trx
+          .selectFrom('deliveries')
+          .select('id')
+          .where('issue', '=', query.issue)
+          .where('status', '=', status)
+          .orderBy('render_group')
+          .orderBy('id')
+          .limit(limit);
+        if (status === 'claimed') q = q.where('claim_expires_at', '<', now);
+        if (this.engine === 'postgres') q = q.forUpdate().skipLocked();
+        return q.execute();
+      };
+      const ids = (await pick('claimed', query.limit)).map((r) => Number(r.id));
+      if (ids.length < query.limit) ids.push(...(await pick('queued', query.limit - ids.length)).map((r) => Number(r.id)));
       if (ids.length === 0) return [];
       return trx
         .updateTable('deliveries')
@@ -558,7 +567,9 @@ export class KyselyStore implements Store {
         .execute();
     });
     if (claimed.length === 0) return [];
-    claimed.sort((a, b) => Number(a.id) - Number(b.id));
+    // In claim order: rows of one render group together, oldest first within it.
+    const group = (r: { render_group: string | null }) => r.render_group ?? '';
+    claimed.sort((a, b) => (group(a) < group(b) ? -1 : group(a) > group(b) ? 1 : Number(a.id) - Number(b.id)));
     const records = await this.withSections(claimed);
     const subscriberIds = [...new Set(records.flatMap((r) => (r.subscriberId === null ? [] : [r.subscriberId])))];
     const subscribers = new Map<number, StoredSubscriber>();
@@ -575,21 +586,16 @@ export class KyselyStore implements Store {
   async completeDeliveries(outcomes: readonly DeliveryOutcome[]): Promise<void> {
     if (outcomes.length === 0) return;
     await this.write(async (trx) => {
-      for (const o of outcomes) {
-        await trx
-          .updateTable('deliveries')
-          .set({
-            status: o.status,
-            message_id: o.messageId ?? null,
-            reason: o.reason?.slice(0, 1000) ?? null,
-            stage: o.stage ?? null,
-            permanent: o.permanent ? 1 : 0,
-            claimed_by: null,
-            claim_expires_at: null,
-            updated_at: o.at,
-          })
-          .where('id', '=', o.id)
-          .execute();
+      // One statement per group commit (UPDATE ... FROM VALUES, on both engines; VALUES columns
+      // are named column1, column2 ... by both), not one per outcome.
+      for (const part of chunks(outcomes, 500)) {
+        const rows = part.map(
+          (o) =>
+            sql`(CAST(${o.id} AS bigint), CAST(${o.status} AS text), CAST(${o.messageId ?? null} AS text), CAST(${o.reason?.slice(0, 1000) ?? null} AS text), CAST(${o.stage ?? null} AS text), CAST(${o.permanent ? 1 : 0} AS integer), CAST(${o.at} AS text))`,
+        );
+        await sql`UPDATE deliveries SET status = v.column2, message_id = v.column3, reason = v.column4, stage = v.column5, permanent = v.column6,
+          claimed_by = NULL, claim_expires_at = NULL, updated_at = v.column7
+          FROM (VALUES ${sql.join(rows)}) AS v WHERE deliveries.id = v.column1`.execute(trx);
       }
     });
   }

@@ -132,6 +132,16 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '005_claim_order': {
+    async up(db: Kysely<unknown>) {
+      // Senders claim queued rows grouped by what they render (a hash of the render key, see
+      // deliver.ts renderGroup), so each paper set is rendered once and then only spliced.
+      await db.schema.alterTable('deliveries').addColumn('render_group', 'text').execute();
+      await db.schema.createIndex('deliveries_claim_order').on('deliveries').columns(['issue', 'status', 'render_group', 'id']).execute();
+      // Its prefix serves every query the old (issue, status, id) index did.
+      await db.schema.dropIndex('deliveries_claim').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,9 +1,9 @@
 import { chmod, mkdir, open as openFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import lockfile from 'proper-lockfile';
-import pg from 'pg';
 import type { Config } from '../config/load.js';
 import { ConfigError, UserError } from '../errors.js';
 import { KyselyStore } from './kysely-store.js';
@@ -34,6 +34,25 @@ async function privateFile(file: string): Promise<void> {
 }
 
 /**
+ * Kysely's SQLite driver prepares every statement it runs; a send runs the same few thousand
+ * times, and parsing them again was most of their cost. Statements are kept by their SQL text
+ * (one that is being iterated is busy and not shared).
+ */
+function withStatementCache(db: Database.Database): SqliteDatabase {
+  const statements = new LRUCache<string, Database.Statement>({ max: 512 });
+  return {
+    close: () => db.close(),
+    prepare(text: string) {
+      const cached = statements.get(text);
+      if (cached && !cached.busy) return cached;
+      const statement = db.prepare(text);
+      if (!cached) statements.set(text, statement);
+      return statement;
+    },
+  };
+}
+
+/**
  * Opens a SQLite database in WAL mode, so `serve`, a `run` and CLI commands in other processes
  * use it at once: readers never block the writer, writers wait (busy timeout) for each other.
  * SQLite creates the -wal and -shm files with the database file's mode (0600).
@@ -46,7 +65,7 @@ export async function openSqlite(file: string, options: OpenOptions = {}): Promi
   // transactions (resent mail at worst), never corrupts the file.
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
-  const store = new KyselyStore(new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) }), 'sqlite', file);
+  const store = new KyselyStore(new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }), 'sqlite', file);
   if (options.migrate ?? true) {
     // Two processes starting at once (serve and a run) must not both create the tables.
     const release = await lockfile.lock(file, { lockfilePath: `${file}.migrate.lock`, realpath: false, stale: 30_000, retries: { retries: 100, minTimeout: 20, maxTimeout: 250 } });
@@ -61,6 +80,8 @@ export async function openSqlite(file: string, options: OpenOptions = {}): Promi
 
 /** Opens a pooled PostgreSQL connection; bigint ids come back as numbers. */
 export async function openPostgres(url: string, options: OpenOptions & { poolSize?: number } = {}): Promise<KyselyStore> {
+  // Loaded here: an installation on SQLite never needs the driver in memory.
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,

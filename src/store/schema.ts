@@ -79,6 +79,8 @@ export interface DeliveriesTable {
   reason: string | null;
   /** Added by 002. */
   stage: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Added by 005: claims take queued rows in this order, so equal renders go out together. */
+  render_group: ColumnType<string | null, string | null | undefined, string | null>;
   claimed_by: string | null;
   claim_expires_at: string | null;
   created_at: string;

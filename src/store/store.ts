@@ -107,8 +107,9 @@ export interface Store {
   /** Inserts rows that do not exist yet (one transaction); existing (issue, address) rows stay. Returns how many were new. */
   insertDeliveries(rows: readonly NewDelivery[]): Promise<number>;
   /**
-   * Claims up to `limit` queued (or expired-claim) deliveries of an issue for `owner`, oldest
-   * first; on PostgreSQL with FOR UPDATE SKIP LOCKED, so concurrent senders take disjoint batches.
+   * Claims up to `limit` queued (or expired-claim) deliveries of an issue for `owner`: expired
+   * claims first, then queued rows by render group (equal renders together), oldest first
+   * within; on PostgreSQL with FOR UPDATE SKIP LOCKED, so concurrent senders take disjoint batches.
    */
   claimDeliveries(query: ClaimQuery): Promise<ClaimedDelivery[]>;
   /** Records outcomes of claimed deliveries in one transaction (group commit) and drops their claims. */

@@ -122,6 +122,8 @@ export interface NewDelivery {
   stage?: string | null | undefined;
   messageId?: string | null | undefined;
   reason?: string | null | undefined;
+  /** Rows with equal groups are claimed together (a hash of what the row renders); null: none. */
+  renderGroup?: string | null | undefined;
   at: string;
 }
 

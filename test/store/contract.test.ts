@@ -194,6 +194,27 @@ describe.each(ENGINES)('Store contract on $name', (engine) => {
       expect([...(await store.sections()).keys()]).toEqual(['2025-11-03', '2025-11-04']);
     });
 
+    it('claims queued rows grouped by render group, oldest first within a group, expired claims before them', async () => {
+      await addReaders(store, 12);
+      const page = await store.subscriberPage({ limit: 100 });
+      const at = '2025-11-04T07:00:00.000Z';
+      const groups = ['b', 'a', 'c', 'a', 'b', 'c', 'a', 'b', 'c', 'a', 'b', 'c'];
+      await store.insertDeliveries(page.subscribers.map((s, i) => ({ issue: 'g', sections: ['g'], emailKey: s.email, subscriberId: s.id, status: 'queued' as const, renderGroup: groups[i]!, at })));
+      const now = new Date('2025-11-04T07:01:00.000Z');
+      const claim = (owner: string, limit: number, when = now) => store.claimDeliveries({ issue: 'g', owner, limit, now: when, ttlMs: 60_000 });
+      const first = await claim('A', 5);
+      const second = await claim('B', 5);
+      const byId = new Map(page.subscribers.map((s, i) => [s.email, groups[i]!]));
+      const order = (batch: typeof first) => batch.map((d) => byId.get(d.emailKey));
+      expect(order(first)).toEqual(['a', 'a', 'a', 'a', 'b']);
+      expect(order(second)).toEqual(['b', 'b', 'b', 'c', 'c']);
+      // Oldest first within a group.
+      expect(first.map((d) => d.id)).toEqual([...first.slice(0, 4).map((d) => d.id)].sort((x, y) => x - y).concat(first[4]!.id));
+      // A's claims expire: taken over before the rest of the queue.
+      const later = await claim('C', 3, new Date(now.getTime() + 120_000));
+      expect(later.map((d) => d.id).sort((x, y) => x - y)).toEqual(first.slice(0, 3).map((d) => d.id).sort((x, y) => x - y));
+    });
+
     it('queues, claims in disjoint batches, completes, releases, expires and re-queues deliveries', async () => {
       await addReaders(store, 30);
       const page = await store.subscriberPage({ limit: 100 });
