@@ -53,9 +53,14 @@ export interface Placeholders extends Record<ScalarField, string> {
 /** Plain-text reason lines are wrapped at this width, as the text template wraps its fields. */
 export const TEXT_WIDTH = 72;
 
-/** Markers that survive Handlebars escaping and MJML untouched, unique per render. */
-export function makePlaceholders(): Placeholders {
-  const nonce = randomBytes(6).toString('hex');
+/**
+ * Markers that survive Handlebars escaping and MJML untouched. The nonce is random per process,
+ * so no digest text can hold a marker, and the same for every render, so variants of one layout
+ * compile to the same layout (see mjml-layout.ts).
+ */
+const PROCESS_NONCE = randomBytes(6).toString('hex');
+
+export function makePlaceholders(nonce = PROCESS_NONCE): Placeholders {
   const scalars = Object.fromEntries(SCALAR_FIELDS.map((f) => [f, `@@dm${nonce}${f}@@`])) as Record<ScalarField, string>;
   return { ...scalars, reason: (i: number) => `@@dm${nonce}reason${i}@@` };
 }
@@ -114,4 +119,20 @@ export function fill(fillable: Fillable, values: PersonalFields, html: boolean):
   let out = fillable.parts[0]!;
   for (let i = 0; i < fillable.slots.length; i++) out += slotValue(fillable.slots[i]!, values, html) + fillable.parts[i + 1]!;
   return out;
+}
+
+/** Puts in the values of the slots `which` picks; the other slots stay, for a later fill. */
+export function fillSome(fillable: Fillable, values: PersonalFields, html: boolean, which: (slot: Slot) => boolean): Fillable {
+  const parts = [fillable.parts[0]!];
+  const slots: Slot[] = [];
+  for (let i = 0; i < fillable.slots.length; i++) {
+    const slot = fillable.slots[i]!;
+    if (which(slot)) {
+      parts[parts.length - 1] += slotValue(slot, values, html) + fillable.parts[i + 1]!;
+    } else {
+      slots.push(slot);
+      parts.push(fillable.parts[i + 1]!);
+    }
+  }
+  return { parts, slots };
 }

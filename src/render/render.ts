@@ -5,6 +5,7 @@ import type { Section } from '../digest/types.js';
 import { InputError } from '../errors.js';
 import { makePlaceholders, toFillable, type Fillable, type Placeholders, type RecipientFields, type Slot } from './personalise.js';
 import { locateRenderedLine, type CompiledTemplates } from './templates.js';
+import { LayoutCompiler, type LayoutStats } from './mjml-layout.js';
 import { join, relative } from 'node:path';
 import { formatFor } from './format.js';
 import { buildView, type Trim, type ViewSettings } from './view.js';
@@ -70,23 +71,43 @@ export function trimLadder(paperCount: number): Trim[] {
 
 export class TemplateRenderError extends InputError {}
 
-/**
- * Templates whose MJML passed strict validation once in this process. Validation checks the
- * template's tags and attributes, which digest data cannot change (it arrives escaped, inside
- * mj-text), so later compiles skip it: measured about 40% of a compile.
- */
-const validated = new WeakMap<CompiledTemplates, Set<string>>();
+/** One MJML compile of a whole document (strict validation, or none), compacted (see compactHtml). */
+export function mjmlCompile(templatesDir: string) {
+  return async (source: string, strict: boolean): Promise<string> => {
+    // fonts: {} stops MJML from linking Google Fonts for "Roboto" in the font stack: no tracking,
+    // no external request; the stack falls back to system fonts.
+    const result = await mjml2html(source, { validationLevel: strict ? 'strict' : 'skip', keepComments: false, filePath: templatesDir, fonts: {} });
+    return compactHtml(result.html);
+  };
+}
+
+/** Per compiled template set: its compiled layouts (see mjml-layout.ts) and which shapes passed validation. */
+const compilers = new WeakMap<CompiledTemplates, LayoutCompiler>();
+
+function compilerFor(templates: CompiledTemplates, templatesDir: string): LayoutCompiler {
+  let compiler = compilers.get(templates);
+  if (!compiler) {
+    compiler = new LayoutCompiler(
+      mjmlCompile(templatesDir),
+      (reason) => process.emitWarning(`${reason}: every email is compiled whole from now on (slower, same result)`, 'DigestMailerWarning'),
+      // Compacting works line by line and inside style attributes, so a trimmed block compacts
+      // alone as it does in the document (the check per shape compares).
+      compactHtml,
+    );
+    compilers.set(templates, compiler);
+  }
+  return compiler;
+}
+
+/** MJML compiles done for a template set so far (layouts, whole documents, documents assembled from a layout). */
+export function mjmlStats(templates: CompiledTemplates): LayoutStats {
+  return { ...(compilers.get(templates)?.stats ?? { layouts: 0, whole: 0, assembled: 0 }) };
+}
 
 /** `shape` names the template branches this source used (e.g. with or without "more papers"). */
 async function compileMjml(source: string, templatesDir: string, templates?: CompiledTemplates, shape = ''): Promise<string> {
   try {
-    const seen = templates ? (validated.get(templates) ?? new Set<string>()) : null;
-    const validationLevel = seen?.has(shape) ? 'skip' : 'strict';
-    // fonts: {} stops MJML from linking Google Fonts for "Roboto" in the font stack: no tracking,
-    // no external request; the stack falls back to system fonts.
-    const result = await mjml2html(source, { validationLevel, keepComments: false, filePath: templatesDir, fonts: {} });
-    if (templates && seen) validated.set(templates, seen.add(shape));
-    return compactHtml(result.html);
+    return templates ? await compilerFor(templates, templatesDir).compile(source, shape) : await mjmlCompile(templatesDir)(source, true);
   } catch (err) {
     const details = (err as { errors?: { line?: number; message?: string }[] }).errors;
     const lines = details?.map((e) => {
