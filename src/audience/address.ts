@@ -34,6 +34,8 @@ export function needsSmtpUtf8(address: string): boolean {
 /** The address with its domain in ASCII (punycode), which every server understands. */
 export function withAsciiDomain(address: string): string {
   const at = address.lastIndexOf('@');
+  // Already ASCII and lower case: domainToASCII would give it back unchanged (or nothing).
+  if (/^[a-z0-9.-]+$/.test(address.slice(at + 1))) return address;
   return `${address.slice(0, at)}@${domainToASCII(address.slice(at + 1)) || address.slice(at + 1)}`;
 }
 

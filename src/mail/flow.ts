@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { scopeOf, type OutgoingMessage, type SendFailure, type SendResult, type Transport } from './transport.js';
 
@@ -13,10 +14,13 @@ export const systemClock: Clock = {
   sleep: (ms, signal) => delay(ms, undefined, signal ? { signal } : {}).catch(() => undefined),
 };
 
+/** Waits shorter than this are not slept (see RateLimiter.take). */
+const MIN_WAIT_MS = 1;
+
 /**
- * A token bucket holding one token: sends are spaced at least 1/rate seconds apart, so N
- * messages take at least (N-1)/rate seconds. Reservations are taken synchronously, so
- * concurrent callers queue in call order without a lock.
+ * A token bucket holding one token: sends are spaced 1/rate seconds apart on average, so N
+ * messages take at least (N-1)/rate seconds, less under a millisecond. Reservations are taken
+ * synchronously, so concurrent callers queue in call order without a lock.
  */
 export class RateLimiter {
   private nextAt = Number.NEGATIVE_INFINITY;
@@ -30,7 +34,9 @@ export class RateLimiter {
     const now = this.clock.now();
     const at = Math.max(now, this.nextAt);
     this.nextAt = at + 1000 / this.ratePerSecond;
-    if (at > now) await this.clock.sleep(at - now, signal);
+    // Timers have millisecond steps: a shorter wait would sleep a whole one. The reservation
+    // still moves on, so the rate holds: a caller that does not wait now lets the next wait longer.
+    if (at - now >= MIN_WAIT_MS) await this.clock.sleep(at - now, signal);
   }
 }
 
@@ -89,7 +95,10 @@ export class Dispatcher {
     private readonly policy: RetryPolicy,
     private readonly clock: Clock = systemClock,
     private readonly random: () => number = Math.random,
-  ) {}
+  ) {
+    // Every send in flight waits on this signal (rate limit, backoff): far more than the default 10 listeners.
+    setMaxListeners(0, this.controller.signal);
+  }
 
   get stopReason(): StopReason | null {
     return this.reason;

@@ -1,24 +1,29 @@
 import { randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { foldLines } from 'nodemailer/lib/mime-funcs';
 import MimeNode from 'nodemailer/lib/mime-node';
 import { encode, wrap } from 'nodemailer/lib/qp';
-import type { Fillable, PersonalFields } from '../render/personalise.js';
-import { fill } from '../render/personalise.js';
+import type { Fillable, PersonalFields, ScalarField, Slot } from '../render/personalise.js';
+import { fill, fillSome } from '../render/personalise.js';
 import { BOUNDARY_PREFIX, crlf, customHeaders, headerSafe, mailbox, messageIdHeader, type ComposeInput } from './compose.js';
 
 /**
  * Encode once, splice per recipient. A variant's text and HTML parts are quoted-printable
- * encoded once; only the lines that hold a per-recipient slot are encoded per recipient.
- * Quoted-printable soft breaks never cross a hard line break, so encoding line groups apart
- * gives the same bytes as encoding the whole body. Headers are built per recipient by
- * nodemailer's own MimeNode. The result is byte for byte what composeMessage (MailComposer)
- * builds for the same message and boundary (test/mail/splice.test.ts proves it).
+ * encoded once, into bytes; only the lines that hold a per-recipient slot are encoded per
+ * recipient. Quoted-printable soft breaks never cross a hard line break, so encoding line groups
+ * apart gives the same bytes as encoding the whole body. The lines that hold only a reader
+ * copy's fields (summary, preheader, reason lines) are encoded once per copy (encodeCopy), so a
+ * recipient costs the encoding of a few lines (greeting, address, links) and one copy of the
+ * bytes. Headers are written line by line with nodemailer's own encoders (HeaderWriter). The
+ * result is byte for byte what composeMessage (MailComposer) builds for the same message and
+ * boundary (test/mail/splice.test.ts proves it).
  */
 
 const LINE = 76;
 
-/** A body part: pre-encoded runs of static lines and, between them, line groups with slots. */
+/** A body part: pre-encoded runs of static lines (bytes) and, between them, line groups with slots. */
 export interface EncodedBody {
-  chunks: (string | Fillable)[];
+  chunks: (Buffer | Fillable)[];
   /** Encoded bytes of the static chunks, for size checks. */
   staticBytes: number;
 }
@@ -27,6 +32,8 @@ export interface EncodedVariant {
   /** nodemailer's baseBoundary: random per variant, so no reader can guess it in advance. */
   baseBoundary: string;
   boundary: string;
+  /** The root's Content-Type header line, as nodemailer writes it for this boundary. */
+  contentType: string;
   text: EncodedBody;
   html: EncodedBody;
 }
@@ -40,14 +47,14 @@ const SLOT = '\u0000';
 /** Splits a fillable body into encoded static line runs and line groups that hold slots. */
 export function encodeBody(fillable: Fillable): EncodedBody {
   const joined = crlf(fillable.parts.map((p) => p.replaceAll(SLOT, '')).join(SLOT));
-  const chunks: (string | Fillable)[] = [];
+  const chunks: (Buffer | Fillable)[] = [];
   let staticBytes = 0;
   let slotIndex = 0;
   let run = '';
   let group = '';
   const flushRun = () => {
     if (!run) return;
-    const encoded = qp(run);
+    const encoded = Buffer.from(qp(run), 'latin1');
     staticBytes += encoded.length;
     chunks.push(encoded);
     run = '';
@@ -78,10 +85,11 @@ export function encodeBody(fillable: Fillable): EncodedBody {
   return { chunks, staticBytes };
 }
 
-function encodedBody(body: EncodedBody, values: PersonalFields, html: boolean): string {
-  let out = '';
-  for (const chunk of body.chunks) out += typeof chunk === 'string' ? chunk : qp(crlf(fill(chunk, values, html)));
-  return out;
+/** The root's Content-Type line for this boundary, written by nodemailer itself. */
+function contentTypeLine(baseBoundary: string): string {
+  const node = new MimeNode('multipart/alternative', { baseBoundary, boundaryPrefix: BOUNDARY_PREFIX } as MimeNode.Options) as HeaderNode;
+  const headers = node.buildHeaders();
+  return headers.slice(headers.indexOf('\r\nContent-Type:') + 2);
 }
 
 export function encodeVariant(variant: { html: Fillable; text: Fillable }, baseBoundary = randomBytes(12).toString('hex')): EncodedVariant {
@@ -89,12 +97,40 @@ export function encodeVariant(variant: { html: Fillable; text: Fillable }, baseB
     baseBoundary,
     // As nodemailer names the root node's boundary (prefix, base, part number 1).
     boundary: `${BOUNDARY_PREFIX}-${baseBoundary}-Part_1`,
+    contentType: contentTypeLine(baseBoundary),
     text: encodeBody(variant.text),
     html: encodeBody(variant.html),
   };
 }
 
-type HeaderNode = MimeNode & { buildHeaders(): string };
+/** The fields of a reader copy: the same for every recipient of one selection. */
+const COPY_FIELDS: ReadonlySet<Slot['field']> = new Set<Slot['field']>(['summary', 'preheader', 'reason'] satisfies (ScalarField | 'reason')[]);
+const isCopySlot = (slot: Slot) => COPY_FIELDS.has(slot.field);
+
+function encodeBodyForCopy(body: EncodedBody, copy: Pick<PersonalFields, 'summary' | 'preheader' | 'reasons'>, html: boolean): EncodedBody {
+  const values = { ...copy, greeting: '', email: '', manageUrl: '', unsubscribeUrl: '', webUrl: '' };
+  let staticBytes = body.staticBytes;
+  const chunks = body.chunks.map((chunk) => {
+    if (Buffer.isBuffer(chunk)) return chunk;
+    if (chunk.slots.every(isCopySlot)) {
+      const encoded = Buffer.from(qp(crlf(fill(chunk, values, html))), 'latin1');
+      staticBytes += encoded.length;
+      return encoded;
+    }
+    return fillSome(chunk, values, html, isCopySlot);
+  });
+  return { chunks, staticBytes };
+}
+
+/**
+ * A variant with one reader copy's fields encoded in: what is left per recipient are the lines
+ * holding their greeting, address and links. The variant's bytes are shared, not copied.
+ */
+export function encodeCopy(variant: EncodedVariant, copy: Pick<PersonalFields, 'summary' | 'preheader' | 'reasons'>): EncodedVariant {
+  return { ...variant, text: encodeBodyForCopy(variant.text, copy, false), html: encodeBodyForCopy(variant.html, copy, true) };
+}
+
+type HeaderNode = MimeNode & { buildHeaders(): string; encodeHeaderValue(key: string, value: unknown): string; _normalizeHeaderKey(key: string): string };
 
 /** The root header block, built by nodemailer exactly as MailComposer would for these fields. */
 export function headerBlock(input: Omit<ComposeInput, 'text' | 'html'>, baseBoundary: string): string {
@@ -109,16 +145,71 @@ export function headerBlock(input: Omit<ComposeInput, 'text' | 'html'>, baseBoun
   return node.buildHeaders();
 }
 
+/**
+ * The same header block as headerBlock, without building a MIME tree per message: each line is
+ * nodemailer's encoding of that one field (MimeNode#encodeHeaderValue, then its 76-column fold),
+ * in the order MimeNode writes them; lines that repeat across recipients (From, List-ID, a
+ * copy's Subject, the Date of this second) are kept. test/mail/splice.test.ts compares the two.
+ */
+export class HeaderWriter {
+  private readonly node = new MimeNode('text/plain') as HeaderNode;
+  private readonly repeated = new LRUCache<string, string>({ max: 2048 });
+
+  private line(key: string, value: unknown): string {
+    const name = this.node._normalizeHeaderKey(key);
+    const encoded = this.node.encodeHeaderValue(name, value);
+    // nodemailer leaves out a field whose value encodes to nothing.
+    return (encoded || '').toString().trim() ? foldLines(`${name}: ${encoded}`, LINE) : '';
+  }
+
+  /** A line for a value many recipients share, kept by `memo` (the value as text). */
+  private repeatedLine(key: string, memo: string, value: unknown = memo): string {
+    const id = `${key}\u0000${memo}`;
+    let line = this.repeated.get(id);
+    if (line === undefined) this.repeated.set(id, (line = this.line(key, value)));
+    return line;
+  }
+
+  block(input: Omit<ComposeInput, 'text' | 'html'>, contentType: string): string {
+    const lines: string[] = [];
+    for (const [key, value] of Object.entries(customHeaders(input))) lines.push(key === 'List-Unsubscribe' ? this.line(key, value) : this.repeatedLine(key, value));
+    const from = mailbox(input.from);
+    lines.push(this.repeatedLine('From', typeof from === 'string' ? from : `${from.name}\u0000${from.address}`, from));
+    lines.push(this.line('To', mailbox(input.to)));
+    if (input.replyTo) lines.push(this.repeatedLine('Reply-To', input.replyTo));
+    lines.push(this.repeatedLine('Subject', headerSafe(input.subject)));
+    // A prepared value: written as is, never folded (see messageIdHeader).
+    const messageId = messageIdHeader(input.messageId).value;
+    if (messageId.trim()) lines.push(`Message-ID: ${messageId}`);
+    lines.push(this.repeatedLine('Date', String(Math.floor(input.date.getTime() / 1000)), input.date));
+    lines.push('MIME-Version: 1.0', contentType);
+    return lines.filter(Boolean).join('\r\n');
+  }
+}
+
+function encodedBodyChunks(body: EncodedBody, values: PersonalFields, html: boolean, out: (Buffer | string)[]): void {
+  for (const chunk of body.chunks) out.push(Buffer.isBuffer(chunk) ? chunk : qp(crlf(fill(chunk, values, html))));
+}
+
 const partHeaders = (type: string) => `Content-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n`;
 const TEXT_HEADERS = partHeaders('text/plain');
 const HTML_HEADERS = partHeaders('text/html');
 
-/** One recipient's message: headers built, personal fields encoded for their place, the rest copied. */
-export function spliceMessage(variant: EncodedVariant, input: Omit<ComposeInput, 'text' | 'html'>, values: PersonalFields): Buffer {
+const defaultHeaders = new HeaderWriter();
+
+/** One recipient's message: headers written, personal fields encoded for their place, the rest copied. */
+export function spliceMessage(variant: EncodedVariant, input: Omit<ComposeInput, 'text' | 'html'>, values: PersonalFields, headers: HeaderWriter = defaultHeaders): Buffer {
   const b = variant.boundary;
-  return Buffer.from(
-    `${headerBlock(input, variant.baseBoundary)}\r\n\r\n--${b}\r\n${TEXT_HEADERS}${encodedBody(variant.text, values, false)}` +
-      `\r\n--${b}\r\n${HTML_HEADERS}${encodedBody(variant.html, values, true)}\r\n--${b}--\r\n`,
-    'utf8',
-  );
+  const pieces: (Buffer | string)[] = [`${headers.block(input, variant.contentType)}\r\n\r\n--${b}\r\n${TEXT_HEADERS}`];
+  encodedBodyChunks(variant.text, values, false, pieces);
+  pieces.push(`\r\n--${b}\r\n${HTML_HEADERS}`);
+  encodedBodyChunks(variant.html, values, true, pieces);
+  pieces.push(`\r\n--${b}--\r\n`);
+  // Headers may hold UTF-8 (an SMTPUTF8 address); encoded bodies are ASCII.
+  let length = 0;
+  for (const piece of pieces) length += typeof piece === 'string' ? Buffer.byteLength(piece, 'utf8') : piece.length;
+  const raw = Buffer.allocUnsafe(length);
+  let at = 0;
+  for (const piece of pieces) at += typeof piece === 'string' ? raw.write(piece, at, 'utf8') : piece.copy(raw, at);
+  return raw;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { addressKey, type EmailFormat, type Subscriber } from '../audience/schema.js';
 import { matcherFor, preferenceKey, type SelectedPaper } from '../audience/select.js';
 import type { Section } from '../digest/types.js';
@@ -9,7 +10,7 @@ import type { ClaimedDelivery, DeliveryOutcome, DeliveryRecord, NewDelivery } fr
 import { isDeadLocalOwner } from './owner.js';
 import { runSender } from './senders.js';
 import type { ComposeInput } from '../mail/compose.js';
-import { encodeVariant, spliceMessage, type EncodedVariant } from '../mail/splice.js';
+import { encodeCopy, encodeVariant, HeaderWriter, spliceMessage, type EncodedVariant } from '../mail/splice.js';
 import { messageIdFor } from '../mail/message-id.js';
 import { feedbackId } from '../mail/compliance.js';
 import type { Dispatcher } from '../mail/flow.js';
@@ -96,17 +97,35 @@ export function greetingFor(subscriber: Subscriber): string {
   return subscriber.name ? `Hi ${subscriber.name},` : 'Hello,';
 }
 
-/** A rendered variant with its MIME parts encoded once. */
-export type EncodedRender = RenderedVariant & { encoded: EncodedVariant };
+/** One reader copy of a variant, ready to splice: the email and its MIME parts with the copy's fields encoded in. */
+export interface PreparedCopy {
+  rendered: RenderedEmail & { encoded: EncodedVariant };
+}
 
-/** Bytes of a variant as the cache counts them (UTF-16 strings: two bytes a character, at most). */
+/**
+ * A rendered variant with its MIME parts encoded once, and its reader copies prepared so far
+ * (held by the variant, so they go when it leaves the cache).
+ */
+export type EncodedRender = RenderedVariant & { encoded: EncodedVariant; copies: WeakMap<ReaderCopy, PreparedCopy> };
+
+/** Bytes of a variant as the cache counts them (strings UTF-16: two bytes a character; encoded parts one). */
 function variantBytes(variant: EncodedRender): number {
-  let chars = 0;
-  for (const fillable of [variant.html, variant.text]) for (const part of fillable.parts) chars += part.length;
+  let bytes = 1024;
+  for (const fillable of [variant.html, variant.text]) for (const part of fillable.parts) bytes += 2 * part.length;
   for (const body of [variant.encoded.html, variant.encoded.text]) {
-    for (const chunk of body.chunks) chars += typeof chunk === 'string' ? chunk.length : chunk.parts.reduce((n, p) => n + p.length, 0);
+    for (const chunk of body.chunks) bytes += Buffer.isBuffer(chunk) ? chunk.length : chunk.parts.reduce((n, p) => n + 2 * p.length, 0);
   }
-  return 2 * chars + 1024;
+  return bytes;
+}
+
+/** The copy of `variant` for one reader copy, prepared once per copy. */
+export function preparedCopy(variant: EncodedRender, copy: ReaderCopy): PreparedCopy {
+  let prepared = variant.copies.get(copy);
+  if (!prepared) {
+    prepared = { rendered: { ...variant, ...copy, encoded: encodeCopy(variant.encoded, copy) } };
+    variant.copies.set(copy, prepared);
+  }
+  return prepared;
 }
 
 /** Memory for rendered variants of one section, least recently used out first. Readers are sent grouped by paper set, so a few variants in memory suffice. */
@@ -149,7 +168,7 @@ export class VariantCache {
       this.renderCount++;
       pending = renderVariant(this.templates, this.templatesDir, section, selected, this.settings, format)
         .then((v) => {
-          const encoded = { ...v, encoded: encodeVariant(v) };
+          const encoded: EncodedRender = { ...v, encoded: encodeVariant(v), copies: new WeakMap() };
           // Cached before the pending entry goes, so no caller in between renders it again.
           this.renders.set(key, encoded);
           return encoded;
@@ -163,7 +182,7 @@ export class VariantCache {
   /** One reader's email: the shared variant plus the copy for their selection. */
   async render(section: Section, selected: readonly SelectedPaper[], format?: EmailFormat): Promise<RenderedEmail & { encoded: EncodedVariant }> {
     const variant = await this.variant(section, selected, format);
-    return { ...variant, ...readerCopy(this.templates, section, selected, this.settings, variant.trim, format) };
+    return preparedCopy(variant, readerCopy(this.templates, section, selected, this.settings, variant.trim, format)).rendered;
   }
 }
 
@@ -208,9 +227,10 @@ export function spliceFor(
   subscriber: Subscriber & { tokenGeneration?: number },
   links: LinkSettings,
   date: Date,
+  headerWriter?: HeaderWriter,
 ): { raw: Buffer; messageId: string; html: () => string } {
   const { personal, messageId, headers } = recipientFields(config, rendered, section, subscriber, links, date);
-  return { raw: spliceMessage(rendered.encoded, headers, personal), messageId, html: () => fill(rendered.html, personal, true) };
+  return { raw: spliceMessage(rendered.encoded, headers, personal, headerWriter), messageId, html: () => fill(rendered.html, personal, true) };
 }
 
 /** One recipient's message with its HTML and text bodies (CLI render, preview): the same bytes a run sends. */
@@ -238,8 +258,22 @@ interface Selection {
   format: EmailFormat | undefined;
   /** The render key of the selection (see variantKey). */
   key: string;
+  /** Its claim order (see renderGroup). */
+  group: string;
   copy: ReaderCopy | null;
 }
+
+/**
+ * The claim order of a queued delivery: a short hash of its render key, so senders take the
+ * readers of one paper set together and each variant is rendered once, then only spliced
+ * (any collision only puts two groups side by side).
+ */
+export function renderGroup(key: string): string {
+  return createHash('sha1').update(key).digest('hex').slice(0, 16);
+}
+
+/** Preference sets whose selection and reader copy are kept while a section goes out. */
+export const SELECTIONS_KEPT = 4096;
 
 /** Subscribers read per page while planning; memory holds one page, never the list. */
 export const PLAN_PAGE_SIZE = 1000;
@@ -320,8 +354,9 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
   if ('status' in opened && opened.status === 'sent') return { counts, variants: 0, renders: 0, complete: true, largestHtmlBytes: 0, role: 'sender' };
 
   const papers = section.papers.map((p) => classifyPaper(p, ctx.taxonomy));
-  // Per preference set: the selection and, once its variant is known, the reader's copy.
-  const selections = new Map<string, Selection>();
+  // Per preference set: the selection and, once its variant is known, the reader's copy. Bounded:
+  // a set pushed out is selected again when next met (claims come grouped by paper set).
+  const selections = new LRUCache<string, Selection>({ max: SELECTIONS_KEPT });
   const variants = new VariantCache(ctx.templates, ctx.config.paths.templates, ctx.renderSettings);
   const reasons = new Map<string, number>();
   let largestHtmlBytes = 0;
@@ -331,7 +366,8 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
     let selection = selections.get(prefKey);
     if (!selection) {
       const selected = matcherFor(subscriber).select(papers);
-      selection = { selected, format: subscriber.format, key: variantKey(selected, subscriber.format), copy: null };
+      const key = variantKey(selected, subscriber.format);
+      selection = { selected, format: subscriber.format, key, group: renderGroup(key), copy: null };
       selections.set(prefKey, selection);
     }
     return selection;
@@ -339,10 +375,10 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
   const renderFor = async (selection: Selection) => {
     const variant = await variants.variant(section, selection.selected, selection.format);
     selection.copy ??= readerCopy(ctx.templates, section, selection.selected, ctx.renderSettings, variant.trim, selection.format);
-    const rendered = { ...variant, ...selection.copy };
-    largestHtmlBytes = Math.max(largestHtmlBytes, rendered.htmlBytes);
-    return rendered;
+    largestHtmlBytes = Math.max(largestHtmlBytes, variant.htmlBytes);
+    return preparedCopy(variant, selection.copy).rendered;
   };
+  const headerWriter = new HeaderWriter();
 
   // --- plan -----------------------------------------------------------------------------
   // A dry run before the section opens counts subscribers not seen yet as seen now.
@@ -383,7 +419,7 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
           counts.wouldSend++;
           continue;
         }
-        fresh.push({ issue: section.date, sections: [section.date], emailKey: key, subscriberId: subscriber.id, status: 'queued', at: runAt });
+        fresh.push({ issue: section.date, sections: [section.date], emailKey: key, subscriberId: subscriber.id, status: 'queued', renderGroup: selection.group, at: runAt });
       }
       if (!dryRun && fresh.length > 0) await store.insertDeliveries(fresh);
     }
@@ -449,7 +485,7 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
         return true;
       }
       const rendered = await renderFor(selection);
-      const message = spliceFor(ctx.config, rendered, section, subscriber, ctx.links, new Date());
+      const message = spliceFor(ctx.config, rendered, section, subscriber, ctx.links, new Date(), headerWriter);
       const { result } = message.raw.length > ctx.config.limits.maxMessageBytes
         ? { result: oversize(message.raw.length, ctx.config.limits.maxMessageBytes) }
         : await dispatcher.send({

@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { scaled } from '../timeouts.js';
 import { selectPapers, type Preferences } from '../../src/audience/select.js';
 import { composeMessage, type ComposeInput } from '../../src/mail/compose.js';
-import { encodeVariant, spliceMessage } from '../../src/mail/splice.js';
+import { encodeCopy, encodeVariant, headerBlock, HeaderWriter, spliceMessage } from '../../src/mail/splice.js';
+import { seededRandom } from '../../src/seeded-random.js';
 import { fill, personalFields } from '../../src/render/personalise.js';
 import { renderEmail, type RenderSettings } from '../../src/render/render.js';
 import { compileTemplates, readTemplateSources } from '../../src/render/templates.js';
@@ -76,6 +77,8 @@ describe('encode once, splice per recipient', () => {
           const text = fill(email.text, personal, false);
           const html = fill(email.html, personal, true);
           const spliced = spliceMessage(encoded, input, personal);
+          // The reader copy's lines encoded once beforehand (as a run does): the same bytes.
+          expect(spliceMessage(encodeCopy(encoded, personal), input, personal).equals(spliced)).toBe(true);
           const whole = await composeMessage({ ...input, text, html }, encoded.baseBoundary);
           const what = `${section.date} ${JSON.stringify(prefs)} ${reader.email}`;
           if (Buffer.byteLength(html) < 64 * 1024) {
@@ -104,6 +107,33 @@ describe('encode once, splice per recipient', () => {
     expect(n).toBeGreaterThan(sections.length * readers.length);
     expect(identical).toBeGreaterThan(softBreaksOnly);
   }, scaled(180_000));
+
+  it('writes the header block line by line exactly as nodemailer builds it, for names, subjects and links that need encoding or folding', () => {
+    const random = seededRandom(5);
+    const pick = <T,>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
+    const pieces = ['Ana', 'López', '李明', '"Z"', 'Zoë', 'محمد', 'Ольга', ',', '(x)', '=', '?', '.', 'Jr.', 'de la', 'Fontaine-Montgolfier', '<b>', '@', ';', '\\', '  ', 'é'.repeat(30), 'a'.repeat(70)];
+    const words = (n: number) => Array.from({ length: n }, () => pick(pieces)).join(pick([' ', '', ' ']));
+    const writer = new HeaderWriter();
+    for (let i = 0; i < 400; i++) {
+      const name = random() < 0.15 ? undefined : words(1 + Math.floor(random() * 8));
+      const input: Omit<ComposeInput, 'text' | 'html'> = {
+        from: { name: pick(['Multimodal LLM Digest', 'Digest · Täglich', 'The "Daily" Digest']), address: 'digest@example.org' },
+        replyTo: pick([undefined, 'editors@example.org']),
+        to: { name, address: pick(['reader@example.org', 'zoe+news@example.org', 'li@例え.jp', 'x.y@sub.example.co.uk']) },
+        subject: `${pick(['Multimodal LLM Digest', 'Digest'])} · ${words(1 + Math.floor(random() * 12))}`,
+        messageId: `<digest-2025-11-12.${i.toString(16)}${'f'.repeat(Math.floor(random() * 40))}@mllm-digest.example.org>`,
+        date: new Date(Date.UTC(2025, 10, 12, 7, 0, Math.floor(random() * 86_400))),
+        list: {
+          name: pick(['Multimodal LLM Digest', 'Digest · Täglich']),
+          id: 'mllm-digest.example.org',
+          unsubscribeUrl: `https://digest.example.org/unsubscribe?token=v1.${'c'.repeat(Math.floor(random() * 120))}.${'d'.repeat(43)}`,
+          unsubscribeMailto: 'unsubscribe@example.org',
+        },
+      };
+      const variant = encodeVariant({ html: { parts: ['<p>x</p>'], slots: [] }, text: { parts: ['x'], slots: [] } });
+      expect(writer.block(input, variant.contentType), JSON.stringify(input)).toBe(headerBlock(input, variant.baseBoundary));
+    }
+  });
 
   it('reads back to the same headers and parts in mailparser and in Python\'s email package', async () => {
     expect(cases.length).toBeGreaterThan(10);
