@@ -3,7 +3,8 @@ import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promi
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../errors.js';
-import { mergeDigests, parseDigest, type ParseResult } from './parse.js';
+import { mergeDigests } from './merge.js';
+import type { ParseResult } from './parse.js';
 
 export interface LoadDigestOptions {
   displayBase?: string;
@@ -57,6 +58,8 @@ async function parseCached(text: string, display: string, cacheDir: string | und
     }
   }
   if (!result) {
+    // Loaded on a miss only: a run whose files are all cached never loads the Markdown parser.
+    const { parseDigest } = await import('./parse.js');
     result = parseDigest(text, display);
     if (file) {
       await mkdir(cacheDir!, { recursive: true, mode: 0o700 });

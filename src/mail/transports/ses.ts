@@ -1,5 +1,5 @@
 import { needsSmtpUtf8, withAsciiDomain } from '../../audience/address.js';
-import { SESClient, SendRawEmailCommand } from '@aws-sdk/client-ses';
+import type { SESClient } from '@aws-sdk/client-ses';
 import type { Config } from '../../config/load.js';
 import { noteUnmaintainedNode } from '../../node-support.js';
 import type { FailureKind, FailureStage, OutgoingMessage, SendResult, Transport } from '../transport.js';
@@ -72,16 +72,19 @@ export function classifySesError(err: SesErrorLike, source = ''): SesClassificat
  */
 export class SesTransport implements Transport {
   readonly name = 'ses';
-  private readonly client: SESClient;
+  /** The AWS SDK is loaded on first use: it is large, and a run over SMTP or to the outbox never needs it. */
+  private readonly sdk: Promise<{ client: SESClient; SendRawEmailCommand: typeof import('@aws-sdk/client-ses').SendRawEmailCommand }>;
 
   constructor(private readonly config: Config) {
-    if (config.transport.type !== 'ses') throw new Error('not an ses config');
+    const transport = config.transport;
+    if (transport.type !== 'ses') throw new Error('not an ses config');
     noteUnmaintainedNode();
-    this.client = new SESClient({
-      region: config.transport.region,
-      ...(config.transport.endpoint ? { endpoint: config.transport.endpoint } : {}),
-      maxAttempts: 1,
-    });
+    this.sdk = import('@aws-sdk/client-ses').then(({ SESClient, SendRawEmailCommand }) => ({
+      client: new SESClient({ region: transport.region, ...(transport.endpoint ? { endpoint: transport.endpoint } : {}), maxAttempts: 1 }),
+      SendRawEmailCommand,
+    }));
+    // Awaited by the first send, which reports a failure to load; not an unhandled rejection before that.
+    this.sdk.catch(() => undefined);
   }
 
   async send(message: OutgoingMessage): Promise<SendResult> {
@@ -93,7 +96,8 @@ export class SesTransport implements Transport {
       return { ok: false, kind: 'permanent', stage: 'recipient', reason: `${to} has non-ASCII characters before the @, which needs SMTPUTF8 (RFC 6531), and Amazon SES does not support it` };
     }
     try {
-      const out = await this.client.send(
+      const { client, SendRawEmailCommand } = await this.sdk;
+      const out = await client.send(
         new SendRawEmailCommand({
           RawMessage: { Data: message.raw },
           Source: withAsciiDomain(from),
@@ -109,6 +113,6 @@ export class SesTransport implements Transport {
   }
 
   async close(): Promise<void> {
-    this.client.destroy();
+    (await this.sdk).client.destroy();
   }
 }
