@@ -1,39 +1,42 @@
-/** One list size of bench/throughput.ts (run in its own process, so peak RSS is this size's). */
+/**
+ * One list size of bench/throughput.ts. Sets up a project (the largest seed section, a seeded
+ * realistic list imported into the store beforehand), then runs, each in its own process, an
+ * smtp-server sink, the limit (a plain nodemailer pool of prebuilt messages) before and after,
+ * and the whole pass between them, so the pass's CPU and peak RSS are its own.
+ * BENCH_PROFILE=dir writes a CPU profile of the pass there.
+ */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import nodemailer from 'nodemailer';
-import { matcherFor, preferenceKey } from '../src/audience/select.js';
+import { matcherFor, preferenceKey, type SelectedPaper } from '../src/audience/select.js';
 import { loadConfig } from '../src/config/load.js';
 import { parseDigest } from '../src/digest/parse.js';
-import { renderEmail } from '../src/render/render.js';
+import { renderEmail, variantKey } from '../src/render/render.js';
 import { compileTemplates, readTemplateSources } from '../src/render/templates.js';
-import { variantKey } from '../src/render/render.js';
 import { renderSettings } from '../src/run/context.js';
 import { composeFor } from '../src/run/deliver.js';
-import { executeRun } from '../src/run/execute.js';
+import { markSubscribersFileImported } from '../src/store/bootstrap.js';
+import { openStore } from '../src/store/open.js';
 import { classifyPaper, compileTaxonomy } from '../src/topics/classify.js';
-import { parseTaxonomy } from '../src/topics/load.js';
+import { loadTaxonomy } from '../src/topics/load.js';
 import { generateSubscribers } from './population.js';
+import { BENCH_POOL } from './throughput-settings.js';
 
 const N = Number(process.argv[2] ?? 10_000);
 const LIMIT_MESSAGES = Math.min(N, 20_000);
 const SECTION = '2025-11-12';
 const root = process.cwd();
-const POOL = { maxConnections: 5, maxMessages: 1000 };
+const tsx = { execArgv: ['--import', 'tsx'] };
 
-// Peak RSS over the whole process: sampled, plus the kernel's high-water mark at the end.
-let peakRss = 0;
-const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
-
-const sink: ChildProcess = fork(join(root, 'bench/sink.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-const port = await new Promise<number>((resolve) => sink.once('message', (m: { port: number }) => resolve(m.port)));
-const received = () => new Promise<number>((resolve) => {
-  sink.once('message', (m: { received: number }) => resolve(m.received));
-  sink.send({ count: true });
-});
+function child<T>(script: string, args: string[], execArgv: string[] = []): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const proc = fork(join(root, script), args, { execArgv: [...execArgv, '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let result: T | undefined;
+    proc.once('message', (m: T) => (result = m));
+    proc.once('exit', (code) => (code === 0 && result !== undefined ? resolve(result) : reject(new Error(`${script} exited with ${code}`))));
+  });
+}
 
 // A project with only the largest section (the newest, so a first run sends it).
 const dir = await mkdtemp(join(tmpdir(), 'dm-bench-'));
@@ -42,24 +45,39 @@ const cut = seed.indexOf('\n## 2025-11-13');
 await mkdir(join(dir, 'digests'));
 await writeFile(join(dir, 'digests/2025-11.md'), cut > 0 ? seed.slice(0, cut) : seed);
 const section = parseDigest(seed, 'digests/2025-11.md').sections.find((s) => s.date === SECTION)!;
-const taxonomyFile = JSON.parse(await readFile(join(root, 'topics.json'), 'utf8'));
-const taxonomy = parseTaxonomy(taxonomyFile, 'topics.json');
-const subscribers = generateSubscribers(N, { topicIds: taxonomy.topics.map((t) => t.id), sections: [section] }, 2025);
-await writeFile(join(dir, 'subscribers.json'), JSON.stringify({ subscribers }));
+const taxonomy = await loadTaxonomy(join(root, 'topics.json'));
+
+const sink: ChildProcess = fork(join(root, 'bench/sink.ts'), [], { ...tsx, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const port = await new Promise<number>((resolve) => sink.once('message', (m: { port: number }) => resolve(m.port)));
+const received = () =>
+  new Promise<number>((resolve) => {
+    sink.once('message', (m: { received: number }) => resolve(m.received));
+    sink.send({ count: true });
+  });
 
 const config = JSON.parse(await readFile(join(root, 'digest-mailer.config.json'), 'utf8'));
 config.paths = { digests: 'digests', subscribers: 'subscribers.json', topics: join(root, 'topics.json'), templates: join(root, 'templates'), state: 'state', outbox: 'outbox' };
 config.list.postalAddress = 'Digest Lab, 1 Example Street, 10115 Berlin, Germany';
-config.transport = { type: 'smtp', host: '127.0.0.1', port, secure: false, requireTLS: false, maxConnections: POOL.maxConnections, maxMessagesPerConnection: POOL.maxMessages };
-config.delivery = { ...(config.delivery ?? {}), ratePerSecond: 1_000_000, concurrency: 32, maxAttempts: 3, retryBaseDelayMs: 10, maxRetryDelayMs: 100 };
+config.transport = { type: 'smtp', host: '127.0.0.1', port, secure: false, requireTLS: false, maxConnections: BENCH_POOL.maxConnections, maxMessagesPerConnection: BENCH_POOL.maxMessages };
+config.delivery = { ...(config.delivery ?? {}), ratePerSecond: 1_000_000, concurrency: BENCH_POOL.concurrency, maxAttempts: 3, retryBaseDelayMs: 10, maxRetryDelayMs: 100 };
 await writeFile(join(dir, 'config.json'), JSON.stringify(config));
 const loaded = await loadConfig(join(dir, 'config.json'));
 const links = { baseUrl: loaded.baseUrl, secret: 'bench-secret-bench-secret-bench-secret', ttlDays: 365 };
 
-// Distinct paper sets of this list, counted independently of the run.
-const compiled = compileTaxonomy(taxonomy);
-const papers = section.papers.map((p) => classifyPaper(p, compiled));
-const selections = new Map<string, ReturnType<ReturnType<typeof matcherFor>['select']>>();
+// The list, imported into the store before the pass (a run streams it from there in pages).
+const subscribers = generateSubscribers(N, { topicIds: taxonomy.topics.map((t) => t.id), sections: [section] }, 2025);
+{
+  const store = await openStore(loaded);
+  for (let i = 0; i < subscribers.length; i += 5000) {
+    await store.importSubscribers(subscribers.slice(i, i + 5000).map((subscriber) => ({ subscriber, history: [] })), 'bench');
+  }
+  await markSubscribersFileImported(store);
+  await store.close();
+}
+
+// Distinct paper sets of this list, counted independently of the run (same taxonomy and model).
+const papers = section.papers.map((p) => classifyPaper(p, compileTaxonomy(taxonomy)));
+const selections = new Map<string, SelectedPaper[]>();
 const paperSets = new Set<string>();
 let recipients = 0;
 for (const s of subscribers) {
@@ -71,51 +89,43 @@ for (const s of subscribers) {
   paperSets.add(variantKey(selected, s.format));
 }
 
-const rssAfterSetup = process.memoryUsage().rss;
-// 1. The limit: prebuilt messages (those of the first 200 recipients), a plain nodemailer pool.
+// Prebuilt messages for the limit: those of the first 200 recipients (the same mix of sizes).
 const templates = compileTemplates(await readTemplateSources(join(root, 'templates')));
-const prebuilt: Buffer[] = [];
+const chunks: Buffer[] = [];
 for (const s of subscribers) {
-  if (prebuilt.length >= 200) break;
+  if (chunks.length >= 400) break;
   const selected = selections.get(preferenceKey(s))!;
   if (!selected.length) continue;
   const rendered = await renderEmail(templates, join(root, 'templates'), section, selected, renderSettings(loaded, taxonomy), s.format);
-  prebuilt.push((await composeFor(loaded, rendered, section, s, links, new Date())).raw);
+  const { raw } = await composeFor(loaded, rendered, section, s, links, new Date());
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(raw.length);
+  chunks.push(length, raw);
 }
-const pool = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true, ...POOL });
-const limitStart = performance.now();
-let next = 0;
-await Promise.all(
-  Array.from({ length: 32 }, async () => {
-    while (next < LIMIT_MESSAGES) {
-      const i = next++;
-      await pool.sendMail({ envelope: { from: 'digest@example.org', to: `reader${i}@example.org` }, raw: prebuilt[i % prebuilt.length]! });
-    }
-  }),
-);
-const limitRate = LIMIT_MESSAGES / ((performance.now() - limitStart) / 1000);
-pool.close();
+const prebuiltFile = join(dir, 'prebuilt.bin');
+await writeFile(prebuiltFile, Buffer.concat(chunks));
+subscribers.length = 0;
+selections.clear();
 
-const rssAfterLimit = process.memoryUsage().rss;
-// 2. A whole pass.
-const before = await received();
-const cpu0 = process.cpuUsage();
-const t0 = performance.now();
-const summary = await executeRun(loaded, { dryRun: false, backfill: false }, { links: () => links, command: 'bench' });
-const seconds = (performance.now() - t0) / 1000;
-const cpu = process.cpuUsage(cpu0);
-clearInterval(sampler);
-const got = (await received()) - before;
+type Limit = { rate: number; cpuMsPerMessage: number };
+type Pass = { sent: number; seconds: number; cpuMs: number; peakRss: number; renders: number; variants: number; compiles: number; layouts: number; whole: number };
+const load0 = loadavg()[0]!;
+const before = await child<Limit>('bench/limit-send.ts', [String(port), String(LIMIT_MESSAGES), prebuiltFile]);
+const sinkBefore = await received();
+const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+const pass = await child<Pass>('bench/pass.ts', [join(dir, 'config.json')], profile);
+const got = (await received()) - sinkBefore;
+const after = await child<Limit>('bench/limit-send.ts', [String(port), String(LIMIT_MESSAGES), prebuiltFile]);
+const load1 = loadavg()[0]!;
 sink.send({ stop: true });
 await rm(dir, { recursive: true, force: true });
 
-const result = summary.sections.find((s) => s.date === SECTION);
-const sent = result?.counts?.sent ?? 0;
-const rate = sent / seconds;
+const limit = (before.rate + after.rate) / 2;
+const rate = pass.sent / pass.seconds;
 const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`;
-console.log(`throughput at ${N.toLocaleString('en')} subscribers (section ${SECTION}, ${section.papers.length} papers, ${recipients.toLocaleString('en')} recipients):`);
-console.log(`  limit (plain nodemailer pool, prebuilt messages, ${LIMIT_MESSAGES.toLocaleString('en')} sends): ${limitRate.toFixed(0)} msg/s`);
-console.log(`  digest-mailer whole pass: sent ${sent.toLocaleString('en')} (sink got ${got.toLocaleString('en')}) in ${seconds.toFixed(1)} s = ${rate.toFixed(0)} msg/s, ratio to the limit ${(rate / limitRate).toFixed(2)}`);
-console.log(`  CPU ${((cpu.user + cpu.system) / 1000 / Math.max(sent, 1)).toFixed(2)} ms per message (this process), peak RSS ${mb(Math.max(peakRss, process.resourceUsage().maxRSS * 1024))}`);
-console.log(`  RSS after setup ${mb(rssAfterSetup)}, after the limit ${mb(rssAfterLimit)}, at the end ${mb(process.memoryUsage().rss)}`);
-console.log(`  compiles (variant renders) ${result?.renders ?? '?'} for ${paperSets.size} distinct paper sets (${result?.variants ?? '?'} seen by the run)`);
+const n = (x: number) => x.toLocaleString('en');
+console.log(`throughput at ${n(N)} subscribers (section ${SECTION}, ${section.papers.length} papers, ${n(recipients)} recipients; load average ${load0.toFixed(1)} before, ${load1.toFixed(1)} after):`);
+console.log(`  limit, plain nodemailer pool of prebuilt messages (${n(LIMIT_MESSAGES)} sends, before and after the pass): ${before.rate.toFixed(0)} and ${after.rate.toFixed(0)} msg/s, ${before.cpuMsPerMessage.toFixed(3)} CPU ms per message`);
+console.log(`  whole pass: sent ${n(pass.sent)} (sink got ${n(got)}) in ${pass.seconds.toFixed(1)} s = ${rate.toFixed(0)} msg/s; ratio to the limit ${(rate / limit).toFixed(2)}`);
+console.log(`  CPU ${(pass.cpuMs / Math.max(pass.sent, 1)).toFixed(3)} ms per message (the pass's process, transport included), peak RSS ${mb(pass.peakRss)}`);
+console.log(`  renders ${n(pass.renders)} for ${n(paperSets.size)} distinct paper sets (${n(pass.variants)} seen by the run); MJML compiles ${n(pass.compiles)} (${pass.layouts} layouts, ${pass.whole} whole documents)`);
