@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import juice from 'juice';
+import { Parser } from 'htmlparser2';
 import { LRUCache } from 'lru-cache';
 
 /**
@@ -34,26 +35,53 @@ function unsupported(text: string): boolean {
 }
 
 /**
- * Inline rules a block inlined on its own could apply differently: a selector with a
- * combinator whose first part could match an element of the layout around the block, or one
- * that depends on the document root.
+ * Inline rules a block inlined inside its ancestors (see Layout.chains) could apply differently
+ * than in the whole document: selectors that look at siblings of an element outside the block
+ * (+, ~ across compounds), or at the document as a whole (:root, :has, :scope). Combinators
+ * down the tree (descendant, child) see the same ancestors in both.
  */
-function contextFree(css: string, layoutHtml: string): boolean {
+function contextFree(css: string): boolean {
   const plain = css.replace(/\/\*[\s\S]*?\*\//g, '');
   if (/@/.test(plain)) return false;
-  const layoutClasses = new Set([...layoutHtml.matchAll(/\bclass="([^"]*)"/g)].flatMap((m) => m[1]!.split(/\s+/)));
   for (const rule of plain.split('}')) {
     const selectors = rule.split('{')[0]!.trim();
     if (!selectors) continue;
     for (const selector of selectors.split(',').map((s) => s.trim())) {
       if (/:(root|scope|has)\b/i.test(selector)) return false;
-      const compounds = selector.split(/\s*[>+~\s]\s*/).filter(Boolean);
-      if (compounds.length === 1) continue;
-      const classes = [...compounds[0]!.matchAll(/\.([\w-]+)/g)].map((m) => m[1]!);
-      if (!classes.some((c) => !layoutClasses.has(c))) return false;
+      const compounds = selector.split(/\s*[>\s]\s*/).filter(Boolean);
+      if (compounds.length > 1 && /[+~]/.test(selector)) return false;
+      // Position among siblings is only the same for the block's own elements (the last compound).
+      if (compounds.slice(0, -1).some((c) => /:(nth|first|last|only)-/i.test(c))) return false;
     }
   }
   return true;
+}
+
+/** Where each marker sits in the compiled layout: the open tags around it, verbatim, and their closing tags. */
+function markerChains(html: string, marker: RegExp): { open: string; close: string }[] {
+  const open: string[] = [];
+  const names: string[] = [];
+  const chains: { open: string; close: string }[] = [];
+  const parser: Parser = new Parser(
+    {
+      onopentag(name) {
+        open.push(html.slice(parser.startIndex, parser.endIndex + 1));
+        names.push(name);
+      },
+      onclosetag() {
+        open.pop();
+        names.pop();
+      },
+      ontext() {
+        for (const m of html.slice(parser.startIndex, parser.endIndex + 1).matchAll(marker)) {
+          chains[Number(m[1])] = { open: open.join(''), close: names.map((n) => `</${n}>`).reverse().join('') };
+        }
+      },
+    },
+    { decodeEntities: false },
+  );
+  parser.end(html);
+  return chains;
 }
 
 interface Split {
@@ -65,7 +93,16 @@ interface Split {
 interface Layout {
   /** Compiled layout cut at the block markers: parts[i] + block i + parts[i + 1] ... */
   parts: string[];
+  /**
+   * Per block, the elements around it in the layout (open tags as compiled, with their classes
+   * and attributes): a block is inlined inside them, so rules like `.dm-footer a` match as in
+   * the whole document.
+   */
+  chains: { id: number; open: string; close: string }[];
 }
+
+const START = '<!--dm-block-->';
+const END = '<!--/dm-block-->';
 
 /** Bytes of a cached string (UTF-16, two bytes a character). */
 const stringBytes = (s: string) => 2 * s.length + 64;
@@ -97,6 +134,7 @@ export class LayoutCompiler {
    */
   private readonly validatedShapes = new Set<string>();
   private readonly cssIds = new Map<string, number>();
+  private readonly chainIds = new Map<string, number>();
   /** Set when a check found a difference: every document is compiled whole from then on. */
   disabledBecause: string | null = null;
   readonly stats: LayoutStats = { layouts: 0, whole: 0, assembled: 0 };
@@ -164,25 +202,40 @@ export class LayoutCompiler {
       layout = this.mjml(split.layout, false).then((html) => {
         const parts = html.split(new RegExp(`${this.marker}\\d+@@`));
         // Every marker exactly once and in order, or the layout path does not apply.
-        const found = [...html.matchAll(new RegExp(`${this.marker}(\\d+)@@`, 'g'))].map((m) => Number(m[1]));
+        const markers = new RegExp(`${this.marker}(\\d+)@@`, 'g');
+        const found = [...html.matchAll(markers)].map((m) => Number(m[1]));
         if (found.length !== split.blocks.length || found.some((n, i) => n !== i)) return null;
-        if (split.css && !contextFree(split.css, html)) return null;
-        return { parts };
+        if (split.css && !contextFree(split.css)) return null;
+        const chains = markerChains(html, markers).map((chain) => ({ ...chain, id: this.chainId(chain.open) }));
+        if (chains.length !== split.blocks.length || chains.some((c) => !c)) return null;
+        return { parts, chains };
       }).catch(() => null); // compiled whole instead, where an error names the template line
       this.layouts.set(split.layout, layout);
     }
     return layout;
   }
 
-  private inline(block: string, css: string): string {
+  private chainId(open: string): number {
+    let id = this.chainIds.get(open);
+    if (id === undefined) this.chainIds.set(open, (id = this.chainIds.size));
+    return id;
+  }
+
+  /** The block inlined as in the document, or null when juice did not keep it apart. */
+  private inline(block: string, css: string, chain: Layout['chains'][number]): string | null {
     if (!css) return this.post(block);
     let id = this.cssIds.get(css);
     if (id === undefined) this.cssIds.set(css, (id = this.cssIds.size));
-    const key = `${id}\u0000${block}`;
+    const key = `${id}:${chain.id}\u0000${block}`;
     let out = this.inlined.get(key);
     if (out === undefined) {
-      // The options MJML passes to juice for the whole document.
-      out = this.post(juice(block, { applyStyleTags: false, extraCss: css, insertPreservedExtraCss: false, removeStyleTags: false }));
+      // Inside its ancestors, between two comments to cut it out again; with the options MJML
+      // passes to juice for the whole document.
+      const wrapped = juice(`${chain.open}${START}${block}${END}${chain.close}`, { applyStyleTags: false, extraCss: css, insertPreservedExtraCss: false, removeStyleTags: false });
+      const from = wrapped.indexOf(START);
+      const to = wrapped.lastIndexOf(END);
+      if (from < 0 || to < from) return null;
+      out = this.post(wrapped.slice(from + START.length, to));
       this.inlined.set(key, out);
     }
     return out;
@@ -193,10 +246,14 @@ export class LayoutCompiler {
     if (split.blocks.some(unsupported)) return null;
     const layout = await this.layoutOf(split);
     if (!layout) return null;
+    let html = layout.parts[0]!;
+    for (let i = 0; i < split.blocks.length; i++) {
+      const block = this.inline(split.blocks[i]!, split.css, layout.chains[i]!);
+      if (block === null) return null;
+      html += block + layout.parts[i + 1]!;
+    }
     this.stats.assembled++;
     mjmlTotals.assembled++;
-    let html = layout.parts[0]!;
-    for (let i = 0; i < split.blocks.length; i++) html += this.inline(split.blocks[i]!, split.css) + layout.parts[i + 1]!;
     return html;
   }
 }

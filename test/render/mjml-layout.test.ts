@@ -98,11 +98,18 @@ describe('LayoutCompiler falls back to a whole compile where assembling could di
     expect(compiler.disabledBecause).toBeNull();
   });
 
-  it('compiles whole when a rule depends on an element of the layout around a block', async () => {
-    const { compile } = counting();
-    const compiler = new LayoutCompiler(compile, undefined, compactHtml);
-    // ".card" is a class of the layout (mj-section css-class): only the whole document can match it.
-    const css = '.card p { color: red; }';
+  it('inlines a block inside the layout elements around it, so rules naming them match as in the whole document', async () => {
+    const compiler = new LayoutCompiler(counting().compile, undefined, compactHtml);
+    // ".card" is a class of the layout (mj-section css-class), not of the block.
+    const css = '.card p { color: red; } .card .dm-note { font-weight: bold; }';
+    for (const text of ['one', 'two']) expect(await compiler.compile(doc(css, text), 's')).toBe(await whole(doc(css, text), false));
+    expect(compiler.stats.assembled).toBe(2);
+    expect(await compiler.compile(doc(css, 'three'), 's')).toContain('color:red');
+  });
+
+  it('compiles whole when a rule looks at siblings across compounds', async () => {
+    const compiler = new LayoutCompiler(counting().compile, undefined, compactHtml);
+    const css = '.dm-note + p { color: red; }';
     for (const text of ['one', 'two']) expect(await compiler.compile(doc(css, text), 's')).toBe(await whole(doc(css, text), false));
     expect(compiler.stats.assembled).toBe(0);
   });
