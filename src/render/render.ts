@@ -101,7 +101,7 @@ function compilerFor(templates: CompiledTemplates, templatesDir: string): Layout
 
 /** MJML compiles done for a template set so far (layouts, whole documents, documents assembled from a layout). */
 export function mjmlStats(templates: CompiledTemplates): LayoutStats {
-  return { ...(compilers.get(templates)?.stats ?? { layouts: 0, whole: 0, assembled: 0 }) };
+  return { ...(compilers.get(templates)?.stats ?? { layouts: 0, whole: 0, assembled: 0, inlined: 0 }) };
 }
 
 /** `shape` names the template branches this source used (e.g. with or without "more papers"). */
