@@ -19,14 +19,24 @@ export interface SelectedPaper {
 /** What decides a reader's papers and their order (format and learned weights are optional). */
 export type Preferences = Pick<Subscriber, 'topics' | 'excludeTopics' | 'authors' | 'keywords'> & Partial<Pick<Subscriber, 'format' | 'learned'>>;
 
+/** Names normalised so far: every preference set is matched against the same few hundred authors. */
+const normalizedNames = new Map<string, string>();
+const NORMALIZED_NAMES_KEPT = 50_000;
+
 /** Author names compare without case, accents or extra spaces ("José  Núñez" = "jose nunez"). */
 export function normalizeName(name: string): string {
-  return name
-    .normalize('NFKD')
-    .replace(/\p{M}/gu, '')
-    .toLowerCase()
-    .replace(/[\s.]+/g, ' ')
-    .trim();
+  let normalized = normalizedNames.get(name);
+  if (normalized === undefined) {
+    normalized = name
+      .normalize('NFKD')
+      .replace(/\p{M}/gu, '')
+      .toLowerCase()
+      .replace(/[\s.]+/g, ' ')
+      .trim();
+    if (normalizedNames.size >= NORMALIZED_NAMES_KEPT) normalizedNames.clear();
+    normalizedNames.set(name, normalized);
+  }
+  return normalized;
 }
 
 /** Compiled once per preference set and reused for every paper. */

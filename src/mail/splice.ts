@@ -42,6 +42,18 @@ function qp(text: string): string {
   return wrap(encode(text), LINE);
 }
 
+/**
+ * Encoded lines seen so far: variants share most of their lines (the layout, the same paper in
+ * another set), and a line encodes the same wherever it stands (soft breaks never cross a hard one).
+ */
+const encodedLines = new LRUCache<string, string>({ maxSize: 8 * 1024 * 1024, sizeCalculation: (v, k) => 2 * (v.length + k.length) + 64 });
+
+function qpLine(line: string): string {
+  let encoded = encodedLines.get(line);
+  if (encoded === undefined) encodedLines.set(line, (encoded = qp(line)));
+  return encoded;
+}
+
 const SLOT = '\u0000';
 
 /** Splits a fillable body into encoded static line runs and line groups that hold slots. */
@@ -50,11 +62,12 @@ export function encodeBody(fillable: Fillable): EncodedBody {
   const chunks: (Buffer | Fillable)[] = [];
   let staticBytes = 0;
   let slotIndex = 0;
+  /** Encoded static lines waiting to become one chunk. */
   let run = '';
   let group = '';
   const flushRun = () => {
     if (!run) return;
-    const encoded = Buffer.from(qp(run), 'latin1');
+    const encoded = Buffer.from(run, 'latin1');
     staticBytes += encoded.length;
     chunks.push(encoded);
     run = '';
@@ -76,7 +89,7 @@ export function encodeBody(fillable: Fillable): EncodedBody {
       group += line;
     } else {
       flushGroup();
-      run += line;
+      run += qpLine(line);
     }
     start = end;
   }

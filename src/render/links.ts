@@ -47,6 +47,15 @@ export function codeLink(paper: Paper): string | null {
  * for other links the link as written; then the code when the digest names it.
  */
 export function paperLinks(paper: Paper): PaperLink[] {
+  // Every view of every paper set asks again; finding URLs in the text is what costs.
+  let links = linksOf.get(paper);
+  if (!links) linksOf.set(paper, (links = findLinks(paper)));
+  return links.map((l) => ({ ...l }));
+}
+
+const linksOf = new WeakMap<Paper, PaperLink[]>();
+
+function findLinks(paper: Paper): PaperLink[] {
   const links: PaperLink[] = [];
   const id = paper.link ? (ARXIV_LINK.exec(paper.link)?.[1] ?? null) : null;
   if (id) {

@@ -137,6 +137,37 @@ function structureOf(block: string): { structure: string; values: string[] } | n
   return { structure, values };
 }
 
+/**
+ * The top-level nodes of a block, as consecutive slices (an element with what it holds, a text
+ * run, a comment). With rules that select by structure, an element's styles depend only on it
+ * and its ancestors, so each top-level node is inlined on its own (and shared across blocks).
+ */
+function topLevel(html: string): string[] {
+  const starts: number[] = [0];
+  let depth = 0;
+  const parser: Parser = new Parser(
+    {
+      onopentag() {
+        if (depth === 0) starts.push(parser.startIndex);
+        depth++;
+      },
+      onclosetag() {
+        depth = Math.max(0, depth - 1);
+      },
+      ontext() {
+        if (depth === 0) starts.push(parser.startIndex);
+      },
+      oncomment() {
+        if (depth === 0) starts.push(parser.startIndex);
+      },
+    },
+    { decodeEntities: false },
+  );
+  parser.end(html);
+  const cuts = [...new Set(starts)].sort((a, b) => a - b);
+  return cuts.map((from, i) => html.slice(from, cuts[i + 1] ?? html.length)).filter(Boolean);
+}
+
 /** Rules that select by tag names and classes only (descendant and child combinators allowed). */
 function byStructure(css: string): boolean {
   const plain = css.replace(/\/\*[\s\S]*?\*\//g, '');
@@ -280,20 +311,23 @@ export class LayoutCompiler {
       this.structural.set(id, byStructure(css));
     }
     const shape = this.structural.get(id) ? structureOf(block) : null;
-    const source = shape?.structure ?? block;
-    const key = `${id}:${chain.id}\u0000${source}`;
-    let out = this.inlined.get(key);
-    if (out === undefined) {
-      // Inside its ancestors, between two comments to cut it out again; with the options MJML
-      // passes to juice for the whole document.
-      this.stats.inlined++;
-      mjmlTotals.inlined++;
-      const wrapped = juice(`${chain.open}${START}${source}${END}${chain.close}`, { applyStyleTags: false, extraCss: css, insertPreservedExtraCss: false, removeStyleTags: false });
-      const from = wrapped.indexOf(START);
-      const to = wrapped.lastIndexOf(END);
-      if (from < 0 || to < from) return null;
-      out = wrapped.slice(from + START.length, to);
-      this.inlined.set(key, out);
+    let out = '';
+    for (const source of shape ? topLevel(shape.structure) : [block]) {
+      const key = `${id}:${chain.id}\u0000${source}`;
+      let inlined = this.inlined.get(key);
+      if (inlined === undefined) {
+        this.stats.inlined++;
+        mjmlTotals.inlined++;
+        // Inside its ancestors, between two comments to cut it out again; with the options MJML
+        // passes to juice for the whole document.
+        const wrapped = juice(`${chain.open}${START}${source}${END}${chain.close}`, { applyStyleTags: false, extraCss: css, insertPreservedExtraCss: false, removeStyleTags: false });
+        const from = wrapped.indexOf(START);
+        const to = wrapped.lastIndexOf(END);
+        if (from < 0 || to < from) return null;
+        inlined = wrapped.slice(from + START.length, to);
+        this.inlined.set(key, inlined);
+      }
+      out += inlined;
     }
     if (shape) {
       // Values back in the order they were taken (juice keeps elements, text and attributes in order).

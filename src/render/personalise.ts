@@ -74,30 +74,49 @@ function nonceOf(placeholders: Placeholders): string {
  * a `<p>` takes the element (and the white space before it) with it; in text it takes the blank line and indent before it.
  */
 export function toFillable(rendered: string, placeholders: Placeholders, kind: 'html' | 'text'): Fillable {
-  const nonce = nonceOf(placeholders);
-  const marker = `@@dm${nonce}([a-zA-Z]+?)(\\d*)@@`;
-  const pattern = kind === 'html' ? new RegExp(`(\\s*<p\\b[^>]*>)?${marker}(</p>)?`, 'g') : new RegExp(`(\\n*)([ \\t]*)${marker}`, 'g');
+  const marker = new RegExp(`@@dm${nonceOf(placeholders)}([a-zA-Z]+?)(\\d*)@@`, 'g');
   const parts: string[] = [];
   const slots: Slot[] = [];
   let last = 0;
-  for (const match of rendered.matchAll(pattern)) {
-    const [whole] = match;
-    const [field, index] = kind === 'html' ? [match[2]!, match[3]!] : [match[3]!, match[4]!];
-    const start = match.index;
-    const end = start + whole.length;
-    if (field === 'reason') {
-      const before = kind === 'html' ? (match[1] ?? '') : `${match[1]}\u0000${match[2]}`;
-      const after = kind === 'html' ? (match[4] ?? '') : '';
-      parts.push(rendered.slice(last, start));
-      slots.push({ field: 'reason', index: Number(index), before, after });
-      last = end;
+  // Markers are found by their literal prefix; what a reason slot takes around its marker is
+  // looked for backwards from it (a leading optional group in the pattern made the regex try
+  // every position of a 70 KB email).
+  for (const match of rendered.matchAll(marker)) {
+    const [whole, field, index] = match as unknown as [string, string, string];
+    let start = match.index;
+    let end = start + whole.length;
+    let lead = '';
+    let trail = '';
+    if (kind === 'html') {
+      // An optional `<p ...>` right before (with the white space before it) and `</p>` right after.
+      const gt = start - 1;
+      const lt = rendered[gt] === '>' ? rendered.lastIndexOf('<p', gt) : -1;
+      if (lt >= last && !/\w/.test(rendered[lt + 2] ?? '') && !rendered.slice(lt + 2, gt).includes('>')) {
+        let from = lt;
+        while (from > last && /\s/.test(rendered[from - 1]!)) from--;
+        lead = rendered.slice(from, start);
+        start = from;
+      }
+      if (rendered.startsWith('</p>', end)) trail = '</p>';
     } else {
-      // Whatever the pattern took around a plain field belongs to the template, not the slot.
-      const lead = kind === 'html' ? (match[1] ?? '') : `${match[1]}${match[2]}`;
-      const trail = kind === 'html' ? (match[4] ?? '') : '';
-      parts.push(rendered.slice(last, start) + lead);
+      // Newlines then spaces or tabs right before.
+      let from = start;
+      while (from > last && (rendered[from - 1] === ' ' || rendered[from - 1] === '\t')) from--;
+      const indent = rendered.slice(from, start);
+      let nl = from;
+      while (nl > last && rendered[nl - 1] === '\n') nl--;
+      lead = `${rendered.slice(nl, from)}\u0000${indent}`;
+      start = nl;
+    }
+    if (field === 'reason') {
+      parts.push(rendered.slice(last, start));
+      slots.push({ field: 'reason', index: Number(index), before: lead, after: trail });
+      last = end + trail.length;
+    } else {
+      // Whatever was taken around a plain field belongs to the template, not the slot.
+      parts.push(rendered.slice(last, start) + lead.replace('\u0000', ''));
       slots.push({ field: field as ScalarField });
-      last = end - trail.length;
+      last = end;
     }
   }
   parts.push(rendered.slice(last));
