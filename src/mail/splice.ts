@@ -46,11 +46,22 @@ function qp(text: string): string {
  * Encoded lines seen so far: variants share most of their lines (the layout, the same paper in
  * another set), and a line encodes the same wherever it stands (soft breaks never cross a hard one).
  */
-const encodedLines = new LRUCache<string, string>({ maxSize: 8 * 1024 * 1024, sizeCalculation: (v, k) => 2 * (v.length + k.length) + 64 });
+const encodedLines = new Map<string, string>();
+/** Characters held by encodedLines; past the cap it starts again empty (cheaper than an LRU on this path). */
+let encodedChars = 0;
+const ENCODED_CHARS_KEPT = 4 * 1024 * 1024;
 
 function qpLine(line: string): string {
   let encoded = encodedLines.get(line);
-  if (encoded === undefined) encodedLines.set(line, (encoded = qp(line)));
+  if (encoded === undefined) {
+    encoded = qp(line);
+    encodedChars += line.length + encoded.length;
+    if (encodedChars > ENCODED_CHARS_KEPT) {
+      encodedLines.clear();
+      encodedChars = line.length + encoded.length;
+    }
+    encodedLines.set(line, encoded);
+  }
   return encoded;
 }
 
