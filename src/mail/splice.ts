@@ -49,7 +49,7 @@ function qp(text: string): string {
 const encodedLines = new Map<string, string>();
 /** Characters held by encodedLines; past the cap it starts again empty (cheaper than an LRU on this path). */
 let encodedChars = 0;
-const ENCODED_CHARS_KEPT = 4 * 1024 * 1024;
+const ENCODED_CHARS_KEPT = 2 * 1024 * 1024;
 
 function qpLine(line: string): string {
   let encoded = encodedLines.get(line);

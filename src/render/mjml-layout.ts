@@ -202,8 +202,8 @@ export type MjmlCompile = (source: string, strict: boolean) => Promise<string>;
 
 export class LayoutCompiler {
   private readonly marker = `@@dmblock${randomBytes(6).toString('hex')}_`;
-  private readonly layouts = new LRUCache<string, Promise<Layout | null>>({ max: 512 });
-  private readonly inlined = new LRUCache<string, string>({ maxSize: 16 * 1024 * 1024, sizeCalculation: (v, k) => stringBytes(v) + stringBytes(k) });
+  private readonly layouts = new LRUCache<string, Promise<Layout | null>>({ max: 64 });
+  private readonly inlined = new LRUCache<string, string>({ maxSize: 4 * 1024 * 1024, sizeCalculation: (v, k) => stringBytes(v) + stringBytes(k) });
   /** Shapes whose layout path was compared with a whole compile. */
   private readonly checkedShapes = new Set<string>();
   /**

@@ -7,6 +7,7 @@ import { topicProblem } from '../audience/load.js';
 import type { Problem } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { ClaimedDelivery, DeliveryOutcome, DeliveryRecord, NewDelivery } from '../store/types.js';
+import { HeapBudget } from './heap-budget.js';
 import { isDeadLocalOwner } from './owner.js';
 import { runSender } from './senders.js';
 import type { ComposeInput } from '../mail/compose.js';
@@ -272,8 +273,11 @@ export function renderGroup(key: string): string {
   return createHash('sha1').update(key).digest('hex').slice(0, 16);
 }
 
+/** The JavaScript heap a send keeps itself under (see HeapBudget). */
+export const HEAP_BUDGET_BYTES = 128 * 1024 * 1024;
+
 /** Preference sets whose selection and reader copy are kept while a section goes out. */
-export const SELECTIONS_KEPT = 4096;
+export const SELECTIONS_KEPT = 1024;
 
 /** Subscribers read per page while planning; memory holds one page, never the list. */
 export const PLAN_PAGE_SIZE = 1000;
@@ -379,6 +383,7 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
     return preparedCopy(variant, selection.copy).rendered;
   };
   const headerWriter = new HeaderWriter();
+  const heap = new HeapBudget(HEAP_BUDGET_BYTES);
 
   // --- plan -----------------------------------------------------------------------------
   // A dry run before the section opens counts subscribers not seen yet as seen now.
@@ -397,6 +402,7 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
         if (problem) ctx.report?.({ where: `subscriber ${s.email}`, ...problem });
         return !problem;
       });
+      heap.check(page.subscribers.length);
       const existing = await store.deliveriesFor(section.date, valid.map((s) => addressKey(s.email)));
       const fresh: NewDelivery[] = [];
       for (const subscriber of valid) {
@@ -466,6 +472,7 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
     ctx.onPlanned?.(queued.queued + queued.claimed);
     const writer = new OutcomeWriter(store);
     const sendOne = async (delivery: ClaimedDelivery): Promise<boolean> => {
+      heap.check();
       if (dispatcher.stopReason) {
         ctx.onOutcome?.('pending');
         return false; // released by runSender, still queued for the next pass
