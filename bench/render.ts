@@ -1,6 +1,7 @@
 /**
- * Rendering vs per-recipient cost. Renders the distinct paper sets of the largest seed section
- * once, then personalises and splices MIME for many recipients, as a run does (no transport).
+ * Rendering vs per-recipient cost. Readers of the largest seed section grouped by paper set, as a
+ * run claims them: each paper set rendered once, then the reader copy and splice per recipient
+ * (signed links, headers, encoded personal lines; no transport).
  * Prints figures and ratios from this one run; compare ratios, not absolute times.
  */
 import { readFileSync } from 'node:fs';
@@ -12,7 +13,9 @@ import { parseConfig } from '../src/config/load.js';
 import { parseDigest } from '../src/digest/parse.js';
 import { compileTemplates, readTemplateSources } from '../src/render/templates.js';
 import { renderSettings } from '../src/run/context.js';
-import { VariantCache, composeFor } from '../src/run/deliver.js';
+import { HeaderWriter } from '../src/mail/splice.js';
+import { mjmlStats, variantKey } from '../src/render/render.js';
+import { VariantCache, spliceFor } from '../src/run/deliver.js';
 import { classifyPaper, compileTaxonomy } from '../src/topics/classify.js';
 import { parseTaxonomy } from '../src/topics/load.js';
 import { generateSubscribers } from './population.js';
@@ -39,33 +42,42 @@ const selectionFor = (s: Subscriber) => {
   if (!sel) selections.set(key, (sel = matcherFor(s).select(papers)));
   return sel;
 };
-
-const heapBefore = process.memoryUsage().heapUsed;
-const t0 = performance.now();
-for (const s of subscribers) {
-  const sel = selectionFor(s);
-  if (sel.length) await cache.render(section, sel, s.format);
-}
-const renderMs = performance.now() - t0;
-
-const t1 = performance.now();
-let bytes = 0;
-let sent = 0;
-const date = new Date();
+// Readers grouped by paper set, as a run claims them (deliveries.render_group).
+const groups = new Map<string, Subscriber[]>();
 for (const s of subscribers) {
   const sel = selectionFor(s);
   if (!sel.length) continue;
-  const message = await composeFor(config, await cache.render(section, sel, s.format), section, s, links, date);
-  bytes += message.raw.length;
-  sent++;
+  const key = variantKey(sel, s.format);
+  groups.set(key, [...(groups.get(key) ?? []), s]);
 }
-const composeMs = performance.now() - t1;
-const heapAfter = process.memoryUsage().heapUsed;
 
-const perCompile = renderMs / cache.size;
-const perRecipient = composeMs / sent;
-console.log(`section ${section.date}: ${papers.length} papers, ${RECIPIENTS} subscribers, ${prefSets.size} preference sets`);
-console.log(`render: ${cache.size} distinct variants (MJML compiles) in ${renderMs.toFixed(0)} ms = ${perCompile.toFixed(1)} ms per compile`);
-console.log(`personalise + compose: ${sent} messages in ${composeMs.toFixed(0)} ms = ${(perRecipient * 1000).toFixed(0)} µs per recipient, ${(bytes / sent / 1000).toFixed(1)} KB average`);
-console.log(`ratio: one MJML compile costs as much as ${(perCompile / perRecipient).toFixed(1)} recipients; rendering per recipient instead would make this run ${((perCompile * sent) / (renderMs + composeMs)).toFixed(1)}x slower`);
-console.log(`heap growth over the run: ${((heapAfter - heapBefore) / 1e6).toFixed(1)} MB`);
+let renderMs = 0;
+let spliceMs = 0;
+let spliceCpu = 0;
+let bytes = 0;
+let sent = 0;
+const headers = new HeaderWriter();
+const date = new Date();
+for (const readers of groups.values()) {
+  const t0 = performance.now();
+  await cache.variant(section, selectionFor(readers[0]!), readers[0]!.format);
+  renderMs += performance.now() - t0;
+  const t1 = performance.now();
+  const c1 = process.cpuUsage();
+  for (const s of readers) {
+    const message = spliceFor(config, await cache.render(section, selectionFor(s), s.format), section, s, links, date, headers);
+    bytes += message.raw.length;
+    sent++;
+  }
+  const c = process.cpuUsage(c1);
+  spliceCpu += (c.user + c.system) / 1000;
+  spliceMs += performance.now() - t1;
+}
+
+const compiles = mjmlStats(templates);
+const perSet = renderMs / cache.size;
+const perRecipient = spliceMs / sent;
+console.log(`section ${section.date}: ${papers.length} papers, ${RECIPIENTS} subscribers, ${prefSets.size} preference sets, ${groups.size} distinct paper sets`);
+console.log(`render: ${cache.renderCount} renders for ${cache.size} paper sets in ${renderMs.toFixed(0)} ms = ${perSet.toFixed(2)} ms per paper set; MJML compiles ${compiles.layouts + compiles.whole} (${compiles.layouts} layouts, ${compiles.whole} whole documents), ${compiles.inlined} juice runs`);
+console.log(`reader copy + splice: ${sent} messages in ${spliceMs.toFixed(0)} ms = ${(perRecipient * 1000).toFixed(0)} µs per recipient (${((spliceCpu / sent) * 1000).toFixed(0)} µs CPU), ${(bytes / sent / 1000).toFixed(1)} KB average`);
+console.log(`ratio: one paper set costs as much as ${(perSet / perRecipient).toFixed(1)} recipients`);
