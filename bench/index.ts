@@ -4,6 +4,8 @@
 await import('./tagger.js');
 await import('./render.js');
 await import('./throughput.js');
+// A year of digest history in a run with nothing to send (BENCH_ARCHIVE_RUNS).
+await import('./archive.js');
 // Store latency over HTTP (BENCH_STORE_*) and 1 vs 2 worker processes on PostgreSQL (BENCH_WORKER_RECIPIENTS).
 await import('./store-latency.js');
 await import('./workers.js');
