@@ -223,7 +223,7 @@ export function buildView(section: Section, selected: readonly SelectedPaper[], 
     summary:
       everything && count === section.papers.length
         ? count === 1 ? "Here is today's new paper." : count === 2 ? "Here are both of today's new papers." : `Here are all ${count} new papers of the day.`
-        : `${count} of today's ${section.papers.length} papers match your interests.`,
+        : `${count} of today's ${section.papers.length} papers ${count === 1 ? 'matches' : 'match'} your interests.`,
   };
 }
 
