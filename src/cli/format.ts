@@ -13,6 +13,8 @@ function countsLine(o: SectionOutcome, dryRun: boolean): string {
   if (!dryRun) parts.push(`failed ${c.failed}`);
   if (c.alreadyDone) parts.push(`done before ${c.alreadyDone}`);
   if (c.notEligible) parts.push(`joined later ${c.notEligible}`);
+  if (c.notDueYet) parts.push(`at their hour later ${c.notDueYet}`);
+  if (c.paused) parts.push(`paused ${c.paused}`);
   if (c.pending) parts.push(`pending ${c.pending}`);
   const extra = o.variants ? ` (${o.variants} variant${o.variants === 1 ? '' : 's'}, largest HTML ${kb(o.largestHtmlBytes)})` : '';
   // Several workers: this one only sent, beside the worker that planned the section.

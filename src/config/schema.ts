@@ -236,6 +236,17 @@ export const configSchema = z.strictObject({
         .default('0 7 * * *'),
       /** IANA zone for the cron expression; defaults to the top-level timezone. */
       timezone: timeZone.optional(),
+      /**
+       * Between the cron's ticks, a pass every this many minutes sends what has become due
+       * (readers' own hours); 0: only at the cron's ticks. A divisor of 60.
+       */
+      tickMinutes: z
+        .number()
+        .int()
+        .min(0)
+        .max(60)
+        .refine((n) => n === 0 || 60 % n === 0, 'must divide 60 (5, 10, 15, 20, 30 or 60), or be 0')
+        .default(15),
       /** While a section is unfinished (transient failures, a stopped run), try again this often... */
       retryIntervalMinutes: z.number().int().min(1).max(720).default(15),
       /** ...until this many hours after the tick that started the day's send. */

@@ -10,6 +10,9 @@ import type { ClaimedDelivery, DeliveryOutcome, DeliveryRecord, NewDelivery } fr
 import { HeapBudget } from './heap-budget.js';
 import { isDeadLocalOwner } from './owner.js';
 import { runSender } from './senders.js';
+import { readerHour, readerZone, type ListTiming } from '../cadence/due.js';
+import { hourStart } from '../cadence/time.js';
+import { readerTiming } from '../audience/preferences.js';
 import type { ComposeInput } from '../mail/compose.js';
 import { encodeCopy, encodeVariant, HeaderWriter, spliceMessage, type EncodedVariant } from '../mail/splice.js';
 import { messageIdFor } from '../mail/message-id.js';
@@ -38,6 +41,10 @@ export interface DeliveryCounts {
   pending: number;
   /** Dry run: messages that would go out. */
   wouldSend: number;
+  /** Readers whose own hour (or, on a scheduler tick, the list's) has not come yet on the section's day: a later pass sends them. */
+  notDueYet: number;
+  /** Readers paused on the section's day: never sent it (recorded as cancelled). */
+  paused: number;
   /** Failures recorded against recipients, grouped by reason (addresses masked), most first. */
   reasons: { reason: string; count: number }[];
 }
@@ -88,6 +95,13 @@ export interface DeliveryContext {
   onOutcome?: ((outcome: Outcome) => void) | undefined;
   /** How many messages this section will try to send (for progress). */
   onPlanned?: ((count: number) => void) | undefined;
+  /**
+   * When readers hear from the digest (issue 12): a reader with their own hour or time zone is
+   * sent a section on the first pass at or after that hour on its day; a paused reader is never
+   * sent a section dated before the day they return. With `holdForListHour` (scheduler ticks)
+   * the other readers wait for the list's hour too; a manual run sends them at once.
+   */
+  timing?: { list: ListTiming; holdForListHour: boolean } | undefined;
   /** Send a section that was sent already (run --section DATE): nobody gets it twice. */
   reopenSent?: boolean | undefined;
   /** Something went wrong that the pass survives (a lease renewal failed). */
@@ -293,6 +307,20 @@ export const SENDER_POLL_MS = 250;
 /** What this process did for a section: planned it (and sent beside the others), or only sent. */
 export type SectionRole = 'planner' | 'sender';
 
+/**
+ * When a daily reader's email of the section dated `date` is due, and whether they are paused
+ * that day (src/cadence: the day and hour are read in the reader's zone, DST gaps and repeats
+ * handled there). Without timing settings (tests, preview) everyone is due at once.
+ */
+export function timingOf(subscriber: Subscriber, date: string, ctx: Pick<DeliveryContext, 'timing'>): { dueAt: Date; paused: boolean } {
+  const paused = subscriber.pausedUntil !== undefined && date < subscriber.pausedUntil;
+  const timing = ctx.timing;
+  const ownTime = subscriber.hour !== undefined || subscriber.timeZone !== undefined;
+  if (!timing || (!ownTime && !timing.holdForListHour)) return { dueAt: new Date(0), paused };
+  const reader = readerTiming(subscriber);
+  return { dueAt: hourStart(date, readerHour(reader, timing.list), readerZone(reader, timing.list)), paused };
+}
+
 /** A delivery no later run should attempt again. */
 export function isFinal(record: Pick<DeliveryRecord, 'status' | 'permanent'> | undefined): boolean {
   return record !== undefined && (record.status === 'sent' || record.status === 'skipped-no-match' || record.status === 'cancelled' || (record.status === 'failed' && record.permanent));
@@ -353,7 +381,7 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
     : await store.openSection(section.date, section.hash, runAt, ctx.reopenSent);
   const openedAt = opened.openedAt ?? runAt;
   const hash = opened.hash;
-  const counts: DeliveryCounts = { sent: 0, skippedNoMatch: 0, failed: 0, alreadyDone: 0, notEligible: 0, pending: 0, wouldSend: 0, reasons: [] };
+  const counts: DeliveryCounts = { sent: 0, skippedNoMatch: 0, failed: 0, alreadyDone: 0, notEligible: 0, pending: 0, wouldSend: 0, notDueYet: 0, paused: 0, reasons: [] };
   // Another worker finished it between this pass's planning and now: nothing left to do.
   if ('status' in opened && opened.status === 'sent') return { counts, variants: 0, renders: 0, complete: true, largestHtmlBytes: 0, role: 'sender' };
 
@@ -413,6 +441,17 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
           continue;
         }
         if (record && !dryRun) continue; // queued by an earlier pass: the send step takes it
+        const when = timingOf(subscriber, section.date, ctx);
+        if (when.paused) {
+          // Final: what is dated inside a pause is never sent, not later either.
+          if (!dryRun) fresh.push({ issue: section.date, sections: [section.date], emailKey: key, subscriberId: subscriber.id, status: 'cancelled', reason: `paused until ${subscriber.pausedUntil}`, at: runAt });
+          counts.paused++;
+          continue;
+        }
+        if (when.dueAt > ctx.runAt) {
+          counts.notDueYet++;
+          continue;
+        }
         const selection = selectionFor(subscriber);
         if (selection.selected.length === 0) {
           counts.skippedNoMatch++;
@@ -554,7 +593,8 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
     // Anyone left pending (stopped early, or claimed by another sender) or failed transiently
     // keeps the section open; only its planner closes it (a sender cannot know all were queued).
     let complete = false;
-    if (planner && (await store.unfinishedDeliveries(section.date)) === 0) {
+    // Readers whose hour has not come yet keep it open for a later pass as well.
+    if (planner && counts.notDueYet === 0 && (await store.unfinishedDeliveries(section.date)) === 0) {
       const sentAt = new Date().toISOString();
       await store.putSection(section.date, { status: 'sent', hash, at: sentAt, openedAt, sentAt });
       complete = true;

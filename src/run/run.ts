@@ -8,11 +8,14 @@ import type { LinkSettings } from '../tokens/links.js';
 import { renderSettings, type Inputs } from './context.js';
 import { deliverSection, type DeliveryCounts, type Outcome, type SectionRole } from './deliver.js';
 import { newOwnerId } from './owner.js';
+import { listHourOf } from '../schedule/scheduler.js';
 import { planSections, todayIn, type SectionAction, type SectionState } from './plan.js';
 
 export interface RunOptions {
   dryRun: boolean;
   backfill: boolean;
+  /** A scheduler's pass: readers without their own hour wait for the list's (the cron's) hour too. */
+  scheduled?: boolean | undefined;
   only?: string | undefined;
 }
 
@@ -147,6 +150,7 @@ export async function runPass(deps: RunDeps, options: RunOptions): Promise<RunSu
         onPlanned: deps.onPlanned,
         onWarning: deps.onWarning,
         reopenSent: plan.state === 'sent',
+        timing: { list: { timeZone: config.schedule.timezone ?? config.timezone, hour: listHourOf(config.schedule.cron) }, holdForListHour: options.scheduled === true },
       });
       outcome.counts = result.counts;
       outcome.variants = result.variants;

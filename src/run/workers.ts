@@ -112,6 +112,9 @@ function sumCounts(a: DeliveryCounts | null, b: DeliveryCounts | null): Delivery
     // What was left when each finished: the later ones saw less.
     pending: Math.min(a.pending, b.pending),
     wouldSend: a.wouldSend + b.wouldSend,
+    // Counted by the planner alone, like alreadyDone.
+    notDueYet: (a.notDueYet ?? 0) + (b.notDueYet ?? 0),
+    paused: (a.paused ?? 0) + (b.paused ?? 0),
     reasons: [...reasons].map(([reason, count]) => ({ reason, count })).sort((x, y) => y.count - x.count || x.reason.localeCompare(y.reason)),
   };
 }

@@ -3,13 +3,16 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { ConfigError } from '../errors.js';
 
 export type TickOutcome = 'ran' | 'skipped-overlap' | 'failed';
-export type Trigger = 'scheduled' | 'catch-up' | 'retry';
+export type Trigger = 'scheduled' | 'catch-up' | 'retry' | 'interval';
 
 /** What a pass reports: a log line, and whether a due section is still unfinished. */
 export type PassReport = string | { summary: string; unfinished: boolean };
 
 export interface SchedulerDeps {
+  /** The list's schedule: its ticks start the day's send (and its retry window and catch-up). */
   cron: string;
+  /** Passes in between, every this many minutes (readers' own hours); 0 or absent: none. */
+  tickMinutes?: number | undefined;
   timezone: string;
   /** One pass; resolves with a one-line summary for the log, throws when the pass failed. */
   pass: (trigger: Trigger) => Promise<PassReport>;
@@ -32,6 +35,12 @@ export function validateCron(expression: string, key = 'schedule.cron'): void {
   }
 }
 
+/** The list's hour for readers without their own: the hour of the cron's (first) daily tick. */
+export function listHourOf(expression: string): number {
+  const hours = CronExpressionParser.parse(expression).fields.hour.values;
+  return Number(hours[0] ?? 0);
+}
+
 /** The latest tick of `expression` at or before `now`, in `timezone`. */
 export function previousTick(expression: string, timezone: string, now: Date): Date {
   const parsed = CronExpressionParser.parse(expression, { currentDate: new Date(now.getTime() + 1), tz: timezone });
@@ -45,6 +54,7 @@ export function previousTick(expression: string, timezone: string, now: Date): D
  */
 export class Scheduler {
   private task: ScheduledTask | null = null;
+  private interval: ScheduledTask | null = null;
   private running: Promise<TickOutcome> | null = null;
   private cancelRetry: (() => void) | null = null;
   private stopped = false;
@@ -55,18 +65,23 @@ export class Scheduler {
 
   async tick(trigger: Trigger = 'scheduled'): Promise<TickOutcome> {
     if (this.running) {
-      this.deps.log('warn', 'tick skipped: the previous pass is still running', { trigger });
+      // An interval tick during a pass (the cron's, or a long send) has nothing to add.
+      if (trigger !== 'interval') this.deps.log('warn', 'tick skipped: the previous pass is still running', { trigger });
       return 'skipped-overlap';
     }
-    this.cancelRetry?.();
-    this.cancelRetry = null;
+    // An interval pass does the retry's work as well; a pending retry stays for the cron's ticks.
+    if (trigger !== 'interval') {
+      this.cancelRetry?.();
+      this.cancelRetry = null;
+    }
     const pass = (async (): Promise<TickOutcome> => {
       const started = this.deps.now();
       try {
         const report = await this.deps.pass(trigger);
         const summary = typeof report === 'string' ? report : report.summary;
         this.deps.log('info', summary, { trigger, seconds: (this.deps.now().getTime() - started.getTime()) / 1000 });
-        if (typeof report !== 'string' && report.unfinished) this.scheduleRetry();
+        // Interval passes come back on their own; the retry is for the cron's ticks.
+        if (typeof report !== 'string' && report.unfinished && trigger !== 'interval') this.scheduleRetry();
         return 'ran';
       } catch (err) {
         this.deps.log('error', `pass failed: ${(err as Error).message}`, { trigger });
@@ -85,7 +100,7 @@ export class Scheduler {
   /** Another pass after the retry interval, if the day's retry window is still open. */
   private scheduleRetry(): void {
     const retry = this.deps.retry;
-    if (!retry || this.stopped) return;
+    if (!retry || this.stopped || this.cancelRetry) return;
     const now = this.deps.now();
     const closes = previousTick(this.deps.cron, this.deps.timezone, now).getTime() + retry.forMs;
     if (now.getTime() + retry.intervalMs > closes) {
@@ -130,8 +145,12 @@ export class Scheduler {
       this.deps.log('warn', 'a tick fired late; running it now', { tick: context.date.toISOString() });
       void this.tick('catch-up');
     });
+    const every = this.deps.tickMinutes ?? 0;
+    if (every > 0) {
+      this.interval = cron.schedule(`*/${every} * * * *`, () => this.tick('interval'), { timezone: this.deps.timezone, noOverlap: true, name: 'digest-mailer-interval' });
+    }
     const next = this.task.getNextRun();
-    this.deps.log('info', 'scheduler started', { cron: this.deps.cron, timezone: this.deps.timezone, nextRun: next?.toISOString() });
+    this.deps.log('info', 'scheduler started', { cron: this.deps.cron, timezone: this.deps.timezone, tickMinutes: every, nextRun: next?.toISOString() });
     const missed = await this.missedTick();
     if (missed) {
       this.deps.log('info', 'catching up a tick missed while the scheduler was down', { missed: missed.toISOString() });
@@ -145,7 +164,9 @@ export class Scheduler {
     this.cancelRetry?.();
     this.cancelRetry = null;
     await this.task?.destroy();
+    await this.interval?.destroy();
     this.task = null;
+    this.interval = null;
     await this.running;
   }
 }

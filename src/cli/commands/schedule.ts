@@ -9,11 +9,12 @@ import type { Config } from '../../config/load.js';
 import { LockBusyError } from '../../run/lock.js';
 
 /** Builds the scheduler for a config: each tick is one `run` pass, logged as one line. */
-export function schedulerFor(config: Config, onStopHandle: (stop: () => void) => void): Scheduler {
+export function schedulerFor(config: Config, onStopHandle: (stop: () => void) => void, now: () => Date = () => new Date()): Scheduler {
   return new Scheduler({
     cron: config.schedule.cron,
+    tickMinutes: config.schedule.tickMinutes,
     timezone: config.schedule.timezone ?? config.timezone,
-    now: () => new Date(),
+    now,
     lastRunAt: async () => {
       const store = await openAppStore(config);
       const at = await store.lastRunAt().finally(() => store.close());
@@ -23,7 +24,7 @@ export function schedulerFor(config: Config, onStopHandle: (stop: () => void) =>
     retry: { intervalMs: config.schedule.retryIntervalMinutes * 60_000, forMs: config.schedule.retryForHours * 3_600_000 },
     pass: async (trigger) => {
       try {
-        const summary = await executeRun(config, { dryRun: false, backfill: false }, { links: linkSettings, command: `schedule (${trigger})`, onStopHandle });
+        const summary = await executeRun(config, { dryRun: false, backfill: false, scheduled: true }, { links: linkSettings, command: `schedule (${trigger})`, onStopHandle, now });
         const totals = summary.sections.reduce(
           (t, s) => ({ sent: t.sent + (s.counts?.sent ?? 0), failed: t.failed + (s.counts?.failed ?? 0), pending: t.pending + (s.counts?.pending ?? 0) }),
           { sent: 0, failed: 0, pending: 0 },
