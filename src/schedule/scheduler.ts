@@ -132,6 +132,9 @@ export class Scheduler {
   }
 
   async start(): Promise<void> {
+    // Looked up before the ticks start, so the catch-up runs first: a tick that fires while it
+    // runs is skipped as an overlap instead of the catch-up being skipped behind it.
+    const missed = await this.missedTick();
     this.task = cron.schedule(this.deps.cron, () => this.tick('scheduled'), {
       timezone: this.deps.timezone,
       noOverlap: true,
@@ -151,7 +154,6 @@ export class Scheduler {
     }
     const next = this.task.getNextRun();
     this.deps.log('info', 'scheduler started', { cron: this.deps.cron, timezone: this.deps.timezone, tickMinutes: every, nextRun: next?.toISOString() });
-    const missed = await this.missedTick();
     if (missed) {
       this.deps.log('info', 'catching up a tick missed while the scheduler was down', { missed: missed.toISOString() });
       await this.tick('catch-up');

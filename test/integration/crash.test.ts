@@ -17,6 +17,7 @@ import {
 } from '../cli/cli-helpers.js';
 import { startSmtpSink, type SmtpSink } from './servers.js';
 import { PROJECT_ENGINES } from '../store/engines.js';
+import { scaled } from '../timeouts.js';
 import { storedDeliveries } from '../store/project-store.js';
 
 const engines = await Promise.all(PROJECT_ENGINES.map(async (e) => ({ ...e, ok: await e.available() })));
@@ -107,9 +108,12 @@ describe.skipIf(!engine.ok)('crash safety', () => {
 });
 
 describe.skipIf(!engine.ok)(engine.name === 'sqlite' ? 'one run at a time' : 'one planner per section, any number of senders', () => {
-  /** A run that holds the section for about 9 s: 60 readers, one at a time, 150 ms each. */
+  /**
+   * A run that holds the section for about 9 s on an idle machine (60 readers, one at a time,
+   * 150 ms each), longer on a loaded one, where the second CLI also takes longer to start.
+   */
   const slowRun = async () => {
-    sink = await startSmtpSink({ dataDelayMs: 150 });
+    sink = await startSmtpSink({ dataDelayMs: scaled(150) });
     const dir = await project();
     await useSmallDigest(dir);
     const readers = await writeReaders(dir, 60);
