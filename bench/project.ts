@@ -32,6 +32,8 @@ export async function benchProject(engine: 'sqlite' | 'postgres', subscribers: n
   await writeFile(join(dir, 'subscribers.json'), JSON.stringify({ subscribers: [] }));
   const config = JSON.parse(await readFile(join(ROOT, 'digest-mailer.config.json'), 'utf8'));
   config.paths = { digests: 'digests', subscribers: 'subscribers.json', topics: join(ROOT, 'topics.json'), templates: join(ROOT, 'templates'), state: 'state', outbox: 'outbox' };
+  // A real-transport send must show the sender's postal address (CAN-SPAM guard in the run).
+  config.list.postalAddress = 'Digest Lab, 1 Example Street, 10115 Berlin, Germany';
   config.transport = { type: 'smtp', host: '127.0.0.1', port: sinkPort, secure: false, requireTLS: false, maxConnections: 4, timeoutMs: 30_000 };
   const env: NodeJS.ProcessEnv = { DIGEST_MAILER_SECRET: randomBytes(32).toString('base64url') };
   const database = engine === 'postgres' ? await createPgDatabase() : null;

@@ -666,7 +666,11 @@ export class KyselyStore implements Store {
     }
     if (filter.issue !== undefined) q = q.where('issue', '=', filter.issue);
     if (filter.status !== undefined) q = q.where('status', 'in', typeof filter.status === 'string' ? [filter.status] : [...filter.status]);
-    if (filter.reason !== undefined) q = q.where('reason', 'like', `%${filter.reason.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    if (filter.reason !== undefined) {
+      // SQLite has no default LIKE escape character: name it, so a '%' or '_' in the text is literal.
+      const pattern = `%${filter.reason.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      q = q.where(sql<boolean>`reason like ${pattern} escape '\\'`);
+    }
     if (filter.emailKey !== undefined) q = q.where('email_key', '=', addressKey(filter.emailKey));
     return q;
   }

@@ -237,7 +237,7 @@ describe.each(ENGINES)('Store contract on $name', (engine) => {
       expect(a[0]!.sections).toEqual(['2025-11-04']);
       expect(a[0]!.attempts).toBe(1);
 
-      await store.completeDeliveries(a.map((d, i) => ({ id: d.id, status: i < 8 ? 'sent' : 'failed', messageId: `<${d.id}@x>`, reason: i === 9 ? '550 no such user' : i === 8 ? '421 try later' : null, permanent: i === 9, at })));
+      await store.completeDeliveries(a.map((d, i) => ({ id: d.id, status: i < 8 ? 'sent' : 'failed', messageId: `<${d.id}@x>`, reason: i === 9 ? '550 no such user_1%' : i === 8 ? '421 try later' : null, permanent: i === 9, at })));
       expect(await store.releaseClaims('2025-11-04', 'B')).toBe(10);
       let counts = await store.countDeliveries('2025-11-04');
       expect(counts).toEqual({ queued: 15, claimed: 0, sent: 8, 'skipped-no-match': 5, cancelled: 0, failed: 2 });
@@ -253,8 +253,12 @@ describe.each(ENGINES)('Store contract on $name', (engine) => {
       expect(later).toHaveLength(15); // 8 queued + 7 of E, expired by then
 
       const failed = await store.listDeliveries({ section: '2025-11-04', status: 'failed' });
-      expect(failed.map((f) => f.reason)).toEqual(['421 try later', '550 no such user']);
+      expect(failed.map((f) => f.reason)).toEqual(['421 try later', '550 no such user_1%']);
       expect((await store.listDeliveries({ section: '2025-11-04', reason: '550' })).map((f) => f.permanent)).toEqual([true]);
+      // LIKE's wildcards typed by the operator are literal text on both engines.
+      expect(await store.listDeliveries({ section: '2025-11-04', reason: '5_0' })).toEqual([]);
+      expect(await store.listDeliveries({ section: '2025-11-04', reason: 'r%' })).toEqual([]);
+      expect((await store.listDeliveries({ section: '2025-11-04', reason: 'user_1%' })).map((f) => f.permanent)).toEqual([true]);
       expect(await store.listDeliveries({ section: '2025-11-05' })).toEqual([]);
       expect(await store.listDeliveries({ section: '2025-11-04' }, { limit: 7 })).toHaveLength(7);
       expect(await store.requeueDeliveries({ section: '2025-11-04' }, at)).toBe(1);
