@@ -27,7 +27,7 @@ export const historyEntrySchema = z.strictObject({
   event: z.enum([
     'subscribed', 'confirmed', 'preferences-changed', 'unsubscribed', 'resubscribed',
     'suppressed', 'bounced-transient', 'complained', 'added', 'imported', 'confirmation-sent',
-    'links-revoked',
+    'links-revoked', 'link-sent',
   ]),
   /** web, one-click, cli, import, ses-webhook ... */
   by: z.string().min(1).max(60),

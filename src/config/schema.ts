@@ -189,7 +189,7 @@ export const configSchema = z.strictObject({
        */
       requestTimeoutMs: z.number().int().min(500).max(300_000).default(20_000),
       /**
-       * Every subscribe is answered this long after it arrived (or later, if slower), so the
+       * Every subscribe and link request is answered this long after it arrived (or later, if slower), so the
        * answer time does not tell whether the address was known. Raise it on a slow or busy
        * server, where the work of a subscribe can take longer than the default.
        */
@@ -202,6 +202,10 @@ export const configSchema = z.strictObject({
       subscribePerIpPerMinute: z.number().int().min(1).default(10),
       /** Confirmation emails per address per hour (more requests get the same answer, no email). */
       confirmationsPerAddressPerHour: z.number().int().min(1).default(3),
+      /** "Send me my link" requests per client IP per hour, counted in the store (more get 429). */
+      linkRequestsPerIpPerHour: z.number().int().min(1).default(20),
+      /** Preference-link emails per address per hour (more requests get the same answer, no email). */
+      linkEmailsPerAddressPerHour: z.number().int().min(1).default(3),
     })
     .prefault({}),
   preview: z

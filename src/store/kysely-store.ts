@@ -13,6 +13,7 @@ import type {
   DeliveryOutcome,
   DeliveryRecord,
   DeliveryStatus,
+  LinkGenerations,
   MigrationState,
   Mutation,
   NewDelivery,
@@ -180,7 +181,9 @@ export class KyselyStore implements Store {
         await trx.updateTable('subscribers').set({ updated_at: sql`updated_at` }).where('id', '=', id).execute();
       }
       if (mutation.revokeLinks && id !== undefined) {
-        await trx.updateTable('subscribers').set({ token_generation: sql`token_generation + 1`, updated_at: now }).where('id', '=', id).execute();
+        // Both right-hand sides read the row as it was: the floor becomes the new generation.
+        const floor = mutation.revokeLinks === true ? { unsubscribe_floor: sql<number>`token_generation + 1` } : {};
+        await trx.updateTable('subscribers').set({ token_generation: sql`token_generation + 1`, ...floor, updated_at: now }).where('id', '=', id).execute();
       }
       const change = mutation.put?.change ?? mutation.event;
       if (change && id !== undefined) await this.addEvent(trx, id, change, now);
@@ -397,6 +400,11 @@ export class KyselyStore implements Store {
   async tokenGeneration(email: string): Promise<number | undefined> {
     const row = await this.db.selectFrom('subscribers').select('token_generation').where('email_key', '=', addressKey(email)).executeTakeFirst();
     return row?.token_generation;
+  }
+
+  async linkGenerations(email: string): Promise<LinkGenerations | undefined> {
+    const row = await this.db.selectFrom('subscribers').select(['token_generation', 'unsubscribe_floor']).where('email_key', '=', addressKey(email)).executeTakeFirst();
+    return row && { current: row.token_generation, unsubscribeFloor: row.unsubscribe_floor };
   }
 
   // --- sections -------------------------------------------------------------------------

@@ -142,6 +142,15 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropIndex('deliveries_claim').execute();
     },
   },
+  '006_unsubscribe_floor': {
+    async up(db: Kysely<unknown>) {
+      // Unsubscribe links older than this token generation are refused. `subscribers
+      // revoke-links` raises it with the generation (every old link dies); a reader's own link
+      // request raises only the generation, so the one-click unsubscribe of older emails keeps
+      // working (RFC 8058) while their preference and web-version links stop.
+      await db.schema.alterTable('subscribers').addColumn('unsubscribe_floor', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -31,6 +31,8 @@ export interface SubscribersTable {
   transient_bounces: ColumnType<number, number | undefined, number>;
   /** Raised to revoke every older link of this subscriber. */
   token_generation: ColumnType<number, number | undefined, number>;
+  /** Unsubscribe links of an older generation than this are refused (revoke-links raises it, a link request does not). */
+  unsubscribe_floor: ColumnType<number, number | undefined, number>;
   /** When a run first saw this subscriber active: they get sections opened from then on. */
   first_seen_at: string | null;
   created_at: string;

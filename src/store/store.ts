@@ -7,6 +7,7 @@ import type {
   DeliveryOutcome,
   DeliveryRecord,
   DeliveryStatus,
+  LinkGenerations,
   MigrationState,
   Mutation,
   NewDelivery,
@@ -76,6 +77,8 @@ export interface Store {
   setFirstSeen(email: string, at: string): Promise<void>;
   /** Current token generation (0 for a new subscriber); undefined when unknown. */
   tokenGeneration(email: string): Promise<number | undefined>;
+  /** The token generation and the oldest generation an unsubscribe link may carry; undefined when unknown. */
+  linkGenerations(email: string): Promise<LinkGenerations | undefined>;
 
   // --- sections -------------------------------------------------------------------------
   sections(): Promise<Map<string, SectionRecord>>;

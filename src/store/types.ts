@@ -1,6 +1,14 @@
 import type { HistoryEntry, Subscriber, SubscriberStatus } from '../audience/schema.js';
 import type { Problem } from '../errors.js';
 
+/** A subscriber's link generations: which signed links still work (see Store#linkGenerations). */
+export interface LinkGenerations {
+  /** Manage and web-version links must carry exactly this generation. */
+  current: number;
+  /** Unsubscribe links must carry a generation from this up to `current`. */
+  unsubscribeFloor: number;
+}
+
 /** A subscriber as stored: the validated entry plus what the database keeps beside it. */
 export interface StoredSubscriber extends Omit<Subscriber, 'history'> {
   id: number;
@@ -25,8 +33,12 @@ export interface Mutation<T> {
   /** Append a consent event without changing the row (e.g. "confirmation-sent"). */
   event?: Change | undefined;
   remove?: boolean | undefined;
-  /** Revoke every link issued so far. */
-  revokeLinks?: boolean | undefined;
+  /**
+   * Raise the token generation: `true` revokes every link issued so far; `'keep-unsubscribe'`
+   * revokes the manage and web-version links but keeps older unsubscribe links working (a
+   * reader's link request: anyone can ask for one, and must not disable one-click unsubscribe).
+   */
+  revokeLinks?: boolean | 'keep-unsubscribe' | undefined;
   /** Rewrite the row unchanged: a known address costs the same write as a new one. */
   touch?: boolean | undefined;
 }

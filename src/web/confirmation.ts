@@ -23,7 +23,7 @@ export interface ConfirmationLog {
   (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void;
 }
 
-type Templates = Record<'confirm' | 'already', { mjml: Handlebars.TemplateDelegate; text: Handlebars.TemplateDelegate }>;
+type Templates = Record<'confirm' | 'already' | 'link', { mjml: Handlebars.TemplateDelegate; text: Handlebars.TemplateDelegate }>;
 
 /**
  * Sends the emails of the subscribe form through the configured transport, in the background:
@@ -52,15 +52,15 @@ export class ConfirmationMailer {
     const hb = await transactionalHandlebars(config.paths.templates);
     const read = (f: string) => readFile(join(config.paths.templates, f), 'utf8');
     const pair = async (name: string) => ({ mjml: hb.compile(await read(`${name}.mjml.hbs`)), text: hb.compile(await read(`${name}.txt.hbs`), { noEscape: true }) });
-    const templates = { confirm: await pair('confirm'), already: await pair('already-subscribed') };
+    const templates = { confirm: await pair('confirm'), already: await pair('already-subscribed'), link: await pair('manage-link') };
     return new ConfirmationMailer(config, transport, links, templates, log, now);
   }
 
   /** Renders the subscribe-form emails with sample values under MJML's strict validation (for `validate`). */
   static async check(config: Config): Promise<void> {
     const hb = await transactionalHandlebars(config.paths.templates);
-    const view = { list: config.list, email: 'reader@example.org', confirmUrl: `${config.baseUrl}/confirm?token=sample`, manageUrl: `${config.baseUrl}/preferences?token=sample`, ttlHours: 48 };
-    for (const name of ['confirm.mjml.hbs', 'already-subscribed.mjml.hbs']) {
+    const view = { list: config.list, email: 'reader@example.org', confirmUrl: `${config.baseUrl}/confirm?token=sample`, manageUrl: `${config.baseUrl}/preferences?token=sample`, ttlHours: 48, ttlDays: 90 };
+    for (const name of ['confirm.mjml.hbs', 'already-subscribed.mjml.hbs', 'manage-link.mjml.hbs']) {
       const file = join(config.paths.templates, name);
       try {
         await mjml2html(hb.compile(await readFile(file, 'utf8'))(view), { validationLevel: 'strict' });
@@ -89,9 +89,20 @@ export class ConfirmationMailer {
     return { ...(await this.render('already', subscriber, `You are already subscribed to ${this.config.list.name}`, view)), manageUrl };
   }
 
+  /**
+   * The answer to "send me my link": a fresh preferences link signed with the subscriber's new
+   * token generation (the caller raised it), so the links of older emails stop opening it.
+   */
+  async composeLink(subscriber: Subscriber & { tokenGeneration: number }): Promise<Composed & { manageUrl: string }> {
+    const { manageUrl } = recipientLinks(this.links, addressKey(subscriber.email), this.now(), subscriber.tokenGeneration);
+    const view = { list: this.config.list, email: subscriber.email, manageUrl, ttlDays: this.links.ttlDays };
+    return { ...(await this.render('link', subscriber, `Your preferences link for ${this.config.list.name}`, view)), manageUrl };
+  }
+
   private async render(template: keyof Templates, subscriber: Subscriber, subject: string, view: Record<string, unknown>): Promise<Composed> {
     const { html } = await mjml2html(this.templates[template].mjml(view), { validationLevel: 'strict', fonts: {} });
-    const messageId = `<${template === 'confirm' ? 'confirm' : 'notice'}-${randomBytes(8).toString('hex')}@${this.config.list.id}>`;
+    const kind = template === 'already' ? 'notice' : template;
+    const messageId = `<${kind}-${randomBytes(8).toString('hex')}@${this.config.list.id}>`;
     const raw = await composeMessage({
       from: this.config.list.from,
       replyTo: this.config.list.replyTo,
@@ -101,7 +112,7 @@ export class ConfirmationMailer {
       html,
       messageId,
       date: this.now(),
-      feedbackId: feedbackId(template === 'confirm' ? 'confirm' : 'notice', 'transactional', this.config.list.id),
+      feedbackId: feedbackId(kind, 'transactional', this.config.list.id),
     });
     return { raw, html, messageId };
   }
@@ -114,6 +125,11 @@ export class ConfirmationMailer {
   /** Queues the already-subscribed notice. */
   sendNotice(subscriber: Subscriber): void {
     this.deliver(subscriber, () => this.composeNotice(subscriber), 'already-subscribed notice');
+  }
+
+  /** Queues the "send me my link" email (the subscriber as stored, with its new token generation). */
+  sendLink(subscriber: Subscriber & { tokenGeneration: number }): void {
+    this.deliver(subscriber, () => this.composeLink(subscriber), 'preferences link');
   }
 
   /** Runs other background work (the subscribe queue) under the same drain and shutdown. */

@@ -15,6 +15,7 @@ import type { ConfirmationMailer } from './confirmation.js';
 import { applyDelivery, crossFieldErrors, deliveryFormFields, deliveryView, fieldErrorsOf, listHourOf, uniqueChoices, uniqueLines } from './preferences-form.js';
 import { AddressMailLimit, confirmGeneration, SubscribeFlow } from './subscribe.js';
 import type { Pages, PageName } from './pages.js';
+import { LinkRequestFlow } from './link-request.js';
 import type { Archive } from './archive.js';
 import { archiveRoutes } from './archive-routes.js';
 import { certificateLoader, feedbackActions, isTrustedUrl, sesEventSchema, SNS_MAX_AGE_MS, staleness, verifySnsMessage, type CertificateLoader, type SnsMessage, type SnsTrust } from './sns.js';
@@ -48,6 +49,9 @@ const subscribeBody = z.object({
   name: displayName(120).optional(),
   topics: many,
 });
+
+/** Only the address: nothing else of the form is read. */
+const linkRequestBody = z.object({ email: emailAddress });
 
 const tokenField = z.object({ token: z.string().min(10).max(1000) });
 
@@ -138,6 +142,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     reachedHandler.add(req);
   });
 
+  const linkFlow = new LinkRequestFlow({
+    store,
+    mailer,
+    now,
+    secret: links.secret,
+    perIpPerHour: config.web.linkRequestsPerIpPerHour,
+    perAddressPerHour: config.web.linkEmailsPerAddressPerHour,
+  });
   const mailLimit = new AddressMailLimit(store, config.web.confirmationsPerAddressPerHour, now);
   const subscribeFlow = new SubscribeFlow({ store, mailer, limit: mailLimit, now, pendingExpiryDays: config.web.pendingExpiryDays });
   app.addHook('onReady', async () => {
@@ -146,24 +158,34 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   const html = (reply: FastifyReply, status: number, name: PageName, title: string, data: Record<string, unknown> = {}) =>
     reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(pages.render(name, title, data));
-  const message = (reply: FastifyReply, status: number, heading: string, text: string, link?: { href: string; text: string }) =>
-    html(reply, status, 'message', heading, { heading, message: text, link });
+  const message = (reply: FastifyReply, status: number, heading: string, text: string, link?: { href: string; text: string }, extra: { linkForm?: boolean } = {}) =>
+    html(reply, status, 'message', heading, { heading, message: text, link, ...extra });
 
   const topicChoices = (checked: readonly string[]) =>
     taxonomy.topics.map((t) => ({ id: t.id, label: t.label, description: t.description, checked: checked.includes(t.id) }));
 
   /**
    * The subscriber a token names, or a 403 page: forged, tampered, wrong purpose, expired, or
-   * revoked (a manage or unsubscribe link older than the subscriber's token generation).
+   * revoked. A manage or view link must carry the subscriber's current token generation; an
+   * unsubscribe link any generation from the unsubscribe floor up (a link request raises only
+   * the generation, `subscribers revoke-links` both), so older emails' unsubscribe links keep
+   * working after a reader asked for a new link. `stale`: an older generation than the current
+   * one (such a page must not hand out the current manage link). Every invalid-link page but a
+   * confirmation's offers the "send me my link" form.
    */
-  const verifiedOr403 = async (reply: FastifyReply, token: unknown, purpose: TokenPurpose): Promise<TokenClaims | null> => {
+  const verifiedOr403 = async (reply: FastifyReply, token: unknown, purpose: TokenPurpose): Promise<(TokenClaims & { stale: boolean }) | null> => {
     const result = typeof token === 'string' ? verifyLink(links, token, purpose, now()) : null;
     let revoked = false;
+    let stale = false;
     if (result?.ok && purpose !== 'confirm') {
-      const current = await store.tokenGeneration(result.claims.email);
-      revoked = current !== undefined && (result.claims.linkGeneration ?? 0) !== current;
+      const generations = await store.linkGenerations(result.claims.email);
+      const carried = result.claims.linkGeneration ?? 0;
+      if (generations) {
+        stale = carried < generations.current;
+        revoked = purpose === 'unsubscribe' ? carried < generations.unsubscribeFloor || carried > generations.current : carried !== generations.current;
+      }
     }
-    if (result?.ok && !revoked) return result.claims;
+    if (result?.ok && !revoked) return { ...result.claims, stale };
     const expired = result && !result.ok && result.reason === 'expired';
     void message(
       reply,
@@ -173,6 +195,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       : revoked ? 'The links of this address were replaced. Use the link from your most recent email.'
       : 'The link may have been cut short or changed. Use the link from your most recent email.',
       purpose === 'confirm' ? { href: '/subscribe', text: 'Subscribe again' } : undefined,
+      { linkForm: purpose !== 'confirm' },
     );
     return null;
   };
@@ -321,19 +344,52 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     return message(reply, 200, 'Check your inbox', `If ${email} can receive the digest again, we sent it a confirmation link. Open it to start again.`);
   });
 
+  /** The current manage link, unless the unsubscribe link was an older generation's (it must not renew a revoked email's access). */
+  const manageUrlFor = async (claims: TokenClaims & { stale: boolean }) => (claims.stale ? undefined : (await currentLinks(claims.email)).manageUrl);
+
+  /** The "send me my link" form alone (also on the subscribe page and every invalid-link page). GET changes nothing. */
+  app.get('/preferences/link', (_req, reply) => html(reply, 200, 'link-request', 'Get your preferences link', { values: {} }));
+
+  app.post('/preferences/link', async (req, reply) => {
+    const arrived = performance.now();
+    const parsed = linkRequestBody.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      const typed = (req.body as Record<string, unknown> | undefined)?.email;
+      return html(reply, 400, 'link-request', 'Get your preferences link', { error: parsed.error.issues.map((i) => i.message).join(' '), values: { email: typeof typed === 'string' ? typed.slice(0, 254) : '' } });
+    }
+    // The same work before the answer whatever the address: one counter write for the client
+    // IP. Whether the address is subscribed is looked at only after the answer has gone out,
+    // and the answer is held until a fixed moment after the request arrived (as subscribe).
+    if (!(await linkFlow.admit(req.ip))) {
+      return message(reply, 429, 'Too many requests', `Too many link requests from your network (at most ${config.web.linkRequestsPerIpPerHour} an hour). Please try again later.`);
+    }
+    const { email } = parsed.data;
+    mailer.track(new Promise<void>((resolve) => reply.raw.once('close', () => resolve(linkFlow.notify(email).then(() => undefined)))));
+    const wait = config.web.subscribeAnswerMs - (performance.now() - arrived);
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    return message(
+      reply,
+      200,
+      'Check your inbox',
+      `If this address is subscribed, a new link to its preferences is on its way to it; the preference links in its older emails stop working. Nothing arrived within a few minutes? Look in your spam folder. If you never confirmed your subscription or you unsubscribed, subscribe again instead.`,
+      { href: '/subscribe', text: 'Subscribe' },
+    );
+  });
+
   app.get('/unsubscribe', async (req, reply) => {
     const token = (req.query as Record<string, unknown>).token;
-    const email = await claimsOr403(reply, token, 'unsubscribe');
-    if (!email) return reply;
-    return html(reply, 200, 'unsubscribe', 'Unsubscribe', { email, token, manageUrl: (await currentLinks(email)).manageUrl });
+    const claims = await verifiedOr403(reply, token, 'unsubscribe');
+    if (!claims) return reply;
+    return html(reply, 200, 'unsubscribe', 'Unsubscribe', { email: claims.email, token, manageUrl: await manageUrlFor(claims) });
   });
 
   app.post('/unsubscribe', async (req, reply) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const oneClick = body['List-Unsubscribe'] === 'One-Click';
     const token = (req.query as Record<string, unknown>).token ?? body.token;
-    const email = await claimsOr403(reply, token, 'unsubscribe');
-    if (!email) return reply;
+    const claims = await verifiedOr403(reply, token, 'unsubscribe');
+    if (!claims) return reply;
+    const email = claims.email;
     await store.mutateSubscriber(email, (s) => {
       if (s && s.status !== 'unsubscribed' && s.status !== 'suppressed' && s.status !== 'bounced') {
         return { result: null, put: { subscriber: { ...s, status: 'unsubscribed' as const }, change: { event: 'unsubscribed', by: oneClick ? 'one-click' : 'web' } } };
@@ -342,7 +398,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     });
     // RFC 8058: the one-click POST gets a plain success, no page and no confirmation step.
     if (oneClick) return reply.code(200).type('text/plain; charset=utf-8').send('Unsubscribed.');
-    return html(reply, 200, 'unsubscribed', "You're unsubscribed", { email, manageUrl: (await currentLinks(email)).manageUrl });
+    return html(reply, 200, 'unsubscribed', "You're unsubscribed", { email, manageUrl: await manageUrlFor(claims) });
   });
 
   app.post('/webhooks/ses', { bodyLimit: WEBHOOK_BODY_LIMIT }, async (req, reply) => {

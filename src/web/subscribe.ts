@@ -58,31 +58,55 @@ export function pendingCutoff(now: Date, days: number): string {
 const HOUR_MS = 3_600_000;
 
 /**
- * Confirmation emails per address per hour, counted in the store so a restart (or another
- * process) does not reset them: a sliding hour estimated from this clock hour's count and the
- * previous one's, weighted by how much of it still lies within the last 60 minutes.
+ * At most `perHour` events per key per hour, counted in the store (counter `name`) so a restart
+ * (or another process) does not reset them: a sliding hour estimated from this clock hour's
+ * count and the previous one's, weighted by how much of it still lies within the last 60 minutes.
  */
-export class AddressMailLimit {
+export class HourlyLimit {
   constructor(
     private readonly store: Store,
+    private readonly name: string,
     private readonly perHour: number,
     private readonly now: () => Date,
   ) {}
 
-  /** Whether another email may go to this address now; counts it if so. */
-  async allow(email: string): Promise<boolean> {
-    const key = addressKey(email);
+  private windows() {
     const at = this.now().getTime();
     const hour = Math.floor(at / HOUR_MS) * HOUR_MS;
-    const window = (start: number) => new Date(start).toISOString();
-    const [current, previous] = await Promise.all([
-      this.store.counterValue('confirmations', key, window(hour)),
-      this.store.counterValue('confirmations', key, window(hour - HOUR_MS)),
-    ]);
-    const stillInLastHour = 1 - (at - hour) / HOUR_MS;
-    if (current + previous * stillInLastHour >= this.perHour) return false;
-    await this.store.incrementCounter('confirmations', key, window(hour), window(hour + 2 * HOUR_MS));
+    const iso = (start: number) => new Date(start).toISOString();
+    return { current: iso(hour), previous: iso(hour - HOUR_MS), expires: iso(hour + 2 * HOUR_MS), stillInLastHour: 1 - (at - hour) / HOUR_MS };
+  }
+
+  /** Whether one more event for `key` fits now; counts it only if so. */
+  async allow(key: string): Promise<boolean> {
+    const w = this.windows();
+    const [current, previous] = await Promise.all([this.store.counterValue(this.name, key, w.current), this.store.counterValue(this.name, key, w.previous)]);
+    if (current + previous * w.stillInLastHour >= this.perHour) return false;
+    await this.store.incrementCounter(this.name, key, w.current, w.expires);
     return true;
+  }
+
+  /**
+   * Counts the event whether or not it fits, then says whether it did: a client that keeps
+   * asking past the limit stays refused (per-IP limits), and every request costs one write.
+   */
+  async hit(key: string): Promise<boolean> {
+    const w = this.windows();
+    const [current, previous] = await Promise.all([this.store.incrementCounter(this.name, key, w.current, w.expires), this.store.counterValue(this.name, key, w.previous)]);
+    return current + previous * w.stillInLastHour <= this.perHour;
+  }
+}
+
+/** Confirmation emails per address per hour (`web.confirmationsPerAddressPerHour`). */
+export class AddressMailLimit {
+  private readonly limit: HourlyLimit;
+  constructor(store: Store, perHour: number, now: () => Date) {
+    this.limit = new HourlyLimit(store, 'confirmations', perHour, now);
+  }
+
+  /** Whether another email may go to this address now; counts it if so. */
+  allow(email: string): Promise<boolean> {
+    return this.limit.allow(addressKey(email));
   }
 }
 

@@ -76,6 +76,14 @@ describe.each(ENGINES)('Store contract on $name', (engine) => {
       await store.mutateSubscriber(email, () => ({ result: null, revokeLinks: true }));
       expect(await store.tokenGeneration(email)).toBe(2);
       expect(await store.tokenGeneration('nobody@example.org')).toBeUndefined();
+      expect(await store.linkGenerations(email)).toEqual({ current: 2, unsubscribeFloor: 2 });
+      // A reader's link request: new generation, older unsubscribe links still inside the range.
+      await store.mutateSubscriber(email, () => ({ result: null, revokeLinks: 'keep-unsubscribe' }));
+      await store.mutateSubscriber(email, () => ({ result: null, revokeLinks: 'keep-unsubscribe' }));
+      expect(await store.linkGenerations(email)).toEqual({ current: 4, unsubscribeFloor: 2 });
+      await store.mutateSubscriber(email, () => ({ result: null, revokeLinks: true }));
+      expect(await store.linkGenerations(email)).toEqual({ current: 5, unsubscribeFloor: 5 });
+      expect(await store.linkGenerations('nobody@example.org')).toBeUndefined();
     });
 
     it('serialises concurrent changes to one address: none is lost', async () => {
