@@ -162,6 +162,18 @@ program
   });
 
 program
+  .command('stats')
+  .description('per section: sent, failed, bounces and complaints; subscriber growth per day or week')
+  .option('--by <period>', 'growth per day or week', 'day')
+  .option('--since <date>', 'growth from this UTC day (YYYY-MM-DD)')
+  .option('--section <date>', 'only this section (YYYY-MM-DD)')
+  .option('--json', 'the report as JSON', false)
+  .action(async (opts) => {
+    const { statsCommand } = await import('./commands/stats.js');
+    process.exitCode = await statsCommand(globals(), opts);
+  });
+
+program
   .command('retry')
   .description('re-queue chosen failures of a section (same Message-ID); the next run sends them')
   .requiredOption('--section <date>', 'the section (YYYY-MM-DD)')

@@ -20,11 +20,18 @@ import { adHocSubscriber } from '../run/prepare.js';
 import { sendTestEmail } from '../run/send-test.js';
 import { inertLinks } from '../tokens/links.js';
 import { inboxSnippet, messageHeaders } from './inbox.js';
+import { bounceRate, complaintRate, hardBounces, percent } from '../stats/report.js';
+import type { SectionDeliveryStats } from '../store/types.js';
 import { PreviewState, type Loaded } from './state.js';
 import type { ChangeWatcher } from './watch.js';
 
 /** Gmail clips HTML bodies above about 102 KB. */
 export const CLIP_LIMIT = 102_000;
+
+/** A section's sends, bounces and complaints as `digest-mailer stats` counts them, for the pages. */
+function deliveredView(s: SectionDeliveryStats) {
+  return { ...s, bounced: hardBounces(s), bounceRate: percent(bounceRate(s)), complaintRate: percent(complaintRate(s)) };
+}
 
 export interface PreviewDeps {
   config: Config;
@@ -204,8 +211,9 @@ export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInst
     const records = await deps.store.sections();
     const today = todayIn(config.timezone, new Date());
     const plans = planSections(inputs.sections, records, { today, backfill: false });
+    const delivered = new Map((await deps.store.sectionStats()).map((s) => [s.date, deliveredView(s)]));
     const sections = plans
-      .map(({ section, state: status }) => ({ date: section.date, papers: section.papers.length, state: status, source: section.source }))
+      .map(({ section, state: status }) => ({ date: section.date, papers: section.papers.length, state: status, source: section.source, delivered: delivered.get(section.date) }))
       .reverse();
     const problems = [...inputs.problems, ...(await state.audienceProblems(result.loaded))];
     return page(reply, 200, 'Preview', pages.index({ sections, today, problems: problems.map(formatProblem) }));
@@ -235,6 +243,7 @@ export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInst
       }
       const { view, find } = audience;
       const stats = await state.stats(loaded, section);
+      const [sent] = await deps.store.sectionStats([date]);
       const adHoc = audience.topics !== undefined;
       const query = new URLSearchParams(adHoc ? { topics: audience.topics!.join(',') } : { subscriber: audience.subscriber.email }).toString();
       const found = await deps.store.searchSubscribers({ text: find ?? '', limit: PICKER_ROWS });
@@ -243,6 +252,7 @@ export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInst
         papers: section.papers.length,
         source: section.source,
         stats: { ...stats, unreached: stats.unreached.map((p) => ({ title: p.title.text, link: p.link })) },
+        delivered: sent ? deliveredView(sent) : null,
         find: find ?? '',
         matches: found.subscribers.map((s) => ({ ...pickerEntry(s), href: `/section/${date}?${new URLSearchParams({ subscriber: s.email, view })}`, current: !adHoc && addressKey(s.email) === addressKey(audience.subscriber.email) })),
         moreMatches: found.more,

@@ -13,6 +13,8 @@ import type {
   DeliveryOutcome,
   DeliveryRecord,
   DeliveryStatus,
+  GrowthDay,
+  SectionDeliveryStats,
   LinkGenerations,
   MigrationState,
   Mutation,
@@ -606,6 +608,70 @@ export class KyselyStore implements Store {
           FROM (VALUES ${sql.join(rows)}) AS v WHERE deliveries.id = v.column1`.execute(trx);
       }
     });
+  }
+
+  async sectionStats(dates?: readonly string[]): Promise<SectionDeliveryStats[]> {
+    if (dates && dates.length === 0) return [];
+    const only = (column: string) => (dates ? sql`AND ${sql.ref(column)} IN (${sql.join(dates)})` : sql``);
+    const outcomes = await sql<{ date: string; status: string; permanent: number; n: number | string }>`
+      SELECT ds.section_date AS date, d.status AS status, d.permanent AS permanent, COUNT(*) AS n
+      FROM delivery_sections ds JOIN deliveries d ON d.id = ds.delivery_id
+      WHERE 1 = 1 ${only('ds.section_date')}
+      GROUP BY ds.section_date, d.status, d.permanent`.execute(this.db);
+    // Each SES report goes to the latest email sent to its reader at or before it (ties: the
+    // higher id), then to every section that email covered.
+    const feedback = await sql<{ date: string; event: string; n: number | string }>`
+      SELECT ds.section_date AS date, e.event AS event, COUNT(*) AS n
+      FROM consent_events e
+      JOIN deliveries d ON d.subscriber_id = e.subscriber_id AND d.status = 'sent' AND d.updated_at <= e.at
+      JOIN delivery_sections ds ON ds.delivery_id = d.id
+      WHERE e.by = 'ses-webhook' AND e.event IN ('suppressed', 'bounced-transient', 'complained')
+        AND NOT EXISTS (
+          SELECT 1 FROM deliveries later
+          WHERE later.subscriber_id = e.subscriber_id AND later.status = 'sent' AND later.updated_at <= e.at
+            AND (later.updated_at > d.updated_at OR (later.updated_at = d.updated_at AND later.id > d.id)))
+        ${only('ds.section_date')}
+      GROUP BY ds.section_date, e.event`.execute(this.db);
+    const byDate = new Map<string, SectionDeliveryStats>();
+    const of = (date: string) => {
+      let stats = byDate.get(date);
+      if (!stats) byDate.set(date, (stats = { date, sent: 0, failed: 0, rejected: 0, skipped: 0, cancelled: 0, pending: 0, bounces: { permanent: 0, transient: 0 }, complaints: 0 }));
+      return stats;
+    };
+    for (const row of outcomes.rows) {
+      const stats = of(row.date);
+      const n = Number(row.n);
+      if (row.status === 'sent') stats.sent += n;
+      else if (row.status === 'failed') {
+        stats.failed += n;
+        if (Number(row.permanent) === 1) stats.rejected += n;
+      } else if (row.status === 'skipped-no-match') stats.skipped += n;
+      else if (row.status === 'cancelled') stats.cancelled += n;
+      else stats.pending += n;
+    }
+    for (const row of feedback.rows) {
+      const stats = of(row.date);
+      const n = Number(row.n);
+      if (row.event === 'suppressed') stats.bounces.permanent += n;
+      else if (row.event === 'bounced-transient') stats.bounces.transient += n;
+      else stats.complaints += n;
+    }
+    return [...byDate.values()].sort((a, b) => a.date.localeCompare(b.date));
+  }
+
+  async subscriberGrowth(since?: string): Promise<GrowthDay[]> {
+    const rows = await sql<{ day: string; new: number | string; imported: number | string; confirmed: number | string; unsubscribed: number | string }>`
+      SELECT substr(at, 1, 10) AS day,
+        SUM(CASE WHEN event IN ('subscribed', 'added') THEN 1 ELSE 0 END) AS new,
+        SUM(CASE WHEN event = 'imported' THEN 1 ELSE 0 END) AS imported,
+        SUM(CASE WHEN event = 'confirmed' THEN 1 ELSE 0 END) AS confirmed,
+        SUM(CASE WHEN event IN ('unsubscribed', 'complained') THEN 1 ELSE 0 END) AS unsubscribed
+      FROM consent_events
+      WHERE event IN ('subscribed', 'added', 'imported', 'confirmed', 'unsubscribed', 'complained')
+        ${since ? sql`AND at >= ${since}` : sql``}
+      GROUP BY substr(at, 1, 10)
+      ORDER BY day`.execute(this.db);
+    return rows.rows.map((r) => ({ day: r.day, new: Number(r.new), imported: Number(r.imported), confirmed: Number(r.confirmed), unsubscribed: Number(r.unsubscribed) }));
   }
 
   async renewClaims(issue: string, owner: string, now: Date, ttlMs: number): Promise<number> {

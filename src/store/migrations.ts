@@ -7,7 +7,9 @@ function isPostgres(db: Kysely<unknown>): boolean {
 
 /**
  * Versioned migrations, applied in name order. A schema change later is a new entry here,
- * never an edit of an old one (Kysely refuses to run when an applied migration is missing).
+ * never an edit of an old one (Kysely refuses to run when an applied migration is missing),
+ * numbered after the last one: a name that sorts before an applied migration also stops an
+ * existing database from opening.
  */
 export const migrations: Record<string, Migration> = {
   '001_initial': {
@@ -149,6 +151,12 @@ export const migrations: Record<string, Migration> = {
       // request raises only the generation, so the one-click unsubscribe of older emails keeps
       // working (RFC 8058) while their preference and web-version links stop.
       await db.schema.alterTable('subscribers').addColumn('unsubscribe_floor', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    },
+  },
+  '007_delivery_subscriber': {
+    async up(db: Kysely<unknown>) {
+      // Statistics find the latest email sent to a reader before an SES bounce or complaint.
+      await db.schema.createIndex('deliveries_subscriber_sent').on('deliveries').columns(['subscriber_id', 'status', 'updated_at']).execute();
     },
   },
 };

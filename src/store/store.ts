@@ -7,6 +7,8 @@ import type {
   DeliveryOutcome,
   DeliveryRecord,
   DeliveryStatus,
+  GrowthDay,
+  SectionDeliveryStats,
   LinkGenerations,
   MigrationState,
   Mutation,
@@ -133,6 +135,16 @@ export interface Store {
   listDeliveries(filter: DeliveryFilter, page?: { after?: number; limit?: number }): Promise<DeliveryRecord[]>;
   /** Puts matching deliveries (default: non-permanent failures) back in the queue; returns how many. */
   requeueDeliveries(filter: DeliveryFilter & { includePermanent?: boolean }, at: string): Promise<number>;
+
+  // --- statistics -------------------------------------------------------------------------
+  /**
+   * Per section (all, or those of `dates`), in date order: delivery outcomes, and bounces and
+   * complaints reported by SES after the send, attributed to the section(s) of the latest email
+   * sent to that reader at or before the report (one grouped query each).
+   */
+  sectionStats(dates?: readonly string[]): Promise<SectionDeliveryStats[]>;
+  /** Subscriber growth per UTC day from the consent events (from `since`, YYYY-MM-DD), oldest first; days without events left out. */
+  subscriberGrowth(since?: string): Promise<GrowthDay[]>;
 
   // --- shared send rate ---------------------------------------------------------------------
   /**

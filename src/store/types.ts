@@ -104,6 +104,39 @@ export interface SectionRecord {
  */
 export type DeliveryStatus = 'queued' | 'claimed' | 'sent' | 'skipped-no-match' | 'cancelled' | 'failed';
 
+/**
+ * What happened to the emails of one section (`Store#sectionStats`): delivery outcomes, and the
+ * bounces and complaints reported after the send (SES feedback), each attributed to the section
+ * of the latest email sent to that reader before the report arrived.
+ */
+export interface SectionDeliveryStats {
+  date: string;
+  sent: number;
+  /** Failed for good or for now (`rejected` of them refused permanently at send: a hard bounce). */
+  failed: number;
+  rejected: number;
+  skipped: number;
+  cancelled: number;
+  /** Queued or claimed: not handled yet. */
+  pending: number;
+  /** Reported after the send: permanent (the address is suppressed) and transient bounces. */
+  bounces: { permanent: number; transient: number };
+  complaints: number;
+}
+
+/** Consent events of one UTC day (`Store#subscriberGrowth`). */
+export interface GrowthDay {
+  /** YYYY-MM-DD */
+  day: string;
+  /** Subscribe requests (form) and operator adds. */
+  new: number;
+  /** Rows brought in by an import. */
+  imported: number;
+  confirmed: number;
+  /** Unsubscribes (link, one-click, complaint). */
+  unsubscribed: number;
+}
+
 export interface DeliveryRecord {
   id: number;
   issue: string;

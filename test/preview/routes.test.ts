@@ -202,6 +202,24 @@ describe('preview routes over HTTP', () => {
     expect(await withProjectStore(preview.dir, (store) => store.listDeliveries({}))).toEqual([]);
     expect(await readdir(preview.dir)).not.toContain('outbox');
   });
+
+  it('shows per section what was sent, bounced and complained about, as digest-mailer stats counts it', async () => {
+    const date = '2025-11-05';
+    expect(await (await get(`/section/${date}?subscriber=priya.raman@example.org`)).text()).toContain('Not sent yet: no deliveries recorded');
+    const at = '2025-11-05T07:00:00.000Z';
+    await withProjectStore(preview.dir, async (store) => {
+      const ana = (await store.getSubscriber('ana.lopez@example.org'))!;
+      const row = (emailKey: string, status: 'sent' | 'failed', subscriberId: number | null = null, permanent = false) => ({ issue: date, sections: [date], emailKey, subscriberId, status, permanent, at });
+      await store.insertDeliveries([row(ana.email, 'sent', ana.id), row('kwame.mensah@example.com', 'sent'), row('li.ming@example.com', 'sent'), row('sofia.rossi@example.org', 'failed', null, true)]);
+      await store.appendConsentEvents(ana.email, [{ event: 'complained', at: '2025-11-05T09:00:00.000Z', by: 'ses-webhook' }]);
+    });
+    const html = await (await get(`/section/${date}?subscriber=priya.raman@example.org`)).text();
+    expect(html).toContain('<strong>3</strong> sent, 1 failed (1 rejected), 0 skipped, 0 pending');
+    expect(html).toContain('<strong>1</strong> bounced (25.00%), 0 soft bounces');
+    expect(html).toContain('<strong>1</strong> complaints (33.33%)');
+    const index = await (await get('/')).text();
+    expect(index).toMatch(new RegExp(`href="/section/${date}">${date}</a></td><td>\\d+</td><td><span[^>]*>[a-z-]+</span></td><td>3</td><td>1</td><td>1</td>`));
+  });
 });
 
 /** The token the preview puts in its send-test form. */

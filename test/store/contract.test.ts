@@ -278,6 +278,63 @@ describe.each(ENGINES)('Store contract on $name', (engine) => {
       expect(map.get(a[0]!.emailKey)).toMatchObject({ status: 'sent', messageId: `<${a[0]!.id}@x>`, claimedBy: null });
     });
 
+    it('counts outcomes, SES bounces and complaints per section, and subscriber growth per day', async () => {
+      await addReaders(store, 6);
+      const ids = new Map((await store.subscriberPage({ limit: 10 })).subscribers.map((s) => [s.email, s.id]));
+      const r = (i: number) => `r0000${i}@example.org`;
+      const row = (i: number, issue: string, sections: string[], status: 'sent' | 'failed' | 'skipped-no-match' | 'queued', at: string, permanent = false) =>
+        ({ issue, sections, emailKey: r(i), subscriberId: ids.get(r(i))!, status, permanent, at });
+      const T1 = '2025-11-04T07:00:00.000Z';
+      const T2 = '2025-11-05T07:00:00.000Z';
+      await store.insertDeliveries([
+        row(0, '2025-11-04', ['2025-11-04'], 'sent', T1),
+        row(1, '2025-11-04', ['2025-11-04'], 'sent', T1),
+        row(2, '2025-11-04', ['2025-11-04'], 'failed', T1, true),
+        row(3, '2025-11-04', ['2025-11-04'], 'skipped-no-match', T1),
+        row(4, '2025-11-04', ['2025-11-04'], 'queued', T1),
+        row(0, '2025-11-05', ['2025-11-05'], 'sent', T2),
+        row(1, '2025-11-05', ['2025-11-05'], 'failed', T2),
+        row(5, 'weekly:2025-11-09', ['2025-11-03', '2025-11-04'], 'sent', '2025-11-09T07:00:00.000Z'),
+      ]);
+      const ses = (event: 'suppressed' | 'bounced-transient' | 'complained', at: string) => ({ event, at, by: 'ses-webhook' });
+      // Each report goes to the latest email sent to the reader before it.
+      await store.appendConsentEvents(r(0), [
+        { event: 'subscribed', at: '2025-10-01T10:00:00.000Z', by: 'web' },
+        { event: 'confirmed', at: '2025-10-01T11:00:00.000Z', by: 'web' },
+        ses('suppressed', '2025-11-04T12:00:00.000Z'), // -> 11-04 (before the 11-05 email)
+        ses('complained', '2025-11-05T09:00:00.000Z'), // -> 11-05
+      ]);
+      await store.appendConsentEvents(r(1), [
+        { event: 'subscribed', at: '2025-10-01T12:00:00.000Z', by: 'web' },
+        { event: 'confirmed', at: '2025-10-02T08:00:00.000Z', by: 'web' },
+        ses('bounced-transient', '2025-11-05T08:00:00.000Z'), // -> 11-04: the 11-05 email failed
+      ]);
+      await store.appendConsentEvents(r(3), [{ event: 'unsubscribed', at: '2025-11-06T10:00:00.000Z', by: 'one-click' }]);
+      await store.appendConsentEvents(r(4), [ses('bounced-transient', '2025-11-01T08:00:00.000Z')]); // before any email: nowhere
+      await store.appendConsentEvents(r(5), [ses('complained', '2025-11-10T08:00:00.000Z')]); // -> both sections of the roll-up
+
+      const zero = { sent: 0, failed: 0, rejected: 0, skipped: 0, cancelled: 0, pending: 0, bounces: { permanent: 0, transient: 0 }, complaints: 0 };
+      expect(await store.sectionStats()).toEqual([
+        { ...zero, date: '2025-11-03', sent: 1, complaints: 1 },
+        { ...zero, date: '2025-11-04', sent: 3, failed: 1, rejected: 1, skipped: 1, pending: 1, bounces: { permanent: 1, transient: 1 }, complaints: 1 },
+        { ...zero, date: '2025-11-05', sent: 1, failed: 1, complaints: 1 },
+      ]);
+      expect(await store.sectionStats(['2025-11-05', '2025-12-01'])).toEqual([{ ...zero, date: '2025-11-05', sent: 1, failed: 1, complaints: 1 }]);
+      expect(await store.sectionStats([])).toEqual([]);
+
+      const growth = await store.subscriberGrowth('2025-10-01');
+      expect(growth.slice(0, 5)).toEqual([
+        { day: '2025-10-01', new: 2, imported: 0, confirmed: 1, unsubscribed: 0 },
+        { day: '2025-10-02', new: 0, imported: 0, confirmed: 1, unsubscribed: 0 },
+        { day: '2025-11-05', new: 0, imported: 0, confirmed: 0, unsubscribed: 1 },
+        { day: '2025-11-06', new: 0, imported: 0, confirmed: 0, unsubscribed: 1 },
+        { day: '2025-11-10', new: 0, imported: 0, confirmed: 0, unsubscribed: 1 },
+      ]);
+      // The import itself, today.
+      expect(growth.slice(5).reduce((n, d) => n + d.imported, 0)).toBe(6);
+      expect((await store.subscriberGrowth('2025-11-06'))[0]!.day).toBe('2025-11-06');
+    });
+
     it('links an issue to every section it covers', async () => {
       await store.insertDeliveries([{ issue: 'weekly:2025-W45', sections: ['2025-11-03', '2025-11-04'], emailKey: 'w@example.org', subscriberId: null, status: 'sent', at: '2025-11-09T07:00:00.000Z' }]);
       expect((await store.listDeliveries({ section: '2025-11-03' })).map((d) => d.issue)).toEqual(['weekly:2025-W45']);
