@@ -1,7 +1,7 @@
 import type { Paper } from '../digest/types.js';
 import { paperFeatures, type FeatureHit } from './features.js';
-import type { LearnedModel, PaperField, Taxonomy, Topic } from './schema.js';
-import { isAcronym, tokenize, type Token } from './text.js';
+import { taxonomySchema, type LearnedModel, type PaperField, type Taxonomy, type Topic } from './schema.js';
+import { isAcronym, stemWord, tokenize, type Token } from './text.js';
 
 export interface MatchedTerm {
   /** A term of topics.json, or words that weighed in the learned part. */
@@ -12,6 +12,8 @@ export interface MatchedTerm {
   points?: number;
   /** True when this evidence comes from the learned weights rather than a listed term. */
   learned?: boolean;
+  /** True when the term scored as part of what the paper says it contributes ("we introduce ..."). */
+  contribution?: boolean;
 }
 
 export interface TopicMatch {
@@ -31,7 +33,7 @@ export interface ClassifiedPaper extends Paper {
   matches: TopicMatch[];
 }
 
-type Part = { kind: 'stem'; stem: string } | { kind: 'exact'; raw: string } | { kind: 'prefix'; prefix: string };
+type Part = { kind: 'stem'; stem: string } | { kind: 'exact'; raw: string } | { kind: 'word'; word: string } | { kind: 'prefix'; prefix: string };
 
 export interface Phrase {
   text: string;
@@ -48,11 +50,19 @@ interface CompiledTopic {
 export interface CompiledTaxonomy {
   taxonomy: Taxonomy;
   topics: CompiledTopic[];
+  contribution: CompiledContribution;
+}
+
+interface CompiledContribution {
+  subjects: Phrase[];
+  verbs: Set<string>;
+  window: number;
 }
 
 /** A paper's text split into words, field by field; computed once, scored against every topic. */
 export interface AnalysedPaper {
-  fields: { field: PaperField; tokens: Token[] }[];
+  /** `contribution`: positions of the words that say what the paper contributes. */
+  fields: { field: PaperField; tokens: Token[]; contribution: Set<number> }[];
   features: Map<string, FeatureHit>;
 }
 
@@ -71,16 +81,23 @@ export function termPattern(term: string): RegExp {
   return new RegExp(`(?<![\\p{L}\\p{N}])${escaped}${tail}(?![\\p{L}\\p{N}])`, caseSensitive ? 'u' : 'iu');
 }
 
-/** Compiles a term or phrase into word matchers: stems, acronyms as written, or a prefix. */
+/**
+ * Compiles a term or phrase into word matchers: stems, acronyms as written, a word marked `=`
+ * in exactly that form ("benchmark =datasets" is not "a benchmark dataset"; "=demonstrations"
+ * is not "demonstrated"), or a prefix.
+ */
 export function compilePhrase(text: string): Phrase {
   const prefix = text.endsWith('*');
-  const words = tokenize(prefix ? text.slice(0, -1) : text);
+  const body = prefix ? text.slice(0, -1) : text;
+  const literal = new Set([...body.matchAll(/=([\p{L}\p{N}]+)/gu)].map((m) => m[1]!.toLowerCase()));
+  const words = tokenize(body);
   const parts: Part[] = words.map((w, i) => {
     if (prefix && i === words.length - 1) return { kind: 'prefix', prefix: w.raw.toLowerCase() };
+    if (literal.has(w.raw.toLowerCase())) return { kind: 'word', word: w.raw.toLowerCase() };
     if (isAcronym(w.raw)) return { kind: 'exact', raw: w.raw };
     return { kind: 'stem', stem: w.stem };
   });
-  return { text, parts };
+  return { text: text.replace(/=(?=[\p{L}\p{N}])/gu, ''), parts };
 }
 
 function partMatches(part: Part, token: { raw: string; stem: string }): boolean {
@@ -89,6 +106,8 @@ function partMatches(part: Part, token: { raw: string; stem: string }): boolean 
       return token.stem === part.stem;
     case 'exact':
       return token.raw === part.raw || token.raw === `${part.raw}s`;
+    case 'word':
+      return token.raw.toLowerCase() === part.word;
     case 'prefix':
       return token.raw.toLowerCase().startsWith(part.prefix);
   }
@@ -117,7 +136,8 @@ export function findPhrase(tokens: readonly Token[], phrase: Phrase): number[] {
   return out;
 }
 
-const signature = (p: Phrase) => p.parts.map((x) => (x.kind === 'stem' ? x.stem : x.kind === 'exact' ? `=${x.raw}` : `${x.prefix}*`)).join(' ');
+const signature = (p: Phrase) =>
+  p.parts.map((x) => (x.kind === 'stem' ? x.stem : x.kind === 'exact' ? `=${x.raw}` : x.kind === 'word' ? `==${x.word}` : `${x.prefix}*`)).join(' ');
 
 /** Terms that stem alike ("benchmark", "benchmarking") count once, under the first spelling. */
 function distinct(phrases: Phrase[]): Phrase[] {
@@ -130,9 +150,37 @@ function distinct(phrases: Phrase[]): Phrase[] {
   });
 }
 
+const DEFAULT_CONTRIBUTION = taxonomySchema.shape.contribution.parse(undefined);
+
+function compileContribution(c: Taxonomy['contribution'] | undefined): CompiledContribution {
+  const { subjects, verbs, window } = c ?? DEFAULT_CONTRIBUTION;
+  return { subjects: subjects.map(compilePhrase), verbs: new Set(verbs.map(stemWord)), window };
+}
+
+/**
+ * Positions of the words after a contribution verb whose subject is the paper ("we introduce",
+ * "we first construct", "this paper presents"; the subject ends at most three words before the
+ * verb), in the same sentence, up to the window.
+ */
+export function contributionSpan(tokens: readonly Token[], c: CompiledContribution): Set<number> {
+  const out = new Set<number>();
+  const subjectEnds = new Set<number>();
+  for (const phrase of c.subjects) for (const start of findPhrase(tokens, phrase)) subjectEnds.add(start + phrase.parts.length - 1);
+  for (let i = 0; i < tokens.length; i++) {
+    const verb = tokens[i]!;
+    if (!c.verbs.has(verb.stem)) continue;
+    let subject = false;
+    for (let j = Math.max(0, i - 3); j < i; j++) if (subjectEnds.has(j) && tokens[j]!.sentence === verb.sentence) subject = true;
+    if (!subject) continue;
+    for (let k = i + 1; k <= i + c.window && k < tokens.length && tokens[k]!.sentence === verb.sentence; k++) out.add(k);
+  }
+  return out;
+}
+
 export function compileTaxonomy(taxonomy: Taxonomy): CompiledTaxonomy {
   return {
     taxonomy,
+    contribution: compileContribution(taxonomy.contribution),
     topics: taxonomy.topics.map((topic) => ({
       topic,
       terms: distinct(topic.terms.map(compilePhrase)),
@@ -146,8 +194,12 @@ export function fieldText(paper: Paper, field: PaperField): string {
   return field === 'title' ? paper.title.text : (paper[field]?.text ?? '');
 }
 
-export function analysePaper(paper: Paper): AnalysedPaper {
-  const fields = FIELDS.map((field) => ({ field, tokens: tokenize(fieldText(paper, field)) }));
+export function analysePaper(paper: Paper, compiled?: Pick<CompiledTaxonomy, 'contribution'>): AnalysedPaper {
+  const contribution = compiled?.contribution ?? compileContribution(undefined);
+  const fields = FIELDS.map((field) => {
+    const tokens = tokenize(fieldText(paper, field));
+    return { field, tokens, contribution: field === 'title' ? new Set<number>() : contributionSpan(tokens, contribution) };
+  });
   // The learned part reads what it was trained on, title and abstract; the digest's motivation
   // and method summaries stand in only for a paper without an abstract.
   const hasAbstract = fields.some((f) => f.field === 'abstract' && f.tokens.length > 0);
@@ -164,25 +216,27 @@ export function termPoints(analysed: AnalysedPaper, topic: CompiledTopic, weight
     return covered;
   });
   for (const term of topic.terms) {
-    let best: { field: PaperField; weight: number } | null = null;
+    let best: { field: PaperField; weight: number; contribution: boolean } | null = null;
     let fieldsHit = 0;
     let extra = 0;
-    analysed.fields.forEach(({ field, tokens }, f) => {
-      const weight = weights[field];
-      if (!weight) return;
+    analysed.fields.forEach(({ field, tokens, contribution }, f) => {
+      if (!weights[field]) return;
       const hits = findPhrase(tokens, term).filter((start) => !term.parts.some((_, k) => blocked[f]!.has(start + k)));
       if (hits.length === 0) return;
       fieldsHit++;
       extra += hits.length - 1;
-      if (weight > (best?.weight ?? 0)) best = { field, weight };
+      // In the sentence that says what the paper contributes, a term weighs as in a method summary.
+      const introduced = hits.some((start) => contribution.has(start)) && weights.contribution > weights[field];
+      const weight = introduced ? weights.contribution : weights[field];
+      if (weight > (best?.weight ?? 0)) best = { field, weight, contribution: introduced };
     });
     if (best) {
-      const { field, weight } = best as { field: PaperField; weight: number };
+      const { field, weight, contribution } = best as { field: PaperField; weight: number; contribution: boolean };
       // The best place counts in full; the same term in another field corroborates it, and
       // saying it again in one field adds a little (a term used throughout an abstract).
       const p = weight + (fieldsHit - 1) * weights.repeat + Math.min(extra, 2) * weights.again;
       points += p;
-      terms.push({ term: term.text, field, points: p });
+      terms.push({ term: term.text, field, points: p, ...(contribution ? { contribution: true } : {}) });
     }
   }
   terms.sort((a, b) => (b.points ?? 0) - (a.points ?? 0));
@@ -229,7 +283,16 @@ export function scoreTopics(analysed: AnalysedPaper, compiled: CompiledTaxonomy)
     const given = evidence.length > 0 && z >= (terms.length > 0 ? cut : Math.max(cut, 0));
     out.push({ id, score: Math.round(sigmoid(z) * 1000) / 1000, points, terms: evidence, given, ...(given ? {} : { note: `learned score ${z.toFixed(2)} < ${cut}` }) });
   }
-  return out.sort((a, b) => b.score - a.score || b.points - a.points);
+  out.sort((a, b) => b.score - a.score || b.points - a.points);
+  // A paper nothing reaches the cut for would reach no reader's topic filter: it gets its most
+  // likely topic when a listed term speaks for it and the learned score puts it at `fallback` odds.
+  const fallback = compiled.taxonomy.learned?.fallback ?? 0;
+  const best = out[0];
+  if (best && fallback > 0 && !out.some((v) => v.given) && best.points > 0 && best.score >= fallback && compiled.taxonomy.learned?.topics[best.id]) {
+    best.given = true;
+    best.note = `the paper's most likely topic (score ${best.score} >= ${fallback}; no topic reached the cut)`;
+  }
+  return out;
 }
 
 /** The topics given to an analysed paper, strongest first; pure. */
@@ -241,6 +304,6 @@ export function classifyAnalysed(analysed: AnalysedPaper, compiled: CompiledTaxo
 
 /** Tags one paper with topics and the evidence for each; pure. */
 export function classifyPaper(paper: Paper, compiled: CompiledTaxonomy): ClassifiedPaper {
-  const matches = classifyAnalysed(analysePaper(paper), compiled);
+  const matches = classifyAnalysed(analysePaper(paper, compiled), compiled);
   return { ...paper, topics: matches.map((m) => m.id), matches };
 }

@@ -21,17 +21,19 @@ export interface FeatureHit {
  * Features of one paper for the learned part: stems and adjacent stem pairs, kept apart for
  * the title ("t:") and the body ("b:", motivation, method and abstract together), present or not.
  */
-export function paperFeatures(fields: readonly { field: PaperField; tokens: readonly Token[] }[]): Map<string, FeatureHit> {
+export function paperFeatures(fields: readonly { field: PaperField; tokens: readonly Token[]; contribution?: ReadonlySet<number> }[]): Map<string, FeatureHit> {
   const out = new Map<string, FeatureHit>();
   const add = (key: string, field: PaperField, surface: string) => {
     if (!out.has(key)) out.set(key, { field, surface });
   };
-  for (const { field, tokens } of fields) {
+  for (const { field, tokens, contribution } of fields) {
     const prefix = field === 'title' ? 't:' : 'b:';
     for (let i = 0; i < tokens.length; i++) {
       const a = tokens[i]!;
       if (STOP.has(a.stem) || /^\d+$/.test(a.stem) || a.stem.length < 2) continue;
       add(prefix + a.stem, field, a.raw);
+      // Words of what the paper says it contributes ("we introduce ... a dataset") also count apart.
+      if (contribution?.has(i)) add(`c:${a.stem}`, field, a.raw);
       const b = tokens[i + 1];
       if (b && !STOP.has(b.stem) && !/^\d+$/.test(b.stem) && b.stem.length >= 2) add(`${prefix}${a.stem}_${b.stem}`, field, `${a.raw} ${b.raw}`);
     }

@@ -30,6 +30,26 @@ export const taxonomySchema = z.strictObject({
       repeat: z.number().min(0).default(1),
       /** Added for each further use of the term within one field (at most two count). */
       again: z.number().min(0).default(0.5),
+      /**
+       * What a term scores in the abstract when it names what the paper itself contributes
+       * ("we introduce X, a dataset of ..."): as much as in the method summary.
+       */
+      contribution: z.number().min(0).default(2),
+    })
+    .prefault({}),
+  /**
+   * Context of a paper's own contribution: the words after "we introduce", "this paper
+   * presents" and the like, in the same sentence, up to `window` words. A term there scores
+   * `weights.contribution` instead of the field's weight.
+   */
+  contribution: z
+    .strictObject({
+      /** Who contributes: a verb counts when one of these phrases ends at most three words before it. */
+      subjects: z.array(z.string().min(1)).default(['we', 'this paper', 'this work', 'this study', 'our work', 'our paper']),
+      verbs: z
+        .array(z.string().min(1))
+        .default(['introduce', 'present', 'propose', 'construct', 'build', 'collect', 'curate', 'release', 'create', 'develop', 'design', 'contribute', 'establish', 'assemble', 'compile', 'annotate', 'synthesize', 'offer', 'provide']),
+      window: z.number().int().min(0).default(8),
     })
     .prefault({}),
   /** A paper gets a topic when its terms add up to at least this many points. */
@@ -50,6 +70,11 @@ export const learnedModelSchema = z.strictObject({
   trainedOn: z.strictObject({ file: z.string(), papers: z.number().int(), terms: z.string() }),
   /** A topic is given when the linear score reaches this value (0 is even odds). */
   cut: z.number().default(0),
+  /**
+   * A paper no topic reaches the cut for still gets its most likely topic when a listed term
+   * speaks for it and its score (0 to 1) is at least this; 0 leaves such papers untagged.
+   */
+  fallback: z.number().min(0).max(1).default(0),
   topics: z.record(
     z.string(),
     z.strictObject({
@@ -68,4 +93,4 @@ export type Taxonomy = z.infer<typeof taxonomySchema> & {
   /** The learned weights named by `model`, once loaded. */
   learned?: LearnedModel;
 };
-export type PaperField = Exclude<keyof Taxonomy['weights'], 'repeat' | 'again'>;
+export type PaperField = Exclude<keyof Taxonomy['weights'], 'repeat' | 'again' | 'contribution'>;

@@ -11,6 +11,8 @@ export interface Token {
    * so "deepfake" still matches "DeepFake" while "fake" matches its second piece.
    */
   whole?: { raw: string; stem: string; pieces: number };
+  /** Which sentence of the text it is in, counting from 0. */
+  sentence?: number;
 }
 
 const WORD = /[\p{L}\p{N}]+(?:'[\p{L}]+)?/gu;
@@ -48,10 +50,15 @@ export function camelParts(word: string): string[] {
  */
 export function tokenize(text: string): Token[] {
   const out: Token[] = [];
+  let sentence = 0;
+  let end = 0;
   for (const m of text.matchAll(WORD)) {
+    // A full stop, question or exclamation mark or a semicolon before a space ends a sentence ("3.0" does not).
+    if (/[.!?;]["')\]]*(?:\s|$)/.test(text.slice(end, m.index))) sentence++;
+    end = m.index + m[0].length;
     const parts = camelParts(m[0]);
     parts.forEach((part, i) => {
-      const token: Token = { raw: part, stem: stemWord(part) };
+      const token: Token = { raw: part, stem: stemWord(part), sentence };
       if (i === 0 && parts.length > 1) token.whole = { raw: m[0], stem: stemWord(m[0]), pieces: parts.length };
       out.push(token);
     });

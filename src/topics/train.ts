@@ -18,9 +18,13 @@ export interface TrainOptions {
   seed: number;
   /** Decision value written into the model (below 0 trades precision for recall). */
   cut: number;
+  /** Positive papers weigh (negatives / positives) to this power, so rare topics are not fitted towards "never". */
+  balance: number;
+  /** Score from which a paper with no topic gets its most likely one (see the model's `fallback`). */
+  fallback: number;
 }
 
-export const DEFAULT_TRAINING: TrainOptions = { epochs: 40, rate: 0.05, l2: 0.002, minCount: 3, minPositives: 8, seed: 15, cut: -1.5 };
+export const DEFAULT_TRAINING: TrainOptions = { epochs: 40, rate: 0.05, l2: 0.002, minCount: 3, minPositives: 8, seed: 15, cut: -1.5, balance: 0.5, fallback: 0.1 };
 
 
 export function shuffled<T>(items: readonly T[], random: () => number): T[] {
@@ -41,7 +45,7 @@ export function shuffled<T>(items: readonly T[], random: () => number): T[] {
 export function trainModel(set: LabelledSet, taxonomy: Taxonomy, options: Partial<TrainOptions> = {}, file = 'training set'): LearnedModel {
   const opts = { ...DEFAULT_TRAINING, ...options };
   const compiled = compileTaxonomy({ ...taxonomy, learned: undefined });
-  const analysed: AnalysedPaper[] = set.papers.map(analysePaper);
+  const analysed: AnalysedPaper[] = set.papers.map((p) => analysePaper(p, compiled));
   const counts = new Map<string, number>();
   for (const a of analysed) for (const key of a.features.keys()) counts.set(key, (counts.get(key) ?? 0) + 1);
   const vocabulary = new Set([...counts].filter(([, n]) => n >= opts.minCount).map(([k]) => k));
@@ -59,7 +63,7 @@ export function trainModel(set: LabelledSet, taxonomy: Taxonomy, options: Partia
     const positives = examples.filter((e) => e.y === 1).length;
     if (positives < opts.minPositives) continue;
     // Rare topics would otherwise be fitted towards "never".
-    const positiveWeight = Math.sqrt((examples.length - positives) / positives);
+    const positiveWeight = ((examples.length - positives) / positives) ** opts.balance;
     let bias = -2;
     let rule = 2;
     const w = new Map<string, number>();
@@ -85,14 +89,18 @@ export function trainModel(set: LabelledSet, taxonomy: Taxonomy, options: Partia
   return {
     trainedOn: { file, papers: set.papers.length, terms: termsFingerprint(taxonomy) },
     cut: opts.cut,
+    fallback: opts.fallback,
     topics,
   };
 }
 
-/** A short fingerprint of the topics' terms, so a model trained on other terms can be noticed. */
+/**
+ * A short fingerprint of the topics' terms, the field weights and the contribution context (what
+ * the term points were computed from), so a model trained on other terms can be noticed.
+ */
 export function termsFingerprint(taxonomy: Taxonomy): string {
   let h = 2166136261;
-  for (const ch of JSON.stringify(taxonomy.topics.map((t) => [t.id, t.terms, t.not]))) {
+  for (const ch of JSON.stringify([taxonomy.topics.map((t) => [t.id, t.terms, t.not]), taxonomy.weights, taxonomy.contribution])) {
     h ^= ch.charCodeAt(0);
     h = Math.imul(h, 16777619);
   }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Paper } from '../../src/digest/types.js';
-import { classifyPaper, compilePhrase, compileTaxonomy, findPhrase, termPattern } from '../../src/topics/classify.js';
+import { analysePaper, classifyPaper, compilePhrase, compileTaxonomy, findPhrase, scoreTopics, termPattern } from '../../src/topics/classify.js';
 import { parseLabelledFile } from '../../src/topics/corpus.js';
 import { evaluateTagger, scoreTagger } from '../../src/topics/evaluate.js';
 import { parseLearnedModel, parseTaxonomy } from '../../src/topics/load.js';
@@ -42,14 +42,14 @@ describe('topic tagger', () => {
     expect(Object.keys(taxonomy.learned!.topics).sort()).toEqual(taxonomy.topics.map((t) => t.id).sort());
   });
 
-  it('holds its measured figures on the hand-labelled seed papers (precision 0.843, recall 0.938)', () => {
+  it('holds its measured figures on the hand-labelled seed papers (precision 0.844, recall 0.950)', () => {
     const papers = seedSections().flatMap((s) => s.papers);
     expect(papers).toHaveLength(42);
     // With the file's "acceptable" topics, neither credited nor counted as extra.
     const labelled = parseLabelledFile(JSON.parse(readFileSync(join(ROOT, 'test/fixtures/seed-topics.json'), 'utf8')), 'seed-topics.json', papers);
     const { precision, recall } = evaluateTagger(labelled, compiled);
     expect(precision).toBeGreaterThanOrEqual(0.83);
-    expect(recall).toBeGreaterThanOrEqual(0.92);
+    expect(recall).toBeGreaterThanOrEqual(0.94);
   });
 
   it('gives every topic evidence: the terms that matched, where, and what they added', () => {
@@ -124,6 +124,28 @@ describe('morphology and phrases', () => {
     expect(matches('CLIP', 'Eclipse')).toBe(false);
   });
 
+  it('matches a word marked = only in that form, where the stem would join a noun and a verb', () => {
+    // Porter gives "demonstrations" and "demonstrated" one stem; only the noun is robot data.
+    expect(matches('=demonstrations', 'from expert demonstrations')).toBe(true);
+    expect(matches('=demonstrations', 'experiments demonstrated gains')).toBe(false);
+    expect(matches('benchmark =datasets', 'on three benchmark datasets')).toBe(true);
+    expect(matches('benchmark =datasets', 'we introduce a benchmark dataset')).toBe(false);
+    expect(compilePhrase('=demonstrations').text).toBe('demonstrations');
+  });
+
+  it('tags data and attack papers in the singular, plural and verb forms the issue lists', () => {
+    const data = [
+      { title: 'A Dataset of Chart Questions', abstract: 'We release a dataset.' },
+      { title: 'A Data Engine for Grounded Captions', abstract: 'The data engine writes captions.' },
+      { title: 'Data Mining of Web Screenshots for GUI Models', abstract: 'We mine screenshots.' },
+      { title: 'Self-Synthesized Data Improves Perception', abstract: 'The model learns from self-synthesized data.' },
+    ];
+    for (const fields of data) expect(topicsOf(fields), fields.title).toContain('data');
+    for (const title of ['Attacking VLMs with Typographic Images', 'Adversarial Attacks on VLMs', 'Prompt Injection Attacks on Web Agents']) {
+      expect(topicsOf({ title, abstract: 'We study how models fail.' }), title).toContain('trust-safety');
+    }
+  });
+
   it('keeps the regular-expression keyword matcher used for subscriber keywords', () => {
     expect(termPattern('benchmark').test('three benchmarks')).toBe(true);
     expect(termPattern('CLIP').test('a video clip')).toBe(false);
@@ -147,7 +169,46 @@ describe('false positives named in the issue', () => {
   }
 });
 
+describe('contribution context', () => {
+  const dataTerm = (abstract: string, term = 'dataset') => {
+    const v = scoreTopics(analysePaper(paper({ title: 'A Study', abstract }), termsOnly), termsOnly).find((t) => t.id === 'data')!;
+    return v.terms.find((t) => t.term === term);
+  };
+
+  it('weighs a term in what the paper says it contributes as in a method summary', () => {
+    expect(dataTerm('We introduce X-Ego-CS, a benchmark dataset of 124 hours of gameplay.')).toMatchObject({ field: 'abstract', points: 2, contribution: true });
+    expect(dataTerm('In this paper we first construct Video-Thinker-10K, a curated dataset.')).toMatchObject({ points: 2, contribution: true });
+  });
+
+  it('leaves a term used in passing at the abstract weight: evaluation on a dataset, another sentence, no contributing subject', () => {
+    expect(dataTerm('We evaluate the model on the ImageNet dataset.')).toMatchObject({ points: 1 });
+    expect(dataTerm('We evaluate the model on the ImageNet dataset.')!.contribution).toBeUndefined();
+    expect(dataTerm('We introduce a segmentation model. The dataset is public.')!.contribution).toBeUndefined();
+    expect(dataTerm('Prior work introduced a dataset for this.')!.contribution).toBeUndefined();
+    // Far after the verb it is no longer the object of the contribution.
+    expect(dataTerm('We construct a reward signal by combining quality models trained on large human preference datasets.')!.contribution).toBeUndefined();
+  });
+});
+
 describe('learned part', () => {
+  it('gives a paper no topic reaches the cut for its most likely one when a listed term speaks for it, and says so', () => {
+    // A small hand-made model, so the case does not depend on the shipped weights: "dataset" in
+    // what the paper contributes scores 2 points, z = -2.5 + 1 * 2/4 = -2 (0.12), under the cut.
+    const learned = { trainedOn: { file: 't', papers: 0, terms: 't' }, cut: -1.5, fallback: 0.1, topics: { data: { bias: -2.5, rule: 1, weights: {} }, video: { bias: -6, rule: 1, weights: {} } } };
+    const weak = paper({ title: 'A Model for Radiology', abstract: 'We first introduce RadSeg-D, a dataset combining detection and diagnosis.' });
+    const verdicts = scoreTopics(analysePaper(weak, termsOnly), compileTaxonomy({ ...taxonomy, learned }));
+    const given = verdicts.filter((v) => v.given);
+    expect(given.map((v) => v.id)).toEqual(['data']);
+    expect(given[0]!.score).toBeLessThan(0.18);
+    expect(given[0]!.note).toMatch(/most likely topic/);
+    expect(given[0]!.terms[0]).toMatchObject({ term: 'dataset', contribution: true });
+    // With fallback 0, or a weaker score, it stays untagged.
+    expect(scoreTopics(analysePaper(weak, termsOnly), compileTaxonomy({ ...taxonomy, learned: { ...learned, fallback: 0 } })).filter((v) => v.given)).toEqual([]);
+    expect(scoreTopics(analysePaper(weak, termsOnly), compileTaxonomy({ ...taxonomy, learned: { ...learned, fallback: 0.2 } })).filter((v) => v.given)).toEqual([]);
+    // Without a listed term there is nothing to say why: the paper stays untagged.
+    expect(topicsOf({ title: 'On the Origin of Species', abstract: 'Finches vary.' })).toEqual([]);
+  });
+
   it('never tags from common words alone below even odds, even where a listed term would let it', () => {
     // A paper with no listed term of any topic: whatever the learned words add up to, a topic
     // needs a score of at least 0 to be given, not the lower cut a listed term allows.

@@ -15,7 +15,7 @@ import { EXIT, type GlobalOptions } from '../exit.js';
 import { loadConfigFrom, printProblems, warn } from '../shared.js';
 
 const evidence = (terms: readonly MatchedTerm[]) =>
-  terms.map((t) => `${t.learned ? '~' : ''}"${t.term}" (${t.field}${t.points === undefined ? '' : ` +${t.points}`})`).join(', ');
+  terms.map((t) => `${t.learned ? '~' : ''}"${t.term}" (${t.field}${t.contribution ? ', contributed' : ''}${t.points === undefined ? '' : ` +${t.points}`})`).join(', ');
 
 function verdictLine(v: TopicVerdict): string {
   return `    ${v.given ? '+' : '-'} ${v.id.padEnd(22)} score ${v.score.toFixed(2)}  points ${String(v.points).padStart(4)}  ${evidence(v.terms)}${v.note ? `  [${v.note}]` : ''}`;
@@ -41,7 +41,7 @@ export async function topicsExplainCommand(globals: GlobalOptions, flags: { sect
     }
     papers = papers.filter((p) => p.n === n);
   }
-  const rows = papers.map(({ n, paper }) => ({ n, paper, verdicts: scoreTopics(analysePaper(paper), compiled) }));
+  const rows = papers.map(({ n, paper }) => ({ n, paper, verdicts: scoreTopics(analysePaper(paper, compiled), compiled) }));
   if (flags.json) {
     console.log(
       JSON.stringify(
