@@ -33,7 +33,7 @@ async function digestHtml(format: 'full' | 'compact' | undefined) {
   return html;
 }
 
-async function confirmationHtml(): Promise<{ confirm: string; already: string }> {
+async function confirmationHtml(): Promise<{ confirm: string; already: string; link: string }> {
   const raw = JSON.parse(readFileSync(join(ROOT, 'digest-mailer.config.json'), 'utf8'));
   raw.list.postalAddress = postal;
   const outbox = await mkdtemp(join(tmpdir(), 'dm-confirm-'));
@@ -43,8 +43,9 @@ async function confirmationHtml(): Promise<{ confirm: string; already: string }>
   const reader = { ...NO_PREFS, email: 'reader@example.org', status: 'pending' as const };
   const confirm = (await mailer.compose(reader, 'g1')).html;
   const already = (await mailer.composeNotice({ ...reader, status: 'active' })).html;
+  const link = (await mailer.composeLink({ ...reader, status: 'active', tokenGeneration: 1 })).html;
   await mailer.close(0);
-  return { confirm, already };
+  return { confirm, already, link };
 }
 
 async function open(html: string, viewport: { width: number; height: number }, colorScheme: 'light' | 'dark'): Promise<Page> {
@@ -189,8 +190,8 @@ describe('the digest in Chromium', () => {
 
 describe('the confirmation emails in Chromium', () => {
   it('render at desktop, phone and dark, dark without a light frame and with the same text levels', async () => {
-    const { confirm, already } = await confirmationHtml();
-    for (const [name, html] of [['confirm', confirm], ['already-subscribed', already]] as const) {
+    const { confirm, already, link } = await confirmationHtml();
+    for (const [name, html] of [['confirm', confirm], ['already-subscribed', already], ['manage-link', link]] as const) {
       await shoot(name, html);
       await expectNoLightFrame(html, name);
       const c = await darkTextLevels(html);
