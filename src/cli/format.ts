@@ -15,6 +15,7 @@ function countsLine(o: SectionOutcome, dryRun: boolean): string {
   if (c.notEligible) parts.push(`joined later ${c.notEligible}`);
   if (c.notDueYet) parts.push(`at their hour later ${c.notDueYet}`);
   if (c.paused) parts.push(`paused ${c.paused}`);
+  if (c.deferred) parts.push(`in weekly roll-ups ${c.deferred}`);
   if (c.pending) parts.push(`pending ${c.pending}`);
   const extra = o.variants ? ` (${o.variants} variant${o.variants === 1 ? '' : 's'}, largest HTML ${kb(o.largestHtmlBytes)})` : '';
   // Several workers: this one only sent, beside the worker that planned the section.
@@ -43,7 +44,8 @@ export function formatRunSummary(summary: RunSummary): string {
   for (const o of summary.sections) {
     const state = o.before === o.after ? o.after : `${o.before} -> ${o.after}`;
     const note = o.changedAfterSend ? '  (text changed after it was sent; not resent)' : '';
-    lines.push(`  ${o.date}  ${state.padEnd(24)} ${String(o.papers).padStart(2)} ${o.papers === 1 ? "paper " : "papers"}  ${countsLine(o, summary.dryRun)}${note}`);
+    const papers = o.rollUp ? 'roll-up  ' : `${String(o.papers).padStart(2)} ${o.papers === 1 ? 'paper ' : 'papers'}`;
+    lines.push(`  ${o.date}  ${state.padEnd(24)} ${papers}  ${countsLine(o, summary.dryRun)}${note}`);
     if (o.error) lines.push(...errorDetail(o.error, o.errorHint));
   }
   const total = { sent: 0, wouldSend: 0, skipped: 0, failed: 0, pending: 0 };

@@ -36,4 +36,16 @@ export interface Section {
   /** sha256 of the section's Markdown with line endings normalised: tells an edit after sending. */
   hash: string;
   papers: Paper[];
+  /**
+   * Only on a roll-up (a weekly reader's email, src/run/rollup.ts): the days its papers come
+   * from, in order, with how many of the email's papers (in their order) each holds; headlines
+   * are grouped under them. `papers` then holds every paper of the sections rolled up and
+   * `date` is the last day.
+   */
+  days?: RollUpDayCount[] | undefined;
+}
+
+export interface RollUpDayCount {
+  date: string;
+  count: number;
 }

@@ -46,9 +46,11 @@ export type RenderedEmail = RenderedVariant & ReaderCopy;
  * with the same papers in the same order and format share one MJML compile. `format` is the
  * reader's preference (absent: the default for the paper count, see format.ts).
  */
-export function variantKey(selected: readonly SelectedPaper[], format?: EmailFormat): string {
+export function variantKey(selected: readonly SelectedPaper[], format?: EmailFormat, days?: Section['days']): string {
   const papers = selected.map(({ paper, why }) => (why.authors.length ? [paper.id, ...why.authors] : paper.id));
-  return JSON.stringify([formatFor(format, selected.length), ...papers]);
+  // A roll-up groups its papers by day: the grouping is part of what renders (and of the key).
+  const head = days ? [formatFor(format, selected.length), days.map((d) => `${d.date}:${d.count}`).join(',')] : [formatFor(format, selected.length)];
+  return JSON.stringify([...head, ...papers]);
 }
 
 /** Bytes allowed for each per-recipient value (signed URLs are about 200, names up to 120 characters). */

@@ -192,6 +192,14 @@ export function buildView(section: Section, selected: readonly SelectedPaper[], 
       why: whyLine(why, labels),
     };
   });
+  // A roll-up: the first paper of each day carries the day's heading (headlines, text part).
+  const dayOf: string[] = (section.days ?? []).flatMap((d) => Array<string>(d.count).fill(d.date));
+  const withDays = papers.map((p, i) => {
+    const day = dayOf[i];
+    return { ...p, dayHeading: day !== undefined && (i === 0 || dayOf[i - 1] !== day) ? longDate.format(utc(day)) : null };
+  });
+  const rollUp = section.days !== undefined && section.days.length > 0;
+  const firstDay = section.days?.[0]?.date ?? section.date;
   const more = selected.slice(trim.fullPapers).map(({ paper }) => ({ title: capped(paper.title, max)!, link: paperLinks(paper).find((l) => l.label !== 'Code')?.url ?? null }));
   const count = selected.length;
   const everything = selected.every((s) => s.why.everything);
@@ -204,13 +212,14 @@ export function buildView(section: Section, selected: readonly SelectedPaper[], 
     compact,
     section: {
       date: section.date,
-      dateLabel: longDate.format(utc(section.date)),
+      dateLabel: rollUp ? `Your week: ${rangeLabel({ from: firstDay, to: new Date(utc(section.date).getTime() + DAY).toISOString().slice(0, 10) })}` : longDate.format(utc(section.date)),
       dateShort: shortDate.format(utc(section.date)),
-      rangeLabel: rangeLabel(section.range),
+      rangeLabel: rollUp ? null : rangeLabel(section.range),
     },
-    papers,
-    /** The list at the top: every paper shown in the email, in its order (none for a single paper). */
-    headlines: papers.length >= 2 ? papers : [],
+    rollUp,
+    papers: withDays,
+    /** The list at the top: every paper shown in the email, in its order (none for a single paper); a roll-up's under day headings. */
+    headlines: withDays.length >= 2 || rollUp ? withDays : [],
     more,
     count,
     othersCount: count - 1,
@@ -220,7 +229,9 @@ export function buildView(section: Section, selected: readonly SelectedPaper[], 
     /** For the preheader: topics the subject does not name (the day's for a reader of everything). */
     otherTopics: (everything ? dayTopics : readerTopics).filter((t) => !named.includes(t)).slice(0, 2),
     topicLabels: (everything ? dayTopics : readerTopics).slice(0, 4),
-    summary:
+    summary: rollUp
+      ? `${count} of the week's ${section.papers.length} new ${section.papers.length === 1 ? 'paper' : 'papers'} ${count === 1 ? 'matches' : 'match'} your interests, from ${section.days!.length === 1 ? '1 day' : `${section.days!.length} days`}.`
+      :
       everything && count === section.papers.length
         ? count === 1 ? "Here is today's new paper." : count === 2 ? "Here are both of today's new papers." : `Here are all ${count} new papers of the day.`
         : `${count} of today's ${section.papers.length} papers ${count === 1 ? 'matches' : 'match'} your interests.`,

@@ -6,7 +6,7 @@ import type { Config } from '../config/load.js';
 import { topicProblem } from '../audience/load.js';
 import type { Problem } from '../errors.js';
 import type { Store } from '../store/store.js';
-import type { ClaimedDelivery, DeliveryOutcome, DeliveryRecord, NewDelivery } from '../store/types.js';
+import type { ClaimedDelivery, DeliveryOutcome, DeliveryRecord, NewDelivery, StoredSubscriber } from '../store/types.js';
 import { HeapBudget } from './heap-budget.js';
 import { isDeadLocalOwner } from './owner.js';
 import { runSender } from './senders.js';
@@ -45,6 +45,8 @@ export interface DeliveryCounts {
   notDueYet: number;
   /** Readers paused on the section's day: never sent it (recorded as cancelled). */
   paused: number;
+  /** Weekly readers: the section is recorded deferred and goes in their next roll-up. */
+  deferred: number;
   /** Failures recorded against recipients, grouped by reason (addresses masked), most first. */
   reasons: { reason: string; count: number }[];
 }
@@ -174,7 +176,7 @@ export class VariantCache {
   }
 
   variant(section: Section, selected: readonly SelectedPaper[], format?: EmailFormat): Promise<EncodedRender> {
-    const key = variantKey(selected, format);
+    const key = variantKey(selected, format, section.days);
     this.keys.add(key);
     const cached = this.renders.get(key);
     if (cached) return Promise.resolve(cached);
@@ -206,15 +208,26 @@ export function isWholeIssue(rendered: Pick<RenderedEmail, 'paperIds'>, section:
   return rendered.paperIds.length === section.papers.length && section.papers.every((p, i) => p.id === rendered.paperIds[i]);
 }
 
+/**
+ * The id of an issue in Message-ID, Feedback-ID and the outbox folder: a daily issue's section
+ * date, a roll-up's key with "-" for ":" ("weekly-2025-11-10"; a colon is not allowed there).
+ */
+export function mailIssueId(issue: string): string {
+  return issue.replace(/:/g, '-');
+}
+
 /** One recipient's header fields and slot values. */
-function recipientFields(config: Config, rendered: RenderedEmail, section: Section, subscriber: Subscriber & { tokenGeneration?: number }, links: LinkSettings, date: Date) {
+function recipientFields(config: Config, rendered: RenderedEmail, section: Section, subscriber: Subscriber & { tokenGeneration?: number }, links: LinkSettings, date: Date, issue = section.date) {
+  // A roll-up has no page of its own: its web version is the archive page of its last day.
+  const personalView = section.days === undefined && !isWholeIssue(rendered, section);
   const personal = personalFields(rendered, {
     greeting: greetingFor(subscriber),
     email: subscriber.email,
     ...recipientLinks(links, addressKey(subscriber.email), date, subscriber.tokenGeneration),
-    webUrl: webVersionUrl(links, section.date, isWholeIssue(rendered, section) ? null : { email: addressKey(subscriber.email), now: date, linkGeneration: subscriber.tokenGeneration }),
+    webUrl: webVersionUrl(links, section.date, personalView ? { email: addressKey(subscriber.email), now: date, linkGeneration: subscriber.tokenGeneration } : null),
   });
-  const messageId = messageIdFor(section.date, subscriber.email, config.list.id);
+  const mailId = mailIssueId(issue);
+  const messageId = messageIdFor(mailId, subscriber.email, config.list.id);
   const headers: Omit<ComposeInput, 'text' | 'html'> = {
     from: config.list.from,
     replyTo: config.list.replyTo,
@@ -222,7 +235,7 @@ function recipientFields(config: Config, rendered: RenderedEmail, section: Secti
     subject: rendered.subject,
     messageId,
     date,
-    feedbackId: feedbackId(section.date, 'digest', config.list.id),
+    feedbackId: feedbackId(mailId, 'digest', config.list.id),
     list: {
       name: config.list.name,
       id: config.list.id,
@@ -243,8 +256,10 @@ export function spliceFor(
   links: LinkSettings,
   date: Date,
   headerWriter?: HeaderWriter,
+  /** The delivery's issue key (default: the section's date, a daily issue). */
+  issue?: string,
 ): { raw: Buffer; messageId: string; html: () => string } {
-  const { personal, messageId, headers } = recipientFields(config, rendered, section, subscriber, links, date);
+  const { personal, messageId, headers } = recipientFields(config, rendered, section, subscriber, links, date, issue);
   return { raw: spliceMessage(rendered.encoded, headers, personal, headerWriter), messageId, html: () => fill(rendered.html, personal, true) };
 }
 
@@ -357,6 +372,91 @@ export class OutcomeWriter {
   }
 }
 
+/** What sending one claimed delivery needs besides the delivery: shared by sections and roll-ups. */
+export interface SendStep {
+  ctx: DeliveryContext;
+  dispatcher: Dispatcher;
+  counts: DeliveryCounts;
+  reasons: Map<string, number>;
+  writer: OutcomeWriter;
+  headerWriter: HeaderWriter;
+}
+
+/**
+ * Sends one reader's rendered email for `issue` and records the outcome (with the paper ids it
+ * carried when sent); false leaves the delivery pending (quota, session, stopping).
+ */
+export async function sendRendered(
+  step: SendStep,
+  delivery: ClaimedDelivery,
+  subscriber: StoredSubscriber,
+  rendered: RenderedEmail & { encoded: EncodedVariant },
+  section: Section,
+  issue: string,
+): Promise<boolean> {
+  const { ctx, dispatcher, counts, writer } = step;
+  const at = () => new Date().toISOString();
+  const message = spliceFor(ctx.config, rendered, section, subscriber, ctx.links, new Date(), step.headerWriter, issue);
+  const { result } = message.raw.length > ctx.config.limits.maxMessageBytes
+    ? { result: oversize(message.raw.length, ctx.config.limits.maxMessageBytes) }
+    : await dispatcher.send({
+        sectionDate: mailIssueId(issue),
+        recipient: subscriber.email,
+        messageId: message.messageId,
+        raw: message.raw,
+        html: message.html,
+        envelope: { from: ctx.config.list.from.address, to: subscriber.email },
+      });
+  if (result.ok) {
+    counts.sent++;
+    ctx.onOutcome?.('sent');
+    await writer.record({ id: delivery.id, status: 'sent', at: at(), messageId: message.messageId, papers: rendered.paperIds });
+    return true;
+  }
+  if (result.kind === 'quota' || scopeOf(result.stage) === 'session' || (result.kind === 'transient' && dispatcher.stopReason)) {
+    // Not delivered and not the recipient's fault (the relay or the configuration refused
+    // the session, or the run is stopping): nothing is recorded, the next pass sends it.
+    ctx.onOutcome?.('pending');
+    return false;
+  }
+  counts.failed++;
+  countReason(step.reasons, result.reason);
+  ctx.onOutcome?.('failed');
+  await writer.record({
+    id: delivery.id,
+    status: 'failed',
+    at: at(),
+    messageId: message.messageId,
+    reason: result.reason,
+    stage: result.stage,
+    permanent: result.kind === 'permanent',
+  });
+  return true;
+}
+
+/** The send step of one issue (a section or a roll-up key) in this process: claim, send, record; outcomes flushed at the end. */
+export async function sendIssue(step: SendStep, issue: string, send: (delivery: ClaimedDelivery) => Promise<boolean>, planning: () => Promise<boolean>): Promise<void> {
+  const { ctx, dispatcher } = step;
+  try {
+    await runSender({
+      store: ctx.store,
+      issue,
+      owner: ctx.owner,
+      batchSize: ctx.concurrency * 4,
+      concurrency: ctx.concurrency,
+      leaseMs: CLAIM_LEASE_MS,
+      pollMs: SENDER_POLL_MS,
+      send,
+      stopped: () => dispatcher.stopReason !== null,
+      planning,
+      isDeadOwner: isDeadLocalOwner,
+      onRenewError: (err) => ctx.onWarning?.(`renewing the claims of ${issue} failed: ${(err as Error).message}`),
+    });
+  } finally {
+    await step.writer.flush();
+  }
+}
+
 /**
  * Sends one section to every eligible subscriber who has no final outcome for it yet, in two
  * steps. Plan: stream the active subscribers first seen by the section's opening in keyset
@@ -381,7 +481,7 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
     : await store.openSection(section.date, section.hash, runAt, ctx.reopenSent);
   const openedAt = opened.openedAt ?? runAt;
   const hash = opened.hash;
-  const counts: DeliveryCounts = { sent: 0, skippedNoMatch: 0, failed: 0, alreadyDone: 0, notEligible: 0, pending: 0, wouldSend: 0, notDueYet: 0, paused: 0, reasons: [] };
+  const counts: DeliveryCounts = { sent: 0, skippedNoMatch: 0, failed: 0, alreadyDone: 0, notEligible: 0, pending: 0, wouldSend: 0, notDueYet: 0, paused: 0, deferred: 0, reasons: [] };
   // Another worker finished it between this pass's planning and now: nothing left to do.
   if ('status' in opened && opened.status === 'sent') return { counts, variants: 0, renders: 0, complete: true, largestHtmlBytes: 0, role: 'sender' };
 
@@ -448,6 +548,12 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
           counts.paused++;
           continue;
         }
+        if (subscriber.cadence === 'weekly') {
+          // Final for the section: a roll-up (src/run/rollup.ts) carries its papers.
+          if (!dryRun) fresh.push({ issue: section.date, sections: [section.date], emailKey: key, subscriberId: subscriber.id, status: 'deferred', reason: 'weekly reader: in their next roll-up', at: runAt });
+          counts.deferred++;
+          continue;
+        }
         if (when.dueAt > ctx.runAt) {
           counts.notDueYet++;
           continue;
@@ -510,6 +616,7 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
     const queued = await store.countDeliveries(section.date);
     ctx.onPlanned?.(queued.queued + queued.claimed);
     const writer = new OutcomeWriter(store);
+    const step: SendStep = { ctx, dispatcher, counts, reasons, writer, headerWriter };
     const sendOne = async (delivery: ClaimedDelivery): Promise<boolean> => {
       heap.check();
       if (dispatcher.stopReason) {
@@ -531,61 +638,9 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
         return true;
       }
       const rendered = await renderFor(selection);
-      const message = spliceFor(ctx.config, rendered, section, subscriber, ctx.links, new Date(), headerWriter);
-      const { result } = message.raw.length > ctx.config.limits.maxMessageBytes
-        ? { result: oversize(message.raw.length, ctx.config.limits.maxMessageBytes) }
-        : await dispatcher.send({
-            sectionDate: section.date,
-            recipient: subscriber.email,
-            messageId: message.messageId,
-            raw: message.raw,
-            html: message.html,
-            envelope: { from: ctx.config.list.from.address, to: subscriber.email },
-          });
-      if (result.ok) {
-        counts.sent++;
-        ctx.onOutcome?.('sent');
-        await writer.record({ id: delivery.id, status: 'sent', at: at(), messageId: message.messageId });
-        return true;
-      }
-      if (result.kind === 'quota' || scopeOf(result.stage) === 'session' || (result.kind === 'transient' && dispatcher.stopReason)) {
-        // Not delivered and not the recipient's fault (the relay or the configuration refused
-        // the session, or the run is stopping): nothing is recorded, the next pass sends it.
-        ctx.onOutcome?.('pending');
-        return false;
-      }
-      counts.failed++;
-      countReason(reasons, result.reason);
-      ctx.onOutcome?.('failed');
-      await writer.record({
-        id: delivery.id,
-        status: 'failed',
-        at: at(),
-        messageId: message.messageId,
-        reason: result.reason,
-        stage: result.stage,
-        permanent: result.kind === 'permanent',
-      });
-      return true;
+      return sendRendered(step, delivery, subscriber, rendered, section, section.date);
     };
-    try {
-      await runSender({
-        store,
-        issue: section.date,
-        owner: ctx.owner,
-        batchSize: ctx.concurrency * 4,
-        concurrency: ctx.concurrency,
-        leaseMs: CLAIM_LEASE_MS,
-        pollMs: SENDER_POLL_MS,
-        send: sendOne,
-        stopped: () => dispatcher.stopReason !== null,
-        planning: plannerBusy,
-        isDeadOwner: isDeadLocalOwner,
-        onRenewError: (err) => ctx.onWarning?.(`renewing the claims of ${section.date} failed: ${(err as Error).message}`),
-      });
-    } finally {
-      await writer.flush();
-    }
+    await sendIssue(step, section.date, sendOne, plannerBusy);
 
     counts.reasons = [...reasons].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
     const left = await store.countDeliveries(section.date);

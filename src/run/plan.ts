@@ -1,5 +1,7 @@
 import type { Section } from '../digest/types.js';
-import type { SectionRecord } from '../store/types.js';
+import type { DeliveryStatus, SectionRecord } from '../store/types.js';
+import { dueIssue, maxCarryDays, readerHour, readerZone, type ListTiming, type ReaderTiming } from '../cadence/due.js';
+import { addDays, hourStart, localDay } from '../cadence/time.js';
 
 /** What `sections` shows: stored statuses plus the derived `future` and `pending`. */
 export type SectionState = 'pending' | 'sending' | 'sent' | 'before-start' | 'empty' | 'future' | 'failed';
@@ -79,4 +81,88 @@ export function planSections(
 /** Today's date (YYYY-MM-DD) in an IANA time zone. */
 export function todayIn(timeZone: string, now: Date): string {
   return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+}
+
+// --- roll-ups (issue 12, weekly cadence) -----------------------------------------------------
+
+/** What roll-up planning reads of one reader's delivery rows (see Store#readerDeliveries). */
+export interface HistoryRow {
+  issue: string;
+  status: DeliveryStatus;
+  permanent?: boolean | undefined;
+  sections: readonly string[];
+  papers: readonly string[] | null;
+}
+
+/** One reader's roll-up that is due now and not planned yet. */
+export interface RollupIssue {
+  /** `weekly:DAY` (a weekly reader's issue sent on DAY) or `catchup:DAY` (see planRollup). */
+  key: string;
+  dueAt: Date;
+  /** Dates of the sections it rolls up, oldest first: deferred for the reader, in no roll-up yet. */
+  sections: string[];
+}
+
+/** Issue keys of roll-ups; a daily issue is keyed by its section's date. */
+export function isRollupIssue(issue: string): boolean {
+  return issue.startsWith('weekly:') || issue.startsWith('catchup:');
+}
+
+/** Sections deferred for the reader (they read weekly when each was sent) that no roll-up row covers yet, oldest first. */
+export function owedSections(history: readonly HistoryRow[]): string[] {
+  const rolled = new Set(history.filter((r) => isRollupIssue(r.issue)).flatMap((r) => r.sections));
+  const deferred = new Set(history.filter((r) => r.status === 'deferred').flatMap((r) => r.sections));
+  return [...deferred].filter((date) => !rolled.has(date)).sort();
+}
+
+/** Rows whose papers the reader has had or is about to have: sent, or queued, claimed or to be retried. */
+function carries(row: HistoryRow): boolean {
+  return row.status === 'sent' || row.status === 'queued' || row.status === 'claimed' || (row.status === 'failed' && !row.permanent);
+}
+
+/**
+ * Paper ids the reader has been sent (or has in flight) in any issue, daily or roll-up: a row
+ * records the ids it carried (migration 008); an older sent row without them counts as having
+ * carried every paper of its sections (`papersOf`), so nothing it may have held is repeated.
+ */
+export function papersTaken(history: readonly HistoryRow[], papersOf: (date: string) => readonly string[]): Set<string> {
+  const taken = new Set<string>();
+  for (const row of history) {
+    if (!carries(row)) continue;
+    if (row.papers) for (const id of row.papers) taken.add(id);
+    else if (row.status === 'sent') for (const date of row.sections) for (const id of papersOf(date)) taken.add(id);
+  }
+  return taken;
+}
+
+/**
+ * The roll-up due for a reader at `now`, or null; pure. A weekly reader's issue is the latest
+ * one due (src/cadence dueIssue: their weekday, at their hour or the list's, in their zone, not
+ * while paused) and rolls up the sections deferred for them dated in the seven days before it,
+ * reaching back `maxCarryDays` more for any a missed roll-up left. A reader who reads daily now
+ * but has deferred sections in no roll-up (they switched from weekly mid-week) gets those in one
+ * catch-up roll-up, `catchup:DAY`, on the first pass at or after their hour; later sections
+ * reach them daily. Nothing dated before `pausedUntil` is rolled up. Planned once per key: a
+ * reader with a row for the key already is left to the send step.
+ */
+export function planRollup(reader: ReaderTiming, list: ListTiming, now: Date, history: readonly HistoryRow[]): RollupIssue | null {
+  const owed = owedSections(history).filter((date) => reader.pausedUntil === undefined || date >= reader.pausedUntil);
+  if (owed.length === 0) return null;
+  const planned = (key: string) => history.some((r) => r.issue === key);
+  if (reader.cadence === 'weekly') {
+    const issue = dueIssue(now, reader, list);
+    if (!issue || planned(issue.key)) return null;
+    const from = addDays(issue.covers.from, -maxCarryDays);
+    const sections = owed.filter((date) => date >= from && date <= issue.covers.to);
+    return sections.length > 0 ? { key: issue.key, dueAt: issue.dueAt, sections } : null;
+  }
+  const zone = readerZone(reader, list);
+  const today = localDay(now, zone);
+  if (reader.pausedUntil !== undefined && today < reader.pausedUntil) return null;
+  const dueAt = hourStart(today, readerHour(reader, list), zone);
+  const key = `catchup:${today}`;
+  if (dueAt.getTime() > now.getTime() || planned(key)) return null;
+  const from = addDays(today, -(7 + maxCarryDays));
+  const sections = owed.filter((date) => date >= from && date <= today);
+  return sections.length > 0 ? { key, dueAt, sections } : null;
 }

@@ -4,9 +4,10 @@ import type { Store } from '../store/store.js';
 import type { Dispatcher, StopReason } from '../mail/flow.js';
 import type { SendFailure } from '../mail/transport.js';
 import { TemplateRenderError } from '../render/render.js';
+import { deliverRollups } from './rollup.js';
 import type { LinkSettings } from '../tokens/links.js';
 import { renderSettings, type Inputs } from './context.js';
-import { deliverSection, type DeliveryCounts, type Outcome, type SectionRole } from './deliver.js';
+import { deliverSection, type DeliveryContext, type DeliveryCounts, type Outcome, type SectionRole } from './deliver.js';
 import { newOwnerId } from './owner.js';
 import { listHourOf } from '../schedule/scheduler.js';
 import { planSections, todayIn, type SectionAction, type SectionState } from './plan.js';
@@ -36,6 +37,8 @@ export interface SectionOutcome {
   changedAfterSend: boolean;
   /** Whether this process planned the section or only sent beside its planner (several workers). */
   role?: SectionRole | undefined;
+  /** A roll-up (weekly readers, issue 12): `date` is its issue key, e.g. "weekly:2025-11-17". */
+  rollUp?: boolean | undefined;
   /** Why the section failed (a template error), with its file:line detail, and what to do. */
   error?: string;
   errorHint?: string;
@@ -107,6 +110,25 @@ export async function runPass(deps: RunDeps, options: RunOptions): Promise<RunSu
   const topicIds = new Set(inputs.taxonomy.topics.map((t) => t.id));
   const owner = newOwnerId();
 
+  const context: DeliveryContext = {
+    config,
+    templates: inputs.templates,
+    taxonomy: inputs.compiledTaxonomy,
+    renderSettings: renderSettings(config, inputs.taxonomy),
+    links: deps.links,
+    store,
+    owner,
+    topicIds,
+    report,
+    dispatcher: dryRun ? null : deps.dispatcher,
+    runAt,
+    concurrency: deps.concurrency,
+    onOutcome: deps.onOutcome,
+    onPlanned: deps.onPlanned,
+    onWarning: deps.onWarning,
+    timing: { list: { timeZone: config.schedule.timezone ?? config.timezone, hour: listHourOf(config.schedule.cron) }, holdForListHour: options.scheduled === true },
+  };
+
   const outcomes: SectionOutcome[] = [];
   for (const plan of plans) {
     const { section } = plan;
@@ -133,25 +155,7 @@ export async function runPass(deps: RunDeps, options: RunOptions): Promise<RunSu
     // After a stop (daily quota, SIGTERM) later sections wait for the next run untouched.
     if (plan.action !== 'send' || deps.dispatcher?.stopReason) continue;
     try {
-      const result = await deliverSection(section, {
-        config,
-        templates: inputs.templates,
-        taxonomy: inputs.compiledTaxonomy,
-        renderSettings: renderSettings(config, inputs.taxonomy),
-        links: deps.links,
-        store,
-        owner,
-        topicIds,
-        report,
-        dispatcher: dryRun ? null : deps.dispatcher,
-        runAt,
-        concurrency: deps.concurrency,
-        onOutcome: deps.onOutcome,
-        onPlanned: deps.onPlanned,
-        onWarning: deps.onWarning,
-        reopenSent: plan.state === 'sent',
-        timing: { list: { timeZone: config.schedule.timezone ?? config.timezone, hour: listHourOf(config.schedule.cron) }, holdForListHour: options.scheduled === true },
-      });
+      const result = await deliverSection(section, { ...context, reopenSent: plan.state === 'sent' });
       outcome.counts = result.counts;
       outcome.variants = result.variants;
       outcome.renders = result.renders;
@@ -167,6 +171,26 @@ export async function runPass(deps: RunDeps, options: RunOptions): Promise<RunSu
         const openedAt = (await store.section(section.date))?.openedAt;
         await store.putSection(section.date, { status: 'failed', hash: section.hash, at, openedAt, reason: err.message });
       }
+    }
+  }
+  // Roll-ups after the sections, so a section of today is deferred for weekly readers first.
+  if (options.only === undefined && !deps.dispatcher?.stopReason) {
+    const rollups = await deliverRollups(inputs.sections, context);
+    for (const r of rollups) {
+      outcomes.push({
+        date: r.issue,
+        source: 'roll-up',
+        papers: 0,
+        before: 'pending',
+        action: 'send',
+        after: dryRun ? 'pending' : r.complete ? 'sent' : 'sending',
+        counts: r.counts,
+        variants: r.variants,
+        renders: r.renders,
+        largestHtmlBytes: 0,
+        changedAfterSend: false,
+        rollUp: true,
+      });
     }
   }
   if (runId !== null) await store.finishRun(runId, new Date().toISOString());

@@ -115,6 +115,7 @@ function sumCounts(a: DeliveryCounts | null, b: DeliveryCounts | null): Delivery
     // Counted by the planner alone, like alreadyDone.
     notDueYet: (a.notDueYet ?? 0) + (b.notDueYet ?? 0),
     paused: (a.paused ?? 0) + (b.paused ?? 0),
+    deferred: (a.deferred ?? 0) + (b.deferred ?? 0),
     reasons: [...reasons].map(([reason, count]) => ({ reason, count })).sort((x, y) => y.count - x.count || x.reason.localeCompare(y.reason)),
   };
 }

@@ -86,6 +86,7 @@ function toDelivery(row: DeliveryRow, sections: string[]): DeliveryRecord {
     messageId: row.message_id,
     reason: row.reason,
     stage: row.stage ?? null,
+    papers: row.papers ? (JSON.parse(row.papers) as string[]) : null,
     claimedBy: row.claimed_by,
     claimExpiresAt: row.claim_expires_at,
     createdAt: row.created_at,
@@ -93,7 +94,7 @@ function toDelivery(row: DeliveryRow, sections: string[]): DeliveryRecord {
   };
 }
 
-const EMPTY_COUNTS = (): Record<DeliveryStatus, number> => ({ queued: 0, claimed: 0, sent: 0, 'skipped-no-match': 0, cancelled: 0, failed: 0 });
+const EMPTY_COUNTS = (): Record<DeliveryStatus, number> => ({ queued: 0, claimed: 0, sent: 0, 'skipped-no-match': 0, cancelled: 0, failed: 0, deferred: 0 });
 
 /**
  * The one implementation of `Store`: the same Kysely queries on both engines. The engine
@@ -529,6 +530,7 @@ export class KyselyStore implements Store {
               reason: d.reason ?? null,
               stage: d.stage ?? null,
               render_group: d.renderGroup ?? null,
+              papers: d.papers ? JSON.stringify(d.papers) : null,
               created_at: d.at,
               updated_at: d.at,
             })),
@@ -601,10 +603,10 @@ export class KyselyStore implements Store {
       for (const part of chunks(outcomes, 500)) {
         const rows = part.map(
           (o) =>
-            sql`(CAST(${o.id} AS bigint), CAST(${o.status} AS text), CAST(${o.messageId ?? null} AS text), CAST(${o.reason?.slice(0, 1000) ?? null} AS text), CAST(${o.stage ?? null} AS text), CAST(${o.permanent ? 1 : 0} AS integer), CAST(${o.at} AS text))`,
+            sql`(CAST(${o.id} AS bigint), CAST(${o.status} AS text), CAST(${o.messageId ?? null} AS text), CAST(${o.reason?.slice(0, 1000) ?? null} AS text), CAST(${o.stage ?? null} AS text), CAST(${o.permanent ? 1 : 0} AS integer), CAST(${o.at} AS text), CAST(${o.papers ? JSON.stringify(o.papers) : null} AS text))`,
         );
         await sql`UPDATE deliveries SET status = v.column2, message_id = v.column3, reason = v.column4, stage = v.column5, permanent = v.column6,
-          claimed_by = NULL, claim_expires_at = NULL, updated_at = v.column7
+          claimed_by = NULL, claim_expires_at = NULL, updated_at = v.column7, papers = v.column8
           FROM (VALUES ${sql.join(rows)}) AS v WHERE deliveries.id = v.column1`.execute(trx);
       }
     });
@@ -647,7 +649,8 @@ export class KyselyStore implements Store {
         if (Number(row.permanent) === 1) stats.rejected += n;
       } else if (row.status === 'skipped-no-match') stats.skipped += n;
       else if (row.status === 'cancelled') stats.cancelled += n;
-      else stats.pending += n;
+      // A weekly reader's section: counted by the roll-up row that covers it (sent, skipped ...).
+      else if (row.status !== 'deferred') stats.pending += n;
     }
     for (const row of feedback.rows) {
       const stats = of(row.date);
@@ -747,6 +750,34 @@ export class KyselyStore implements Store {
     }
     if (filter.emailKey !== undefined) q = q.where('email_key', '=', addressKey(filter.emailKey));
     return q;
+  }
+
+  async readerDeliveries(emailKeys: readonly string[], sectionDates: readonly string[]): Promise<Map<string, DeliveryRecord[]>> {
+    const map = new Map<string, DeliveryRecord[]>();
+    if (sectionDates.length === 0) return map;
+    for (const part of chunks(emailKeys)) {
+      if (part.length === 0) continue;
+      const rows = await this.db
+        .selectFrom('deliveries')
+        .selectAll('deliveries')
+        .where('email_key', 'in', part)
+        .where((eb) => eb.exists(eb.selectFrom('delivery_sections').select('delivery_id').whereRef('delivery_sections.delivery_id', '=', 'deliveries.id').where('section_date', 'in', [...sectionDates])))
+        .orderBy('deliveries.id')
+        .execute();
+      for (const record of await this.withSections(rows)) map.set(record.emailKey, [...(map.get(record.emailKey) ?? []), record]);
+    }
+    return map;
+  }
+
+  async deferredReaders(sectionDates: readonly string[]): Promise<Set<string>> {
+    const keys = new Set<string>();
+    for (const part of chunks(sectionDates)) {
+      if (part.length === 0) continue;
+      // Daily rows are keyed by their section's date: (issue, status) is the claim index's prefix.
+      const rows = await this.db.selectFrom('deliveries').select('email_key').distinct().where('issue', 'in', part).where('status', '=', 'deferred').execute();
+      for (const r of rows) keys.add(r.email_key);
+    }
+    return keys;
   }
 
   async listDeliveries(filter: DeliveryFilter, page: { after?: number; limit?: number } = {}): Promise<DeliveryRecord[]> {

@@ -159,6 +159,14 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('deliveries_subscriber_sent').on('deliveries').columns(['subscriber_id', 'status', 'updated_at']).execute();
     },
   },
+  '008_delivery_papers': {
+    async up(db: Kysely<unknown>) {
+      // Which papers went to whom (issue 12, cadence): a sent delivery records the paper ids it
+      // carried (JSON array), so a weekly roll-up or a cadence switch never repeats one. NULL on
+      // rows written before: such a sent row counts as having carried all of its sections.
+      await db.schema.alterTable('deliveries').addColumn('papers', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -83,6 +83,8 @@ export interface DeliveriesTable {
   stage: ColumnType<string | null, string | null | undefined, string | null>;
   /** Added by 005: claims take queued rows in this order, so equal renders go out together. */
   render_group: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Added by 008: JSON array of the paper ids a sent delivery carried; null before 008 and on unsent rows. */
+  papers: ColumnType<string | null, string | null | undefined, string | null>;
   claimed_by: string | null;
   claim_expires_at: string | null;
   created_at: string;

@@ -131,6 +131,14 @@ export interface Store {
   countDeliveries(issue: string): Promise<Record<DeliveryStatus, number>>;
   /** Deliveries of `issue` without a final outcome: queued, claimed, or failed but not permanently. */
   unfinishedDeliveries(issue: string): Promise<number>;
+  /**
+   * Every delivery row of these readers (lower-cased keys) that covers one of `sectionDates`, in
+   * id order, by key: what a roll-up or a cadence switch needs to know was deferred, sent (and
+   * with which papers) or is still in flight for them.
+   */
+  readerDeliveries(emailKeys: readonly string[], sectionDates: readonly string[]): Promise<Map<string, DeliveryRecord[]>>;
+  /** Readers with a `deferred` row for one of these sections (owed a roll-up), by key. */
+  deferredReaders(sectionDates: readonly string[]): Promise<Set<string>>;
   /** Deliveries matching the filter, in id order, a page at a time. */
   listDeliveries(filter: DeliveryFilter, page?: { after?: number; limit?: number }): Promise<DeliveryRecord[]>;
   /** Puts matching deliveries (default: non-permanent failures) back in the queue; returns how many. */

@@ -100,9 +100,11 @@ export interface SectionRecord {
 /**
  * queued: to send (a sender claims it); claimed: a sender holds it until `claimExpiresAt`;
  * sent / skipped-no-match / cancelled (no longer active when its turn came): final;
+ * deferred: a section a weekly reader was not sent on its own (final for the section): it goes
+ * in their next roll-up (src/run/rollup.ts), whose row lists it among its sections;
  * failed: final when `permanent`, else re-queued by the next run.
  */
-export type DeliveryStatus = 'queued' | 'claimed' | 'sent' | 'skipped-no-match' | 'cancelled' | 'failed';
+export type DeliveryStatus = 'queued' | 'claimed' | 'sent' | 'skipped-no-match' | 'cancelled' | 'failed' | 'deferred';
 
 /**
  * What happened to the emails of one section (`Store#sectionStats`): delivery outcomes, and the
@@ -150,6 +152,8 @@ export interface DeliveryRecord {
   reason: string | null;
   /** Where a failure happened (connection, recipient, data ...), as the transport reports it. */
   stage: string | null;
+  /** Paper ids a sent delivery carried (migration 008); null when not recorded (older rows, unsent). */
+  papers: string[] | null;
   claimedBy: string | null;
   claimExpiresAt: string | null;
   createdAt: string;
@@ -162,13 +166,15 @@ export interface NewDelivery {
   sections: string[];
   emailKey: string;
   subscriberId: number | null;
-  status: 'queued' | 'sent' | 'skipped-no-match' | 'cancelled' | 'failed';
+  status: 'queued' | 'sent' | 'skipped-no-match' | 'cancelled' | 'failed' | 'deferred';
   permanent?: boolean | undefined;
   stage?: string | null | undefined;
   messageId?: string | null | undefined;
   reason?: string | null | undefined;
   /** Rows with equal groups are claimed together (a hash of what the row renders); null: none. */
   renderGroup?: string | null | undefined;
+  /** A roll-up's papers, fixed when it is planned (ids in the order it shows them). */
+  papers?: readonly string[] | undefined;
   at: string;
 }
 
@@ -191,6 +197,8 @@ export interface DeliveryOutcome {
   id: number;
   status: 'sent' | 'failed' | 'skipped-no-match' | 'cancelled';
   messageId?: string | null | undefined;
+  /** With `sent`: the paper ids the message carried (a roll-up or a switch never repeats them). */
+  papers?: readonly string[] | undefined;
   reason?: string | null | undefined;
   stage?: string | null | undefined;
   permanent?: boolean | undefined;

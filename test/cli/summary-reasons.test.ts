@@ -7,7 +7,7 @@ function section(date: string, reasons: DeliveryCounts['reasons']): SectionOutco
   const failed = reasons.reduce((n, r) => n + r.count, 0);
   return {
     date, source: 'd.md:1', papers: 3, before: 'pending', action: 'send', after: 'sent', variants: 1, renders: 1, largestHtmlBytes: 1000, changedAfterSend: false,
-    counts: { sent: 10, skippedNoMatch: 0, failed, alreadyDone: 0, notEligible: 0, pending: 0, wouldSend: 0, notDueYet: 0, paused: 0, reasons },
+    counts: { sent: 10, skippedNoMatch: 0, failed, alreadyDone: 0, notEligible: 0, pending: 0, wouldSend: 0, notDueYet: 0, paused: 0, deferred: 0, reasons },
   };
 }
 

@@ -5,7 +5,7 @@ import type { RunSummary, SectionOutcome } from '../../src/run/run.js';
 import { mergeSummaries } from '../../src/run/workers.js';
 
 function counts(extra: Partial<DeliveryCounts>): DeliveryCounts {
-  return { sent: 0, skippedNoMatch: 0, failed: 0, alreadyDone: 0, notEligible: 0, pending: 0, wouldSend: 0, notDueYet: 0, paused: 0, reasons: [], ...extra };
+  return { sent: 0, skippedNoMatch: 0, failed: 0, alreadyDone: 0, notEligible: 0, pending: 0, wouldSend: 0, notDueYet: 0, paused: 0, deferred: 0, reasons: [], ...extra };
 }
 
 function section(extra: Partial<SectionOutcome>): SectionOutcome {

@@ -248,7 +248,7 @@ describe.each(ENGINES)('Store contract on $name', (engine) => {
       await store.completeDeliveries(a.map((d, i) => ({ id: d.id, status: i < 8 ? 'sent' : 'failed', messageId: `<${d.id}@x>`, reason: i === 9 ? '550 no such user_1%' : i === 8 ? '421 try later' : null, permanent: i === 9, at })));
       expect(await store.releaseClaims('2025-11-04', 'B')).toBe(10);
       let counts = await store.countDeliveries('2025-11-04');
-      expect(counts).toEqual({ queued: 15, claimed: 0, sent: 8, 'skipped-no-match': 5, cancelled: 0, failed: 2 });
+      expect(counts).toEqual({ queued: 15, claimed: 0, sent: 8, 'skipped-no-match': 5, cancelled: 0, failed: 2, deferred: 0 });
 
       // A dead owner's claims and expired claims go back to the queue.
       const c = await store.claimDeliveries({ issue: '2025-11-04', owner: 'host:1:dead', limit: 4, now, ttlMs: 60_000 });
@@ -339,6 +339,32 @@ describe.each(ENGINES)('Store contract on $name', (engine) => {
       await store.insertDeliveries([{ issue: 'weekly:2025-W45', sections: ['2025-11-03', '2025-11-04'], emailKey: 'w@example.org', subscriberId: null, status: 'sent', at: '2025-11-09T07:00:00.000Z' }]);
       expect((await store.listDeliveries({ section: '2025-11-03' })).map((d) => d.issue)).toEqual(['weekly:2025-W45']);
       expect((await store.listDeliveries({ issue: 'weekly:2025-W45' }))[0]!.sections).toEqual(['2025-11-03', '2025-11-04']);
+    });
+
+    it('keeps the papers a delivery carried, and finds a reader\'s rows and the readers owed a roll-up by section', async () => {
+      const at = '2025-11-05T07:00:00.000Z';
+      await store.insertDeliveries([
+        { issue: '2025-11-03', sections: ['2025-11-03'], emailKey: 'd@example.org', subscriberId: null, status: 'queued', at },
+        { issue: '2025-11-04', sections: ['2025-11-04'], emailKey: 'd@example.org', subscriberId: null, status: 'deferred', at },
+        { issue: '2025-11-04', sections: ['2025-11-04'], emailKey: 'x@example.org', subscriberId: null, status: 'sent', at },
+        { issue: 'weekly:2025-11-10', sections: ['2025-11-04', '2025-11-05'], emailKey: 'd@example.org', subscriberId: null, status: 'queued', papers: ['2511.2', '2511.1'], at },
+        { issue: '2025-10-20', sections: ['2025-10-20'], emailKey: 'd@example.org', subscriberId: null, status: 'deferred', at },
+      ]);
+      const [daily] = await store.claimDeliveries({ issue: '2025-11-03', owner: 'A', limit: 1, now: new Date(at), ttlMs: 60_000 });
+      expect(daily!.papers).toBeNull();
+      await store.completeDeliveries([{ id: daily!.id, status: 'sent', messageId: '<m@x>', papers: ['2511.0'], at }]);
+      const [rollup] = await store.claimDeliveries({ issue: 'weekly:2025-11-10', owner: 'A', limit: 1, now: new Date(at), ttlMs: 60_000 });
+      expect(rollup!.papers).toEqual(['2511.2', '2511.1']); // in the planned order
+      const history = await store.readerDeliveries(['d@example.org', 'nobody@example.org'], ['2025-11-03', '2025-11-04', '2025-11-05']);
+      expect([...history.keys()]).toEqual(['d@example.org']);
+      expect(history.get('d@example.org')!.map((r) => [r.issue, r.status, r.papers])).toEqual([
+        ['2025-11-03', 'sent', ['2511.0']],
+        ['2025-11-04', 'deferred', null],
+        ['weekly:2025-11-10', 'claimed', ['2511.2', '2511.1']],
+      ]);
+      expect([...(await store.deferredReaders(['2025-11-03', '2025-11-04']))]).toEqual(['d@example.org']);
+      expect((await store.deferredReaders(['2025-11-05'])).size).toBe(0);
+      expect((await store.countDeliveries('2025-11-04')).deferred).toBe(1);
     });
 
     it('records runs for the catch-up and keeps counters and seen ids across calls', async () => {

@@ -4,7 +4,7 @@ import { openStore } from '../../store/open.js';
 import { EXIT, type GlobalOptions } from '../exit.js';
 import { loadConfigFrom } from '../shared.js';
 
-const STATUSES: readonly DeliveryStatus[] = ['queued', 'claimed', 'sent', 'skipped-no-match', 'failed'];
+const STATUSES: readonly DeliveryStatus[] = ['queued', 'claimed', 'sent', 'skipped-no-match', 'cancelled', 'failed', 'deferred'];
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 export interface DeliveriesFlags {

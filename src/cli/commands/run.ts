@@ -1,3 +1,4 @@
+import { mailIssueId } from '../../run/deliver.js';
 import { relative, resolve } from 'node:path';
 import { executeRun } from '../../run/execute.js';
 import { openAppStore } from '../../store/bootstrap.js';
@@ -49,7 +50,7 @@ function printSummary(config: Config, summary: RunSummary): void {
   const sentTo = summary.sections.filter((s) => (s.counts?.sent ?? 0) > 0).map((s) => s.date);
   if (config.transport.type === 'outbox' && sentTo.length > 0) {
     const dir = relative(process.cwd(), config.paths.outbox) || '.';
-    console.log(`Outbox: ${sentTo.map((d) => `${dir}/${d}/`).join(', ')} (.eml files open in any mail client; .html in a browser)`);
+    console.log(`Outbox: ${sentTo.map((d) => `${dir}/${mailIssueId(d)}/`).join(', ')} (.eml files open in any mail client; .html in a browser)`);
   }
 }
 

@@ -1,0 +1,162 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { simpleParser } from 'mailparser';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { linkSettings } from '../../src/cli/shared.js';
+import { executeRun } from '../../src/run/execute.js';
+import type { Subscriber } from '../../src/audience/schema.js';
+import { FAST_DELIVERY, TEST_SECRET, configureKeepingStore, makeProject, smtpTransport } from '../cli/cli-helpers.js';
+import { seedSections } from '../helpers.js';
+import { PROJECT_ENGINES } from '../store/engines.js';
+import { withProjectStore } from '../store/project-store.js';
+import { scaled } from '../timeouts.js';
+import { startSmtpSink, type SmtpSink } from './servers.js';
+
+const engines = await Promise.all(PROJECT_ENGINES.map(async (e) => ({ ...e, ok: await e.available() })));
+let sink: SmtpSink | null = null;
+let disposeEngine: (() => Promise<void>) | null = null;
+afterEach(async () => {
+  await sink?.close();
+  sink = null;
+  await disposeEngine?.();
+  disposeEngine = null;
+});
+
+/** The seed's papers by arXiv id, per section date (every seed paper links to arXiv). */
+const seed = seedSections();
+const arxivId = (link: string | null) => /arxiv\.org\/(?:abs|pdf)\/(\d{4}\.\d{4,5})/.exec(link ?? '')?.[1] ?? null;
+const papersOn = (date: string) => seed.find((s) => s.date === date)!.papers.map((p) => arxivId(p.link)!);
+const SEED_DATES = seed.map((s) => s.date);
+const ALL_PAPERS = SEED_DATES.flatMap(papersOn);
+
+interface Received {
+  to: string;
+  subject: string;
+  messageId: string;
+  papers: string[];
+  text: string;
+}
+
+/** What the sink received, each message's papers read from its text part (the arXiv links it lists, once each). */
+async function received(s: SmtpSink): Promise<Received[]> {
+  return Promise.all(
+    s.messages.map(async (m) => {
+      const mail = await simpleParser(m.raw);
+      const text = mail.text ?? '';
+      const ids = [...text.matchAll(/arxiv\.org\/(?:abs|pdf)\/(\d{4}\.\d{4,5})/g)].map((x) => x[1]!);
+      return { to: m.to[0]!, subject: mail.subject ?? '', messageId: mail.messageId ?? '', papers: [...new Set(ids)], text };
+    }),
+  );
+}
+
+/** Every paper a reader was sent, with repeats (one entry per message that carried it). */
+function papersOf(mail: readonly Received[], email: string): string[] {
+  return mail.filter((m) => m.to === email).flatMap((m) => m.papers).sort();
+}
+
+async function setPreferences(dir: string, email: string, change: Partial<Subscriber>): Promise<void> {
+  await withProjectStore(dir, (store) =>
+    store.mutateSubscriber(email, (current) => {
+      if (!current) throw new Error(`no subscriber ${email}`);
+      const { id: _id, tokenGeneration: _g, firstSeenAt: _f, ...subscriber } = current;
+      return { result: undefined, put: { subscriber: { ...subscriber, ...change }, change: { event: 'preferences-changed', by: 'test' } } };
+    }),
+  );
+}
+
+describe.each(engines)('weekly cadence on $name', (engine) => {
+  const project = async (subscribers: Record<string, unknown>[]): Promise<{ dir: string; env: NodeJS.ProcessEnv }> => {
+    const dir = await makeProject();
+    const setup = await engine.setup(dir);
+    disposeEngine = setup.dispose;
+    await writeFile(join(dir, 'subscribers.json'), JSON.stringify({ subscribers: subscribers.map((s) => ({ status: 'active', ...s })) }));
+    await configureKeepingStore(dir, { timezone: 'UTC', transport: smtpTransport(sink!.port), delivery: FAST_DELIVERY });
+    process.env.DIGEST_MAILER_SECRET = TEST_SECRET;
+    return { dir, env: { DIGEST_MAILER_SECRET: TEST_SECRET, ...setup.env } };
+  };
+
+  /** One manual `run` pass in this process at 08:00 UTC on `day` (the clock passed in). */
+  const runOn = async (dir: string, day: string) => {
+    const config = await loadConfig(join(dir, 'config.json'));
+    const at = new Date(`${day}T08:00:00Z`);
+    return executeRun(config, { dryRun: false, backfill: false }, { links: linkSettings, command: 'run', now: () => at });
+  };
+
+  /** Mon 3 Nov .. Mon 17 Nov 2025: the seed's sections (3-7, 10, 12, 13 Nov) each on its day, two Mondays of roll-ups. */
+  const DAYS = Array.from({ length: 15 }, (_, i) => new Date(Date.UTC(2025, 10, 3 + i)).toISOString().slice(0, 10));
+
+  describe.skipIf(!engine.ok)('roll-ups and switches', () => {
+    it('a weekly reader gets one roll-up per week with every matched paper once; switching daily->weekly->daily and back loses and repeats nothing', async () => {
+      sink = await startSmtpSink();
+      const { dir } = await project([
+        { email: 'daily@example.org' },
+        { email: 'weekly@example.org', cadence: 'weekly', weekday: 'monday' },
+        { email: 'video-daily@example.org', topics: ['video'] },
+        { email: 'video-weekly@example.org', topics: ['video'], cadence: 'weekly', weekday: 'monday' },
+        // daily -> weekly on Wed 5 Nov -> daily again on Fri 7 Nov
+        { email: 'd2w@example.org' },
+        // weekly -> daily on Wed 5 Nov -> weekly again on Wed 12 Nov
+        { email: 'w2d@example.org', cadence: 'weekly', weekday: 'monday' },
+      ]);
+      const switches: Record<string, [string, Partial<Subscriber>][]> = {
+        '2025-11-05': [['d2w@example.org', { cadence: 'weekly', weekday: 'monday' }], ['w2d@example.org', { cadence: 'daily' }]],
+        '2025-11-07': [['d2w@example.org', { cadence: 'daily' }]],
+        '2025-11-12': [['w2d@example.org', { cadence: 'weekly', weekday: 'monday' }]],
+      };
+      for (const day of DAYS) {
+        for (const [email, change] of switches[day] ?? []) await setPreferences(dir, email, change);
+        const summary = await runOn(dir, day);
+        expect(summary.sections.filter((s) => s.error)).toEqual([]);
+        expect(summary.sections.every((s) => (s.counts?.failed ?? 0) === 0)).toBe(true);
+      }
+      const mail = await received(sink);
+      const to = (email: string) => mail.filter((m) => m.to === email);
+
+      // Daily: one email per section, every paper once.
+      expect(to('daily@example.org')).toHaveLength(SEED_DATES.length);
+      expect(papersOf(mail, 'daily@example.org')).toEqual([...ALL_PAPERS].sort());
+
+      // Weekly: exactly two emails, the Monday roll-ups of the week before each.
+      const weekly = to('weekly@example.org');
+      expect(weekly).toHaveLength(2);
+      const [first, second] = [...weekly].sort((a, b) => (a.messageId < b.messageId ? -1 : 1));
+      expect(first!.messageId).toMatch(/^<digest-weekly-2025-11-10\./);
+      expect(second!.messageId).toMatch(/^<digest-weekly-2025-11-17\./);
+      expect([...first!.papers].sort()).toEqual(['2025-11-03', '2025-11-04', '2025-11-05', '2025-11-06', '2025-11-07'].flatMap(papersOn).sort());
+      expect([...second!.papers].sort()).toEqual(['2025-11-10', '2025-11-12', '2025-11-13'].flatMap(papersOn).sort());
+      // Headlines grouped by day, in date order, under the daily email's subject rule (at most 70 characters).
+      expect(first!.text).toMatch(/Monday, 3 November 2025\n1\. [\s\S]*Tuesday, 4 November 2025\n\d+\. [\s\S]*Friday, 7 November 2025\n\d+\. /);
+      for (const m of weekly) expect(m.subject.length).toBeLessThanOrEqual(70);
+
+      // A topic reader: the same papers weekly as daily, each once, in fewer emails.
+      const videoDaily = papersOf(mail, 'video-daily@example.org');
+      expect(videoDaily.length).toBeGreaterThan(0);
+      expect(papersOf(mail, 'video-weekly@example.org')).toEqual(videoDaily);
+      expect(new Set(videoDaily).size).toBe(videoDaily.length);
+      expect(to('video-weekly@example.org').length).toBeLessThanOrEqual(2);
+
+      // The switchers: every paper exactly once, nothing lost, nothing twice.
+      expect(papersOf(mail, 'd2w@example.org')).toEqual([...ALL_PAPERS].sort());
+      expect(papersOf(mail, 'w2d@example.org')).toEqual([...ALL_PAPERS].sort());
+      // d2w: daily 3, 4 Nov; 5, 6 Nov deferred and caught up on 7 Nov beside that day's email; then daily.
+      expect(to('d2w@example.org').map((m) => /^<digest-([a-z-]*\d{4}-\d{2}-\d{2})\./.exec(m.messageId)![1]).sort()).toEqual(
+        ['2025-11-03', '2025-11-04', '2025-11-07', '2025-11-10', '2025-11-12', '2025-11-13', 'catchup-2025-11-07'].sort(),
+      );
+      // w2d: 3, 4 Nov caught up on 5 Nov; daily 5-10 Nov; weekly again from 12 Nov: 12, 13 Nov in the 17 Nov roll-up.
+      expect(to('w2d@example.org').map((m) => /^<digest-([a-z-]*\d{4}-\d{2}-\d{2})\./.exec(m.messageId)![1]).sort()).toEqual(
+        ['2025-11-05', '2025-11-06', '2025-11-07', '2025-11-10', 'catchup-2025-11-05', 'weekly-2025-11-17'].sort(),
+      );
+
+      // The store: one row per reader per roll-up key, with the papers it carried.
+      await withProjectStore(dir, async (store) => {
+        const rows = await store.listDeliveries({ issue: 'weekly:2025-11-10' });
+        expect(rows.map((r) => r.emailKey).sort()).toEqual(['video-weekly@example.org', 'weekly@example.org']);
+        const row = rows.find((r) => r.emailKey === 'weekly@example.org')!;
+        expect(row.status).toBe('sent');
+        expect(row.sections).toEqual(['2025-11-03', '2025-11-04', '2025-11-05', '2025-11-06', '2025-11-07']);
+        expect([...row.papers!].sort()).toEqual([...first!.papers].sort());
+      });
+    }, scaled(300_000));
+  });
+});
