@@ -177,6 +177,24 @@ describe('Amazon SES feedback over SNS', () => {
     expect(await entry(dir, 'ana.lopez@example.org')).toMatchObject({ status: 'suppressed' });
   });
 
+  it('counts the bounces and complaints the webhook records for the section that was sent (digest-mailer stats)', async () => {
+    const dir = await feedbackProject();
+    const run = await cli(dir, ['run', '--section', '2025-11-12'], env);
+    expect(run.code, run.stderr).toBe(0);
+    const sent = sink!.messages.length;
+    expect(sent).toBeGreaterThan(3);
+    expect((await post(bounce('ana.lopez@example.org', 'Permanent'))).status).toBe(200);
+    expect((await post(bounce('reader@example.com', 'Transient'))).status).toBe(200);
+    expect((await post(complaint('jonas.weber@example.com'))).status).toBe(200);
+    // About an address that was never sent this section (or anything): counted nowhere.
+    expect((await post(complaint('tom.becker@example.org'))).status).toBe(200);
+    const stats = await cli(dir, ['stats', '--json'], env);
+    expect(stats.code, stats.stderr).toBe(0);
+    expect(JSON.parse(stats.stdout).sections).toEqual([
+      { date: '2025-11-12', sent, failed: 0, rejected: 0, skipped: 9 - sent, cancelled: 0, pending: 0, bounces: { permanent: 1, transient: 1 }, complaints: 1 },
+    ]);
+  });
+
   it('applies a replayed message once, even across a restart, and ignores messages older than an hour', async () => {
     const dir = await feedbackProject();
     const transient = bounce('reader@example.com', 'Transient');
