@@ -73,13 +73,13 @@ function table(header: readonly string[], rows: readonly (readonly (string | num
   );
 }
 
-export const SECTION_COLUMNS = ['section', 'sent', 'failed', 'rejected', 'skipped', 'pending', 'bounced', 'soft', 'complaints', 'bounce%', 'complaint%'] as const;
+export const SECTION_COLUMNS = ['section', 'sent', 'failed', 'rejected', 'skipped', 'deferred', 'pending', 'bounced', 'soft', 'complaints', 'bounce%', 'complaint%'] as const;
 
 export function formatSectionStats(sections: readonly SectionDeliveryStats[]): string[] {
   if (sections.length === 0) return ['No deliveries recorded yet.'];
   return table(
     SECTION_COLUMNS,
-    sections.map((s) => [s.date, s.sent, s.failed, s.rejected, s.skipped, s.pending, hardBounces(s), s.bounces.transient, s.complaints, percent(bounceRate(s)), percent(complaintRate(s))]),
+    sections.map((s) => [s.date, s.sent, s.failed, s.rejected, s.skipped, s.deferred, s.pending, hardBounces(s), s.bounces.transient, s.complaints, percent(bounceRate(s)), percent(complaintRate(s))]),
   );
 }
 

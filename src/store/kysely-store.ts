@@ -637,7 +637,7 @@ export class KyselyStore implements Store {
     const byDate = new Map<string, SectionDeliveryStats>();
     const of = (date: string) => {
       let stats = byDate.get(date);
-      if (!stats) byDate.set(date, (stats = { date, sent: 0, failed: 0, rejected: 0, skipped: 0, cancelled: 0, pending: 0, bounces: { permanent: 0, transient: 0 }, complaints: 0 }));
+      if (!stats) byDate.set(date, (stats = { date, sent: 0, failed: 0, rejected: 0, skipped: 0, cancelled: 0, deferred: 0, pending: 0, bounces: { permanent: 0, transient: 0 }, complaints: 0 }));
       return stats;
     };
     for (const row of outcomes.rows) {
@@ -649,6 +649,7 @@ export class KyselyStore implements Store {
         if (Number(row.permanent) === 1) stats.rejected += n;
       } else if (row.status === 'skipped-no-match') stats.skipped += n;
       else if (row.status === 'cancelled') stats.cancelled += n;
+      else if (row.status === 'deferred') stats.deferred += n;
       // A weekly reader's section: counted by the roll-up row that covers it (sent, skipped ...).
       else if (row.status !== 'deferred') stats.pending += n;
     }

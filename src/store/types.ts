@@ -119,6 +119,8 @@ export interface SectionDeliveryStats {
   rejected: number;
   skipped: number;
   cancelled: number;
+  /** Weekly readers' rows: the section goes to them in a roll-up (counted under `sent` again once that is sent). */
+  deferred: number;
   /** Queued or claimed: not handled yet. */
   pending: number;
   /** Reported after the send: permanent (the address is suppressed) and transient bounces. */

@@ -33,7 +33,7 @@ describe('digest-mailer stats', () => {
     const text = await cli(dir, ['stats', '--by', 'week']);
     expect(text.code, text.stderr).toBe(0);
     const row = text.stdout.split('\n').find((l) => l.startsWith(DATE))!;
-    expect(row.split(/\s+/)).toEqual([DATE, String(sent.sent), '0', '0', String(sent['skipped-no-match']), '0', '1', '0', '1', `${((1 / sent.sent) * 100).toFixed(2)}%`, `${((1 / sent.sent) * 100).toFixed(2)}%`]);
+    expect(row.split(/\s+/)).toEqual([DATE, String(sent.sent), '0', '0', String(sent['skipped-no-match']), '0', '0', '1', '0', '1', `${((1 / sent.sent) * 100).toFixed(2)}%`, `${((1 / sent.sent) * 100).toFixed(2)}%`]);
     expect(text.stdout).toMatch(/Subscriber growth per week/);
     expect(text.stdout).toMatch(/^week of\s+new\s+imported\s+confirmed\s+unsubscribed$/m);
   });

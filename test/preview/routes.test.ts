@@ -214,7 +214,7 @@ describe('preview routes over HTTP', () => {
       await store.appendConsentEvents(ana.email, [{ event: 'complained', at: '2025-11-05T09:00:00.000Z', by: 'ses-webhook' }]);
     });
     const html = await (await get(`/section/${date}?subscriber=priya.raman@example.org`)).text();
-    expect(html).toContain('<strong>3</strong> sent, 1 failed (1 rejected), 0 skipped, 0 pending');
+    expect(html).toContain('<strong>3</strong> sent, 1 failed (1 rejected), 0 skipped, 0 for weekly roll-ups, 0 pending');
     expect(html).toContain('<strong>1</strong> bounced (25.00%), 0 soft bounces');
     expect(html).toContain('<strong>1</strong> complaints (33.33%)');
     const index = await (await get('/')).text();

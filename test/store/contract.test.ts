@@ -282,7 +282,7 @@ describe.each(ENGINES)('Store contract on $name', (engine) => {
       await addReaders(store, 6);
       const ids = new Map((await store.subscriberPage({ limit: 10 })).subscribers.map((s) => [s.email, s.id]));
       const r = (i: number) => `r0000${i}@example.org`;
-      const row = (i: number, issue: string, sections: string[], status: 'sent' | 'failed' | 'skipped-no-match' | 'queued', at: string, permanent = false) =>
+      const row = (i: number, issue: string, sections: string[], status: 'sent' | 'failed' | 'skipped-no-match' | 'queued' | 'deferred', at: string, permanent = false) =>
         ({ issue, sections, emailKey: r(i), subscriberId: ids.get(r(i))!, status, permanent, at });
       const T1 = '2025-11-04T07:00:00.000Z';
       const T2 = '2025-11-05T07:00:00.000Z';
@@ -294,6 +294,7 @@ describe.each(ENGINES)('Store contract on $name', (engine) => {
         row(4, '2025-11-04', ['2025-11-04'], 'queued', T1),
         row(0, '2025-11-05', ['2025-11-05'], 'sent', T2),
         row(1, '2025-11-05', ['2025-11-05'], 'failed', T2),
+        row(5, '2025-11-03', ['2025-11-03'], 'deferred', '2025-11-03T07:00:00.000Z'),
         row(5, 'weekly:2025-11-09', ['2025-11-03', '2025-11-04'], 'sent', '2025-11-09T07:00:00.000Z'),
       ]);
       const ses = (event: 'suppressed' | 'bounced-transient' | 'complained', at: string) => ({ event, at, by: 'ses-webhook' });
@@ -313,9 +314,9 @@ describe.each(ENGINES)('Store contract on $name', (engine) => {
       await store.appendConsentEvents(r(4), [ses('bounced-transient', '2025-11-01T08:00:00.000Z')]); // before any email: nowhere
       await store.appendConsentEvents(r(5), [ses('complained', '2025-11-10T08:00:00.000Z')]); // -> both sections of the roll-up
 
-      const zero = { sent: 0, failed: 0, rejected: 0, skipped: 0, cancelled: 0, pending: 0, bounces: { permanent: 0, transient: 0 }, complaints: 0 };
+      const zero = { sent: 0, failed: 0, rejected: 0, skipped: 0, cancelled: 0, deferred: 0, pending: 0, bounces: { permanent: 0, transient: 0 }, complaints: 0 };
       expect(await store.sectionStats()).toEqual([
-        { ...zero, date: '2025-11-03', sent: 1, complaints: 1 },
+        { ...zero, date: '2025-11-03', sent: 1, deferred: 1, complaints: 1 },
         { ...zero, date: '2025-11-04', sent: 3, failed: 1, rejected: 1, skipped: 1, pending: 1, bounces: { permanent: 1, transient: 1 }, complaints: 1 },
         { ...zero, date: '2025-11-05', sent: 1, failed: 1, complaints: 1 },
       ]);

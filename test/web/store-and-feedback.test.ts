@@ -191,7 +191,7 @@ describe('Amazon SES feedback over SNS', () => {
     const stats = await cli(dir, ['stats', '--json'], env);
     expect(stats.code, stats.stderr).toBe(0);
     expect(JSON.parse(stats.stdout).sections).toEqual([
-      { date: '2025-11-12', sent, failed: 0, rejected: 0, skipped: 9 - sent, cancelled: 0, pending: 0, bounces: { permanent: 1, transient: 1 }, complaints: 1 },
+      { date: '2025-11-12', sent, failed: 0, rejected: 0, skipped: 9 - sent, cancelled: 0, deferred: 0, pending: 0, bounces: { permanent: 1, transient: 1 }, complaints: 1 },
     ]);
   });
 
