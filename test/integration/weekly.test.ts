@@ -6,8 +6,10 @@ import { loadConfig } from '../../src/config/load.js';
 import { linkSettings } from '../../src/cli/shared.js';
 import { executeRun } from '../../src/run/execute.js';
 import type { Subscriber } from '../../src/audience/schema.js';
-import { FAST_DELIVERY, TEST_SECRET, configureKeepingStore, makeProject, smtpTransport } from '../cli/cli-helpers.js';
+import { EXTRA_SECTION, FAST_DELIVERY, TEST_SECRET, cli, configureKeepingStore, makeProject, smtpTransport, spawnCli, waitFor } from '../cli/cli-helpers.js';
+import { weekdayNames } from '../../src/cadence/time.js';
 import { seedSections } from '../helpers.js';
+import { addDays } from '../../src/cadence/time.js';
 import { PROJECT_ENGINES } from '../store/engines.js';
 import { withProjectStore } from '../store/project-store.js';
 import { scaled } from '../timeouts.js';
@@ -156,6 +158,48 @@ describe.each(engines)('weekly cadence on $name', (engine) => {
         expect(row.status).toBe('sent');
         expect(row.sections).toEqual(['2025-11-03', '2025-11-04', '2025-11-05', '2025-11-06', '2025-11-07']);
         expect([...row.papers!].sort()).toEqual([...first!.papers].sort());
+      });
+    }, scaled(300_000));
+  });
+
+  describe.skipIf(!engine.ok)('crash safety of a roll-up', () => {
+    it('a run killed with SIGKILL during a weekly send is finished by the next run: everyone once, duplicates within the in-flight window, same Message-ID', async () => {
+      sink = await startSmtpSink();
+      // The real clock: a section dated yesterday, weekly readers whose weekday is today, so the
+      // first run defers the section for them and then sends today's roll-up of it.
+      const today = new Date().toISOString().slice(0, 10);
+      const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+      const weekday = weekdayNames[(new Date(`${today}T12:00:00Z`).getUTCDay() + 6) % 7]!;
+      const readers = Array.from({ length: 1000 }, (_, i) => `weekly${i}@example.org`);
+      const { dir, env } = await project(readers.map((email) => ({ email, cadence: 'weekly', weekday })));
+      await writeFile(join(dir, 'digests/2025-11.md'), EXTRA_SECTION(yesterday, addDays(yesterday, -1)));
+      const concurrency = 8;
+      await configureKeepingStore(dir, { timezone: 'UTC', transport: smtpTransport(sink.port, { maxConnections: 4 }), delivery: { ...FAST_DELIVERY, ratePerSecond: 1000, concurrency } });
+
+      const first = spawnCli(dir, ['run'], env);
+      await waitFor(() => sink!.messages.length >= 200, 90_000, '200 roll-ups at the sink');
+      first.child.kill('SIGKILL');
+      expect((await first.exited).signal).toBe('SIGKILL');
+      expect(sink.messages.length).toBeLessThan(readers.length);
+
+      const second = await cli(dir, ['run'], env);
+      expect(second.code, second.stderr).toBe(0);
+      expect(second.stdout).toMatch(new RegExp(`weekly:${today} +pending -> sent +roll-up`));
+
+      const mail = await received(sink);
+      const counts = new Map<string, number>();
+      for (const m of mail) counts.set(m.to, (counts.get(m.to) ?? 0) + 1);
+      for (const email of readers) expect(counts.get(email), email).toBeGreaterThanOrEqual(1);
+      expect(mail.length - readers.length).toBeLessThanOrEqual(concurrency);
+      // Every message is the roll-up (no per-section email), its Message-ID derived from the issue key.
+      for (const m of mail) expect(m.messageId).toMatch(new RegExp(`^<digest-weekly-${today}\\.[0-9a-f]{24}@`));
+      for (const [email, n] of counts) {
+        if (n < 2) continue;
+        expect(new Set(mail.filter((m) => m.to === email).map((m) => m.messageId)).size, `${email} got ${n} copies`).toBe(1);
+      }
+      await withProjectStore(dir, async (store) => {
+        expect(await store.countDeliveries(`weekly:${today}`)).toMatchObject({ sent: readers.length, queued: 0, claimed: 0 });
+        expect(await store.countDeliveries(yesterday)).toMatchObject({ deferred: readers.length, sent: 0 });
       });
     }, scaled(300_000));
   });
