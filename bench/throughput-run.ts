@@ -31,7 +31,9 @@ const tsx = { execArgv: ['--import', 'tsx'] };
 
 function child<T>(script: string, args: string[], execArgv: string[] = []): Promise<T> {
   return new Promise((resolve, reject) => {
-    const proc = fork(join(root, script), args, { execArgv: [...execArgv, '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // The pass (a .js file) runs as the command does, without tsx; the other helpers are TypeScript.
+    const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+    const proc = fork(join(root, script), args, { execArgv: [...execArgv, ...loader], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let result: T | undefined;
     proc.once('message', (m: T) => (result = m));
     proc.once('exit', (code) => (code === 0 && result !== undefined ? resolve(result) : reject(new Error(`${script} exited with ${code}`))));
@@ -113,7 +115,8 @@ const load0 = loadavg()[0]!;
 const before = await child<Limit>('bench/limit-send.ts', [String(port), String(LIMIT_MESSAGES), prebuiltFile]);
 const sinkBefore = await received();
 const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-const pass = await child<Pass>('bench/pass.ts', [join(dir, 'config.json')], profile);
+const flags = process.env.BENCH_PASS_FLAGS ? process.env.BENCH_PASS_FLAGS.split(' ') : [];
+const pass = await child<Pass>('bench/pass.js', [join(dir, 'config.json')], [...flags, ...profile]);
 const got = (await received()) - sinkBefore;
 const after = await child<Limit>('bench/limit-send.ts', [String(port), String(LIMIT_MESSAGES), prebuiltFile]);
 const load1 = loadavg()[0]!;
