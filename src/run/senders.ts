@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import pMap from 'p-map';
 import type { Store } from '../store/store.js';
 import type { ClaimedDelivery } from '../store/types.js';
 
@@ -41,36 +40,56 @@ export interface SenderLoop extends SenderSettings {
  * that died expires (or, on this host, is recognised as dead at once) and is taken over here,
  * so nobody is missed; only what the dead sender had in flight can go out twice, with the
  * same Message-ID. Returns how many recipients this sender left pending (it stopped early).
+ * Sends run `concurrency` at a time across batches: the next batch is claimed once the last of
+ * the current one has started, so the slowest sends of a batch do not hold up the next.
  */
 export async function runSender(loop: SenderLoop): Promise<{ pending: number }> {
   const now = loop.now ?? (() => new Date());
   let pending = 0;
+  // Sends under way; the next batch is claimed as soon as the last of this one has started, so
+  // the queue never drains to nothing between batches (a batch's slowest send held up the next).
+  const inFlight = new Set<Promise<void>>();
+  let failure: { error: unknown } | null = null;
+  const start = (delivery: ClaimedDelivery) => {
+    const sending: Promise<void> = loop.send(delivery).then(
+      (done) => {
+        if (!done) pending++;
+      },
+      (error: unknown) => {
+        failure ??= { error };
+      },
+    ).finally(() => inFlight.delete(sending));
+    inFlight.add(sending);
+  };
+  const drain = () => Promise.all(inFlight);
+  // Every claim this sender holds (sending or waiting its turn) keeps its lease.
+  const renewal = setInterval(() => {
+    loop.store.renewClaims(loop.issue, loop.owner, now(), loop.leaseMs).catch((err: unknown) => loop.onRenewError?.(err));
+  }, Math.max(50, Math.floor(loop.leaseMs / 3)));
   try {
-    while (!loop.stopped()) {
+    while (!loop.stopped() && !failure) {
       const batch = await loop.store.claimDeliveries({ issue: loop.issue, owner: loop.owner, limit: loop.batchSize, now: now(), ttlMs: loop.leaseMs });
       if (batch.length === 0) {
+        // Nothing left to claim: once this sender's own sends are done, it waits while others
+        // still work on the section (their claims, or the planner still queueing).
+        await drain();
+        if (failure) break;
         if (await othersStillWorking(loop, now, pending)) {
           await sleep(loop.pollMs);
           continue;
         }
         break;
       }
-      const renewal = setInterval(() => {
-        loop.store.renewClaims(loop.issue, loop.owner, now(), loop.leaseMs).catch((err: unknown) => loop.onRenewError?.(err));
-      }, Math.max(50, Math.floor(loop.leaseMs / 3)));
-      try {
-        await pMap(
-          batch,
-          async (delivery) => {
-            if (!(await loop.send(delivery))) pending++;
-          },
-          { concurrency: loop.concurrency },
-        );
-      } finally {
-        clearInterval(renewal);
+      for (const delivery of batch) {
+        while (inFlight.size >= loop.concurrency) await Promise.race(inFlight);
+        if (failure) break;
+        start(delivery);
       }
     }
+    await drain();
+    if (failure) throw (failure as { error: unknown }).error;
   } finally {
+    clearInterval(renewal);
     // What this sender claimed but did not finish (a stop) goes back to the queue at once.
     await loop.store.releaseClaims(loop.issue, loop.owner);
   }

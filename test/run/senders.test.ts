@@ -109,6 +109,34 @@ describe.each(ENGINES)('senders on $name', (engine) => {
       expect(sent.size).toBe(10);
     });
 
+    it('starts the next batch while the slowest send of the last one is still under way', async () => {
+      await queue(fresh.store, 8);
+      const events: string[] = [];
+      let first = true;
+      await runSender(
+        sender('A', new Map(), {
+          batchSize: 4,
+          concurrency: 2,
+          send: async (d) => {
+            // The first send of the first batch is slow; the other three finish at once.
+            const slow = first;
+            first = false;
+            events.push(`start ${d.emailKey}`);
+            await new Promise((r) => setTimeout(r, slow ? 600 : 1));
+            await fresh.store.completeDeliveries([{ id: d.id, status: 'sent', at: new Date().toISOString() }]);
+            events.push(`end ${d.emailKey}`);
+            return true;
+          },
+        }),
+      );
+      const slowEnd = events.indexOf(`end ${events[0]!.slice(6)}`);
+      // Batch-by-batch sending would start nothing of the second batch (r4..r7) before it ended.
+      const secondBatchStarts = events.slice(0, slowEnd).filter((e) => /^start r[4-7]@/.test(e));
+      expect(secondBatchStarts.length).toBeGreaterThan(0);
+      expect(events.filter((e) => e.startsWith('end')).length).toBe(8);
+      expect(await fresh.store.countDeliveries(ISSUE)).toMatchObject({ queued: 0, claimed: 0, sent: 8 });
+    });
+
     it('stops when told, leaves the rest queued and holds no claims', async () => {
       await queue(fresh.store, 40);
       const sent = new Map<string, string[]>();
