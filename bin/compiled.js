@@ -65,7 +65,9 @@ export async function compiledSources() {
       format: 'esm',
       platform: 'node',
       target: 'node20',
+      // Maps for stack traces; the TypeScript text itself is on disk, not kept in every process.
       sourcemap: true,
+      sourcesContent: false,
       tsconfig: join(ROOT, 'tsconfig.json'),
       logLevel: 'error',
     });

@@ -51,6 +51,15 @@ const encodedLines = new Map<string, string>();
 let encodedChars = 0;
 const ENCODED_CHARS_KEPT = 2 * 1024 * 1024;
 
+/**
+ * A copy of `text` that holds only its own characters. A line cut from a body is a view into the
+ * whole body in V8 (a sliced string), so keeping the line as a key kept the body alive: at 10,000
+ * recipients about 1,000 bodies (16 MB) were held through 2 M characters of keys.
+ */
+function detached(text: string): string {
+  return Buffer.from(text, 'utf16le').toString('utf16le');
+}
+
 function qpLine(line: string): string {
   let encoded = encodedLines.get(line);
   if (encoded === undefined) {
@@ -60,7 +69,7 @@ function qpLine(line: string): string {
       encodedLines.clear();
       encodedChars = line.length + encoded.length;
     }
-    encodedLines.set(line, encoded);
+    encodedLines.set(detached(line), encoded);
   }
   return encoded;
 }

@@ -47,17 +47,6 @@ export async function loadInputs(config: Config, audience?: Store): Promise<Inpu
   };
 }
 
-/** The inputs with every stored subscriber, through a store opened for the call (render, send-test). */
-export async function loadInputsWithAudience(config: Config): Promise<Inputs> {
-  const { openAppStore } = await import('../store/bootstrap.js');
-  const store = await openAppStore(config);
-  try {
-    return await loadInputs(config, store);
-  } finally {
-    await store.close();
-  }
-}
-
 export function renderSettings(config: Config, taxonomy: Taxonomy): RenderSettings {
   return {
     list: { name: config.list.name, postalAddress: config.list.postalAddress },

@@ -5,7 +5,9 @@ import type { Section } from '../digest/types.js';
 import { UserError } from '../errors.js';
 import { renderEmail, type RenderedEmail } from '../render/render.js';
 import { classifyPaper } from '../topics/classify.js';
-import { loadInputs, loadInputsWithAudience, renderSettings, type Inputs } from './context.js';
+import { topicProblem } from '../audience/load.js';
+import type { StoredSubscriber } from '../store/types.js';
+import { loadInputs, renderSettings, type Inputs } from './context.js';
 
 export interface Audience {
   section?: string | undefined;
@@ -16,6 +18,16 @@ export interface Audience {
 /** A stand-in subscriber for an ad-hoc topic set (render, send-test, preview). */
 export function adHocSubscriber(topics: string[]): Subscriber {
   return { email: 'preview@example.org', name: 'Preview', status: 'active', topics, excludeTopics: [], authors: [], keywords: [] };
+}
+
+async function storedSubscriber(config: Config, email: string): Promise<StoredSubscriber | undefined> {
+  const { openAppStore } = await import('../store/bootstrap.js');
+  const store = await openAppStore(config);
+  try {
+    return await store.getSubscriber(email);
+  } finally {
+    await store.close();
+  }
 }
 
 /**
@@ -30,7 +42,7 @@ export async function prepareEmail(
   if (flags.subscriber !== undefined && flags.topics !== undefined) {
     throw new UserError('give only one of --subscriber EMAIL or --topics a,b');
   }
-  const inputs = loaded ?? (flags.subscriber !== undefined ? await loadInputsWithAudience(config) : await loadInputs(config));
+  const inputs = loaded ?? (await loadInputs(config));
   const section = flags.section
     ? inputs.sections.find((s) => s.date === flags.section)
     : inputs.sections.filter((s) => s.papers.length > 0).at(-1);
@@ -38,8 +50,11 @@ export async function prepareEmail(
 
   let subscriber: Subscriber;
   if (flags.subscriber !== undefined) {
-    const found = inputs.subscribers.find((s) => addressKey(s.email) === addressKey(flags.subscriber!));
+    // One row from the store, not the whole list (a list of 100,000 is 100,000 objects in memory).
+    const found = loaded ? loaded.subscribers.find((s) => addressKey(s.email) === addressKey(flags.subscriber!)) : await storedSubscriber(config, flags.subscriber);
     if (!found) throw new UserError(`no subscriber ${flags.subscriber} in the store`, 'List them with "digest-mailer subscribers list".');
+    const problem = topicProblem(found, new Set(inputs.taxonomy.topics.map((t) => t.id)));
+    if (problem) throw new UserError(`subscriber ${found.email}: ${problem.message}`, problem.hint);
     subscriber = found;
   } else {
     const topics = (flags.topics ?? '').split(',').map((t) => t.trim()).filter(Boolean);
