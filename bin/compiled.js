@@ -6,7 +6,7 @@
 // of their own and cost every process about 50 MB of resident memory (a send, the web app, the
 // scheduler) and the transpiling of each module on load.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -50,7 +50,6 @@ export async function compiledSources() {
   const hash = hashOf(files);
   if (current(hash)) return COMPILED;
   const { default: lockfile } = await import('proper-lockfile');
-  mkdirSync(ROOT, { recursive: true });
   const release = await lockfile.lock(ROOT, { lockfilePath: `${COMPILED}.lock`, realpath: false, stale: 30_000, retries: { retries: 300, minTimeout: 20, maxTimeout: 200 } });
   try {
     if (current(hash)) return COMPILED;
