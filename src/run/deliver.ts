@@ -338,7 +338,7 @@ export function timingOf(subscriber: Subscriber, date: string, ctx: Pick<Deliver
 
 /** A delivery no later run should attempt again. */
 export function isFinal(record: Pick<DeliveryRecord, 'status' | 'permanent'> | undefined): boolean {
-  return record !== undefined && (record.status === 'sent' || record.status === 'skipped-no-match' || record.status === 'cancelled' || (record.status === 'failed' && record.permanent));
+  return record !== undefined && (record.status === 'sent' || record.status === 'skipped-no-match' || record.status === 'cancelled' || record.status === 'deferred' || (record.status === 'failed' && record.permanent));
 }
 
 /**

@@ -136,33 +136,36 @@ export function papersTaken(history: readonly HistoryRow[], papersOf: (date: str
 }
 
 /**
- * The roll-up due for a reader at `now`, or null; pure. A weekly reader's issue is the latest
- * one due (src/cadence dueIssue: their weekday, at their hour or the list's, in their zone, not
- * while paused) and rolls up the sections deferred for them dated in the seven days before it,
- * reaching back `maxCarryDays` more for any a missed roll-up left. A reader who reads daily now
- * but has deferred sections in no roll-up (they switched from weekly mid-week) gets those in one
- * catch-up roll-up, `catchup:DAY`, on the first pass at or after their hour; later sections
- * reach them daily. Nothing dated before `pausedUntil` is rolled up. Planned once per key: a
- * reader with a row for the key already is left to the send step.
+ * The roll-up a reader would be sent at `now` if anything is owed to them, or null; pure. A
+ * weekly reader's issue is the latest one due (src/cadence dueIssue: their weekday, at their
+ * hour or the list's, in their zone, not while paused); it rolls up sections dated in the seven
+ * days before it, reaching back `maxCarryDays` more for any a missed roll-up left. A reader who
+ * reads daily now gets a catch-up, `catchup:DAY` (their local day), on the first pass at or after
+ * their hour, of anything deferred in the two weeks before.
  */
-export function planRollup(reader: ReaderTiming, list: ListTiming, now: Date, history: readonly HistoryRow[]): RollupIssue | null {
-  const owed = owedSections(history).filter((date) => reader.pausedUntil === undefined || date >= reader.pausedUntil);
-  if (owed.length === 0) return null;
-  const planned = (key: string) => history.some((r) => r.issue === key);
+export function rollupDue(reader: ReaderTiming, list: ListTiming, now: Date): { key: string; dueAt: Date; from: string; to: string } | null {
   if (reader.cadence === 'weekly') {
     const issue = dueIssue(now, reader, list);
-    if (!issue || planned(issue.key)) return null;
-    const from = addDays(issue.covers.from, -maxCarryDays);
-    const sections = owed.filter((date) => date >= from && date <= issue.covers.to);
-    return sections.length > 0 ? { key: issue.key, dueAt: issue.dueAt, sections } : null;
+    return issue ? { key: issue.key, dueAt: issue.dueAt, from: addDays(issue.covers.from, -maxCarryDays), to: issue.covers.to } : null;
   }
   const zone = readerZone(reader, list);
   const today = localDay(now, zone);
   if (reader.pausedUntil !== undefined && today < reader.pausedUntil) return null;
   const dueAt = hourStart(today, readerHour(reader, list), zone);
-  const key = `catchup:${today}`;
-  if (dueAt.getTime() > now.getTime() || planned(key)) return null;
-  const from = addDays(today, -(7 + maxCarryDays));
-  const sections = owed.filter((date) => date >= from && date <= today);
-  return sections.length > 0 ? { key, dueAt, sections } : null;
+  if (dueAt.getTime() > now.getTime()) return null;
+  return { key: `catchup:${today}`, dueAt, from: addDays(today, -(7 + maxCarryDays)), to: today };
+}
+
+/**
+ * The roll-up due for a reader at `now` and not planned yet, or null; pure (see rollupDue for
+ * when). It covers the sections deferred for the reader (they read weekly when each was sent)
+ * that no roll-up row covers yet, in its window, none dated before `pausedUntil`; later
+ * sections reach a daily reader daily. Planned once per key: a reader with a row for the key
+ * already is left to the send step.
+ */
+export function planRollup(reader: ReaderTiming, list: ListTiming, now: Date, history: readonly HistoryRow[]): RollupIssue | null {
+  const due = rollupDue(reader, list, now);
+  if (!due || history.some((r) => r.issue === due.key)) return null;
+  const sections = owedSections(history).filter((date) => date >= due.from && date <= due.to && (reader.pausedUntil === undefined || date >= reader.pausedUntil));
+  return sections.length > 0 ? { key: due.key, dueAt: due.dueAt, sections } : null;
 }

@@ -7,13 +7,14 @@ import { addDays, localDay } from '../cadence/time.js';
 import type { Paper, Section } from '../digest/types.js';
 import { topicProblem } from '../audience/load.js';
 import { readerCopy, variantKey } from '../render/render.js';
-import type { ClaimedDelivery, DeliveryRecord, NewDelivery } from '../store/types.js';
+import type { ClaimedDelivery, DeliveryRecord, NewDelivery, StoredSubscriber } from '../store/types.js';
 import { HeaderWriter } from '../mail/splice.js';
 import { classifyPaper, type ClassifiedPaper } from '../topics/classify.js';
 import {
   OutcomeWriter,
   PLAN_PAGE_SIZE,
   VariantCache,
+  isFinal,
   preparedCopy,
   renderGroup,
   sendIssue,
@@ -23,7 +24,7 @@ import {
   type SendStep,
 } from './deliver.js';
 import { isDeadLocalOwner } from './owner.js';
-import { isRollupIssue, papersTaken, planRollup, type HistoryRow } from './plan.js';
+import { isRollupIssue, papersTaken, planRollup, rollupDue, type HistoryRow } from './plan.js';
 
 /** What a pass did for one roll-up issue key (every reader whose issue has that key). */
 export interface RollupOutcome {
@@ -148,16 +149,32 @@ export async function deliverRollups(sections: readonly Section[], ctx: Delivery
   // --- plan -----------------------------------------------------------------------------
   for await (const page of store.streamSubscribers({ status: 'active', limit: PLAN_PAGE_SIZE })) {
     for (const problem of page.problems) ctx.report?.(problem);
-    const owed = page.subscribers.filter((s) => owedBy.has(addressKey(s.email)) && !topicProblem(s, ctx.topicIds));
+    // Readers owed something whose roll-up is due now; those with a row for its key already
+    // (most passes of the week) cost one indexed lookup per key, not their history.
+    const byKey = new Map<string, { subscriber: StoredSubscriber; reader: ReaderTiming; list: ListTiming }[]>();
+    for (const subscriber of page.subscribers) {
+      if (!owedBy.has(addressKey(subscriber.email)) || topicProblem(subscriber, ctx.topicIds)) continue;
+      const { reader, list } = timingFor(subscriber, ctx);
+      const due = rollupDue(reader, list, ctx.runAt);
+      if (due) byKey.set(due.key, [...(byKey.get(due.key) ?? []), { subscriber, reader, list }]);
+    }
+    const owed: { subscriber: StoredSubscriber; reader: ReaderTiming; list: ListTiming }[] = [];
+    for (const [issueKey, group] of byKey) {
+      const rows = await store.deliveriesFor(issueKey, group.map((g) => addressKey(g.subscriber.email)));
+      for (const g of group) {
+        const row = rows.get(addressKey(g.subscriber.email));
+        if (!row) owed.push(g);
+        else if (!isFinal(row)) toSend.add(issueKey); // planned earlier, not finished (a crash, a stop)
+      }
+    }
     if (owed.length === 0) continue;
-    const histories = await store.readerDeliveries(owed.map((s) => addressKey(s.email)), dates);
+    const histories = await store.readerDeliveries(owed.map((g) => addressKey(g.subscriber.email)), dates);
     const fresh: NewDelivery[] = [];
-    for (const subscriber of owed) {
+    for (const { subscriber, reader, list } of owed) {
       const key = addressKey(subscriber.email);
       const history = historyOf(histories.get(key) ?? []);
-      // Roll-ups planned earlier and not finished (a crash, a stop): the send step takes them.
-      for (const row of history) if (isRollupIssue(row.issue) && (row.status === 'queued' || row.status === 'claimed' || (row.status === 'failed' && !row.permanent))) toSend.add(row.issue);
-      const { reader, list } = timingFor(subscriber, ctx);
+      // Roll-ups of earlier keys planned and not finished: the send step takes them.
+      for (const row of history) if (isRollupIssue(row.issue) && !isFinal({ status: row.status, permanent: row.permanent ?? false })) toSend.add(row.issue);
       const issue = planRollup(reader, list, ctx.runAt, history);
       if (!issue) continue;
       const outcome = outcomeOf(issue.key);

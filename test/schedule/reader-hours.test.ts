@@ -1,4 +1,4 @@
-import { readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
@@ -96,5 +96,27 @@ describe('readers\' own hour and pause, scheduler and run together on a controll
     const files = await outbox(dir);
     expect(days.map((d) => files.get(d)?.has('away@example.org') ?? false)).toEqual([false, false, true]);
     expect(days.map((d) => files.get(d)?.has('here@example.org') ?? false)).toEqual([true, true, true]);
+  }, scaled(300_000));
+
+  it('sends a weekly reader one roll-up on their weekday at their own hour, another at the list\'s, across the spring change', async () => {
+    // Mon 23 .. Mon 30 March 2026 (Berlin springs forward on Sunday 29th); a section every day.
+    const days = Array.from({ length: 8 }, (_, i) => `2026-03-${String(23 + i).padStart(2, '0')}`);
+    const dir = await project(days, [
+      { email: 'night@example.org', cadence: 'weekly', weekday: 'monday', hour: 2, timeZone: ZONE },
+      { email: 'list@example.org', cadence: 'weekly', weekday: 'monday' },
+      { email: 'daily@example.org' },
+    ]);
+    const sentAt = await tickThrough(dir, days);
+    const files = await outbox(dir);
+    // No email per section for the weekly readers; the daily reader gets each day.
+    for (const day of days) expect([...(files.get(day) ?? [])]).toEqual(['daily@example.org']);
+    // One roll-up each, on Monday 30th: 02:00 CEST (00:00 UTC) and the list's 07:00 CEST (05:00 UTC).
+    expect([...files.keys()].filter((f) => !days.includes(f))).toEqual(['weekly-2026-03-30']);
+    expect(sentAt.get('weekly-2026-03-30 night@example.org')!.toISOString()).toBe('2026-03-30T00:00:00.000Z');
+    expect(sentAt.get('weekly-2026-03-30 list@example.org')!.toISOString()).toBe('2026-03-30T05:00:00.000Z');
+    // It holds the seven sections of the week before (23rd to 29th), one paper each, once.
+    const eml = await readFile(join(dir, 'outbox', 'weekly-2026-03-30', 'night_at_example.org.eml'), 'utf8');
+    const ids = [...new Set([...eml.matchAll(/arxiv\.org\/abs\/(\d{4}\.\d{5})/g)].map((m) => m[1]))].sort();
+    expect(ids).toEqual(days.slice(0, 7).map((d) => `2603.9${d.slice(8, 10)}01`));
   }, scaled(300_000));
 });
