@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -100,6 +101,20 @@ function requester(url: string, secret: string) {
   };
 }
 
+/**
+ * CPU time (user + system, ms) the server process has used so far, from /proc (Linux; 10 ms
+ * ticks). Unlike latency it hardly depends on what else the machine runs: it says what one
+ * request costs the server, and so how long a burst holds its one event loop on a quiet core.
+ */
+function serverCpuMs(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
 interface Figures {
   p50: number;
   p99: number;
@@ -111,12 +126,17 @@ function figures(samples: number[]): Figures {
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), n: sorted.length };
 }
 
-async function oneRun(url: string, secret: string): Promise<Record<string, Figures>> {
+async function oneRun(url: string, secret: string, pid: number, cpu: Record<string, number[]>): Promise<Record<string, Figures>> {
   const r = requester(url, secret);
   const out: Record<string, Figures> = {};
   for (const kind of KINDS) {
     const samples: number[] = [];
+    const before = serverCpuMs(pid);
     for (let i = 0; i < SAMPLES; i++) samples.push(await r.request(kind));
+    // A subscribe's confirmation email goes out after the answer: wait for it to count it too.
+    if (kind === 'subscribe') await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const after = serverCpuMs(pid);
+    if (before !== undefined && after !== undefined) (cpu[kind] ??= []).push((after - before) / SAMPLES);
     out[`${kind} alone`] = figures(samples);
   }
   for (const kind of KINDS) {
@@ -146,8 +166,9 @@ try {
     const server = await startServer(p);
     try {
       const runs: Record<string, Figures>[] = [];
+      const cpu: Record<string, number[]> = {};
       for (let run = 1; run <= RUNS; run++) {
-        runs.push(await oneRun(server.url, p.env.DIGEST_MAILER_SECRET!));
+        runs.push(await oneRun(server.url, p.env.DIGEST_MAILER_SECRET!, server.child.pid!, cpu));
         console.log(`  ${engine} run ${run} done, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
       }
       console.log(`  ${engine}: ms, median and p99 per run; spread = lowest..highest p99 over the runs`);
@@ -155,6 +176,10 @@ try {
         const cells = runs.map((r) => `${fmt(r[label]!.p50)} / ${fmt(r[label]!.p99)}`).join('   ');
         const p99s = runs.map((r) => r[label]!.p99);
         console.log(`    ${label.padEnd(26)} ${cells}   (p99 ${fmt(Math.min(...p99s))}..${fmt(Math.max(...p99s))}, n=${runs[0]![label]!.n})`);
+      }
+      if (Object.keys(cpu).length) {
+        const line = KINDS.filter((k) => cpu[k]).map((k) => `${k} ${cpu[k]!.map((ms) => ms.toFixed(2)).join('/')}`).join(', ');
+        console.log(`  ${engine}: server CPU ms per request, per run (a subscribe with its confirmation email): ${line}`);
       }
     } finally {
       server.child.kill('SIGTERM');
