@@ -1,5 +1,5 @@
 import type { LearnedPreferences } from './schema.js';
-import type { SelectedPaper } from './select.js';
+import { normalizeName, type SelectedPaper } from './select.js';
 
 /** What a matched keyword adds to a paper's relevance: as much as a topic matched with full confidence. */
 export const KEYWORD_WEIGHT = 1;
@@ -36,9 +36,13 @@ export function rankPapers(selected: readonly SelectedPaper[], learned?: Learned
 /** The learned weights as a stable string, for preference keys (entries sorted, zeros dropped). */
 export function learnedKey(learned?: LearnedPreferences): string {
   if (!learned) return '';
-  return Object.entries(learned.topics)
+  const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const weights = Object.entries(learned.topics)
     .filter(([, w]) => w !== 0)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .sort(([a], [b]) => order(a, b))
     .map(([t, w]) => `${t}=${w}`)
     .join(',');
+  const authors = [...new Set((learned.authors ?? []).map(normalizeName))].sort(order).join('\u0001');
+  const excluded = [...new Set(learned.excludeTopics ?? [])].sort(order).join('\u0001');
+  return authors || excluded ? `${weights}\u0003${authors}\u0003${excluded}` : weights;
 }

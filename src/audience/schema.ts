@@ -12,10 +12,20 @@ export type EmailFormat = z.infer<typeof emailFormat>;
 /** Most topics a learned-weights map holds (the taxonomy is far smaller; this bounds stored data). */
 export const LEARNED_TOPICS_MAX = 200;
 
+/** Most authors followed, or topics excluded, from feedback (the explicit lists have their own limits). */
+export const LEARNED_LIST_MAX = 100;
+
 export const learnedPreferences = z.strictObject({
   topics: z
     .record(z.string().min(1).max(80), z.number().min(-1).max(1))
     .refine((topics) => Object.keys(topics).length <= LEARNED_TOPICS_MAX, `holds at most ${LEARNED_TOPICS_MAX} topics`),
+  /**
+   * Authors followed from a "more like this" page: their papers are selected and come first, like
+   * explicitly followed ones, but they never narrow a reader of everything to those authors.
+   */
+  authors: z.array(z.string().regex(/^[^\p{Cc}]*$/u).min(2).max(120)).max(LEARNED_LIST_MAX).optional(),
+  /** Topics excluded from a "less like this" page: never selected (exclusion wins, as in excludeTopics). */
+  excludeTopics: z.array(z.string().min(1).max(80)).max(LEARNED_LIST_MAX).optional(),
 });
 export type LearnedPreferences = z.infer<typeof learnedPreferences>;
 
@@ -55,8 +65,9 @@ export const subscriberSchema = z.strictObject({
   format: emailFormat.optional(),
   /**
    * Learned from the reader's "more / less like this" feedback: per topic id, a weight from -1
-   * (less) to 1 (more), 0 or absent neutral. It only reorders the email (src/audience/rank.ts);
-   * which papers are selected stays the reader's explicit choice.
+   * (less) to 1 (more), 0 or absent neutral, which reorders the email (src/audience/rank.ts); and
+   * the authors followed and topics excluded from a feedback page, which change the selection
+   * (src/audience/select.ts). Kept apart from the explicit lists so each can be undone alone.
    */
   learned: learnedPreferences.optional(),
   subscribedAt: z.iso.datetime({ offset: true }).optional(),

@@ -47,10 +47,13 @@ export interface Matcher {
 
 export function matcherFor(prefs: Preferences): Matcher {
   const include = new Set(prefs.topics);
-  const exclude = new Set(prefs.excludeTopics);
-  const authors = new Map(prefs.authors.map((a) => [normalizeName(a), a]));
+  // Topics excluded and authors followed from feedback count as the reader's own, except that
+  // following an author from feedback never turns "everything" into "only that author".
+  const exclude = new Set([...prefs.excludeTopics, ...(prefs.learned?.excludeTopics ?? [])]);
+  const explicitAuthors = prefs.authors.length;
+  const authors = new Map([...(prefs.learned?.authors ?? []), ...prefs.authors].map((a) => [normalizeName(a), a]));
   const keywords = prefs.keywords.map((k) => ({ keyword: k, pattern: termPattern(k) }));
-  const everything = include.size === 0 && authors.size === 0 && keywords.length === 0;
+  const everything = include.size === 0 && explicitAuthors === 0 && keywords.length === 0;
 
   return {
     select(papers) {

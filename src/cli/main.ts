@@ -163,7 +163,7 @@ program
 
 program
   .command('stats')
-  .description('per section: sent, failed, bounces and complaints; subscriber growth per day or week')
+  .description('per section: sent, failed, bounces and complaints, "more / less like this" per paper and topic; subscriber growth per day or week')
   .option('--by <period>', 'growth per day or week', 'day')
   .option('--since <date>', 'growth from this UTC day (YYYY-MM-DD)')
   .option('--section <date>', 'only this section (YYYY-MM-DD)')

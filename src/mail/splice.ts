@@ -141,7 +141,7 @@ const COPY_FIELDS: ReadonlySet<Slot['field']> = new Set<Slot['field']>(['summary
 const isCopySlot = (slot: Slot) => COPY_FIELDS.has(slot.field);
 
 function encodeBodyForCopy(body: EncodedBody, copy: Pick<PersonalFields, 'summary' | 'preheader' | 'reasons'>, html: boolean): EncodedBody {
-  const values = { ...copy, greeting: '', email: '', manageUrl: '', unsubscribeUrl: '', webUrl: '' };
+  const values = { ...copy, greeting: '', email: '', manageUrl: '', unsubscribeUrl: '', webUrl: '', feedbackUrl: '' };
   let staticBytes = body.staticBytes;
   const chunks = body.chunks.map((chunk) => {
     if (Buffer.isBuffer(chunk)) return chunk;

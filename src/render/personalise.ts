@@ -13,6 +13,8 @@ export interface RecipientFields {
   unsubscribeUrl: string;
   /** "View in browser": this email's web version (see tokens/links.ts webVersionUrl). */
   webUrl: string;
+  /** The signed base of every paper's "more / less like this" link (see tokens/links.ts recipientLinks). */
+  feedbackUrl: string;
 }
 
 export interface PersonalFields extends RecipientFields {
@@ -28,7 +30,7 @@ export function personalFields(copy: Pick<PersonalFields, 'summary' | 'preheader
   return { ...recipient, summary: copy.summary, preheader: copy.preheader, reasons: copy.reasons };
 }
 
-export const SCALAR_FIELDS = ['greeting', 'email', 'manageUrl', 'unsubscribeUrl', 'webUrl', 'summary', 'preheader'] as const;
+export const SCALAR_FIELDS = ['greeting', 'email', 'manageUrl', 'unsubscribeUrl', 'webUrl', 'feedbackUrl', 'summary', 'preheader'] as const;
 export type ScalarField = (typeof SCALAR_FIELDS)[number];
 
 /**

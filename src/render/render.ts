@@ -58,7 +58,14 @@ export const SLOT_ALLOWANCE = 400;
 /** Bytes allowed for a reason line's text (lines are cut at REASON_MAX_CHARS), besides its element. */
 export const REASON_ALLOWANCE = 300;
 
+/**
+ * Bytes allowed for the feedback URL, repeated in every paper's two links: a base URL of up to
+ * 60 characters, "/feedback?token=" and a compact token of at most 64 (src/tokens/feedback.ts).
+ */
+export const FEEDBACK_SLOT_ALLOWANCE = 140;
+
 function slotAllowance(slot: Slot): number {
+  if (slot.field === 'feedbackUrl') return FEEDBACK_SLOT_ALLOWANCE;
   return slot.field === 'reason' ? slot.before.length + slot.after.length + REASON_ALLOWANCE : SLOT_ALLOWANCE;
 }
 

@@ -69,6 +69,18 @@ export function authorLine(authors: readonly string[], max: number, followed: re
 
 export const REASON_MAX_CHARS = 160;
 
+/**
+ * The part of a paper's "more / less like this" links after the reader's signed feedback URL
+ * (`…/feedback?token=…`): the section, the paper and the direction, as plain query parameters
+ * (the token names the reader only, so one signed value serves every link of an email).
+ */
+export function feedbackQueries(date: string, paperId: string): { more: string; less: string; moreHtml: string; lessHtml: string } {
+  const base = `&date=${encodeURIComponent(date)}&paper=${encodeURIComponent(paperId)}&want=`;
+  // Escaped here for the HTML part ("&" only: Handlebars would also write "=" as an entity,
+  // which MJML's whole-document compile decodes and the layout compile keeps).
+  return { more: `${base}more`, less: `${base}less`, moreHtml: escapeHtml(`${base}more`), lessHtml: escapeHtml(`${base}less`) };
+}
+
 export function whyLine(why: Why, labels: Readonly<Record<string, string>>): string | null {
   if (why.everything) return null;
   const reasons: string[] = [];
@@ -156,6 +168,8 @@ export function buildView(section: Section, selected: readonly SelectedPaper[], 
   // The abstract follows the trim ladder and the field cap, in HTML and text alike.
   const abstractChars = trim.abstractChars === null ? max : max === null ? trim.abstractChars : Math.min(trim.abstractChars, max);
   const compact = format === 'compact';
+  // A roll-up's papers come from several days, in order (section.days).
+  const dayOf: string[] = (section.days ?? []).flatMap((d) => Array<string>(d.count).fill(d.date));
   const papers = selected.slice(0, trim.fullPapers).map(({ paper: original, why }, index) => {
     const links = paperLinks(original);
     const page = links.find((l) => l.label === 'Abstract' || l.label === 'Link')?.url ?? null;
@@ -190,10 +204,11 @@ export function buildView(section: Section, selected: readonly SelectedPaper[], 
       extra: compact ? [] : Object.entries(paper.extra).map(([label, value]) => ({ label, ...shorten(value, max) })),
       headline: capped(paper.motivation, smaller(max, ONE_LINE_CHARS)),
       why: whyLine(why, labels),
+      /** What each "more / less like this" link adds to the reader's feedback URL (recipient.feedbackUrl); a roll-up's paper names its own day. */
+      feedback: feedbackQueries(dayOf[index] ?? section.date, paper.id),
     };
   });
   // A roll-up: the first paper of each day carries the day's heading (headlines, text part).
-  const dayOf: string[] = (section.days ?? []).flatMap((d) => Array<string>(d.count).fill(d.date));
   const withDays = papers.map((p, i) => {
     const day = dayOf[i];
     return { ...p, dayHeading: day !== undefined && (i === 0 || dayOf[i - 1] !== day) ? longDate.format(utc(day)) : null };

@@ -26,6 +26,7 @@ import { scopeOf } from '../mail/transport.js';
 import type { CompiledTemplates } from '../render/templates.js';
 import { classifyPaper, type CompiledTaxonomy } from '../topics/classify.js';
 import { recipientLinks, webVersionUrl, type LinkSettings } from '../tokens/links.js';
+import { feedbackUrl } from '../tokens/feedback.js';
 
 export type Outcome = 'sent' | 'failed' | 'skipped' | 'pending';
 
@@ -217,7 +218,7 @@ export function mailIssueId(issue: string): string {
 }
 
 /** One recipient's header fields and slot values. */
-function recipientFields(config: Config, rendered: RenderedEmail, section: Section, subscriber: Subscriber & { tokenGeneration?: number }, links: LinkSettings, date: Date, issue = section.date) {
+function recipientFields(config: Config, rendered: RenderedEmail, section: Section, subscriber: Subscriber & { id?: number; tokenGeneration?: number }, links: LinkSettings, date: Date, issue = section.date) {
   // A roll-up has no page of its own: its web version is the archive page of its last day.
   const personalView = section.days === undefined && !isWholeIssue(rendered, section);
   const personal = personalFields(rendered, {
@@ -225,6 +226,7 @@ function recipientFields(config: Config, rendered: RenderedEmail, section: Secti
     email: subscriber.email,
     ...recipientLinks(links, addressKey(subscriber.email), date, subscriber.tokenGeneration),
     webUrl: webVersionUrl(links, section.date, personalView ? { email: addressKey(subscriber.email), now: date, linkGeneration: subscriber.tokenGeneration } : null),
+    feedbackUrl: feedbackUrl(links, subscriber, date),
   });
   const mailId = mailIssueId(issue);
   const messageId = messageIdFor(mailId, subscriber.email, config.list.id);
@@ -251,8 +253,8 @@ export function spliceFor(
   config: Config,
   rendered: RenderedEmail & { encoded: EncodedVariant },
   section: Section,
-  /** A stored subscriber: its tokenGeneration goes into the links (revocation). */
-  subscriber: Subscriber & { tokenGeneration?: number },
+  /** A stored subscriber: its tokenGeneration goes into the links (revocation), its id into the feedback links. */
+  subscriber: Subscriber & { id?: number; tokenGeneration?: number },
   links: LinkSettings,
   date: Date,
   headerWriter?: HeaderWriter,
@@ -268,7 +270,7 @@ export async function composeFor(
   config: Config,
   rendered: RenderedEmail & { encoded?: EncodedVariant },
   section: Section,
-  subscriber: Subscriber & { tokenGeneration?: number },
+  subscriber: Subscriber & { id?: number; tokenGeneration?: number },
   links: LinkSettings,
   date: Date,
 ): Promise<{ raw: Buffer; html: string; text: string; messageId: string }> {

@@ -8,6 +8,7 @@ import { dispatcherFor } from '../mail/flow.js';
 import { createTransport } from '../mail/transports/index.js';
 import { fill, personalFields } from '../render/personalise.js';
 import { inertLinks, recipientLinks, webVersionUrl, type LinkSettings } from '../tokens/links.js';
+import { feedbackUrl } from '../tokens/feedback.js';
 import type { Inputs } from './context.js';
 import { greetingFor, isWholeIssue } from './deliver.js';
 import { prepareEmail, type Audience } from './prepare.js';
@@ -35,6 +36,7 @@ export async function sendTestEmail(config: Config, to: string, audience: Audien
     email: subscriber.email,
     ...recipientLinks(inert, addressKey(subscriber.email), new Date()),
     webUrl: webVersionUrl(inert, section.date, isWholeIssue(rendered, section) ? null : { email: addressKey(subscriber.email), now: new Date() }),
+    feedbackUrl: feedbackUrl(inert, {}, new Date()),
   });
   const messageId = `<test-${randomBytes(8).toString('hex')}@${config.list.id}>`;
   const html = fill(rendered.html, personal, true);

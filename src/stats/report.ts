@@ -1,6 +1,6 @@
 import { subscriberStatus } from '../audience/schema.js';
 import type { Store } from '../store/store.js';
-import type { GrowthDay, SectionDeliveryStats } from '../store/types.js';
+import type { FeedbackCounts, GrowthDay, SectionDeliveryStats } from '../store/types.js';
 
 /** Growth over one ISO week (Monday to Sunday, UTC days), keyed by its Monday. */
 export interface GrowthPeriod extends Omit<GrowthDay, 'day'> {
@@ -20,6 +20,8 @@ export interface StatsReport {
   growth: { by: GrowthBy; periods: GrowthPeriod[] };
   /** Subscribers now, by status. */
   totals: Record<string, number>;
+  /** "More / less like this" applied, per section and paper and per section and topic (aggregates only). */
+  feedback?: FeedbackCounts;
 }
 
 /** The Monday (UTC) of the week a YYYY-MM-DD day falls in. */
@@ -88,6 +90,16 @@ export function formatGrowth(growth: StatsReport['growth']): string[] {
   return table([growth.by === 'week' ? 'week of' : 'day', 'new', 'imported', 'confirmed', 'unsubscribed'], growth.periods.map((p) => [p.start, p.new, p.imported, p.confirmed, p.unsubscribed]));
 }
 
+/** The feedback counts as two tables: per section and paper, per section and topic (most clicks first). */
+export function formatFeedback(feedback: FeedbackCounts): string[] {
+  if (feedback.papers.length === 0) return ['No "more / less like this" applied yet.'];
+  return [
+    ...table(['section', 'paper', 'more', 'less'], feedback.papers.map((p) => [p.section, p.paper, p.more, p.less])),
+    '',
+    ...(feedback.topics.length === 0 ? ['No topic moved.'] : table(['section', 'topic', 'more', 'less'], feedback.topics.map((t) => [t.section, t.topic, t.more, t.less]))),
+  ];
+}
+
 /** The whole report as text, one part after another under a heading each. */
 export function formatStats(report: StatsReport): string {
   const totals = Object.entries(report.totals).map(([status, n]) => `${n} ${status}`).join(', ');
@@ -99,19 +111,29 @@ export function formatStats(report: StatsReport): string {
     '',
     `Subscriber growth per ${report.growth.by} (UTC days; new = subscribe requests and operator adds):`,
     ...formatGrowth(report.growth),
+    ...(report.feedback ? ['', '"More / less like this" applied, per section and paper, then per section and topic (an exclusion counts as less):', ...formatFeedback(report.feedback)] : []),
   ].join('\n');
 }
 
 /** Builds the report from the store (the only I/O here: three grouped queries and a count per status). */
 export async function statsReport(
-  store: Pick<Store, 'sectionStats' | 'subscriberGrowth' | 'countSubscribers'>,
+  store: Pick<Store, 'sectionStats' | 'subscriberGrowth' | 'countSubscribers'> & Partial<Pick<Store, 'feedbackCounts'>>,
   options: { by: GrowthBy; since?: string | undefined; sections?: readonly string[] | undefined },
 ): Promise<StatsReport> {
-  const [sections, days, ...counts] = await Promise.all([
+  const only = options.sections?.length === 1 ? { section: options.sections[0]! } : {};
+  const [sections, days, feedback, ...counts] = await Promise.all([
     store.sectionStats(options.sections),
     store.subscriberGrowth(options.since),
+    store.feedbackCounts?.(only),
     ...subscriberStatus.options.map((status) => store.countSubscribers({ status })),
   ]);
   const totals = Object.fromEntries(subscriberStatus.options.map((status, i) => [status, counts[i]!] as const).filter(([, n]) => n > 0));
-  return { sections, growth: { by: options.by, periods: growthBy(days, options.by) }, totals };
+  const wanted = options.sections ? new Set(options.sections) : null;
+  const inSections = <T extends { section: string }>(rows: T[]) => (wanted ? rows.filter((r) => wanted.has(r.section)) : rows);
+  return {
+    sections,
+    growth: { by: options.by, periods: growthBy(days, options.by) },
+    totals,
+    ...(feedback ? { feedback: { papers: inSections(feedback.papers), topics: inSections(feedback.topics) } } : {}),
+  };
 }

@@ -16,6 +16,8 @@ import type {
   GrowthDay,
   SectionDeliveryStats,
   LinkGenerations,
+  FeedbackCounts,
+  FeedbackEvent,
   MigrationState,
   Mutation,
   NewDelivery,
@@ -160,6 +162,14 @@ export class KyselyStore implements Store {
 
   async getSubscriber(email: string): Promise<StoredSubscriber | undefined> {
     const row = await this.rowByEmail(this.db, email);
+    if (!row) return undefined;
+    const parsed = toSubscriber(row);
+    return parsed.ok ? parsed.value : undefined;
+  }
+
+  async getSubscriberById(id: number): Promise<StoredSubscriber | undefined> {
+    if (!Number.isSafeInteger(id) || id <= 0) return undefined;
+    const row = await this.db.selectFrom('subscribers').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) return undefined;
     const parsed = toSubscriber(row);
     return parsed.ok ? parsed.value : undefined;
@@ -867,6 +877,46 @@ export class KyselyStore implements Store {
   async pruneExpired(now: string): Promise<void> {
     await this.db.deleteFrom('counters').where('expires_at', '<', now).execute();
     await this.db.deleteFrom('seen_ids').where('expires_at', '<', now).execute();
+  }
+
+  // --- "more / less like this" ----------------------------------------------------------
+
+  async recordFeedback(event: FeedbackEvent): Promise<void> {
+    const more = event.want === 'more' ? 1 : 0;
+    const less = 1 - more;
+    const rows = [
+      { section_date: event.section, scope: 'paper', item: event.paper, more_count: more, less_count: less },
+      ...[...new Set(event.topics)].map((topic) => ({ section_date: event.section, scope: 'topic', item: topic, more_count: more, less_count: less })),
+    ];
+    await this.write(async (trx) => {
+      await trx
+        .insertInto('feedback_counts')
+        .values(rows)
+        .onConflict((oc) =>
+          oc.columns(['section_date', 'scope', 'item']).doUpdateSet({
+            more_count: sql`feedback_counts.more_count + excluded.more_count`,
+            less_count: sql`feedback_counts.less_count + excluded.less_count`,
+          }),
+        )
+        .execute();
+    });
+  }
+
+  async feedbackCounts(query: { section?: string } = {}): Promise<FeedbackCounts> {
+    let select = this.db.selectFrom('feedback_counts').select(['section_date', 'scope', 'item', 'more_count', 'less_count']);
+    if (query.section !== undefined) select = select.where('section_date', '=', query.section);
+    const rows = await select
+      .orderBy('section_date', 'desc')
+      .orderBy(sql`more_count + less_count`, 'desc')
+      .orderBy('item')
+      .execute();
+    const counts: FeedbackCounts = { papers: [], topics: [] };
+    for (const r of rows) {
+      const base = { section: r.section_date, more: Number(r.more_count), less: Number(r.less_count) };
+      if (r.scope === 'paper') counts.papers.push({ ...base, paper: r.item });
+      else counts.topics.push({ ...base, topic: r.item });
+    }
+    return counts;
   }
 }
 

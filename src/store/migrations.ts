@@ -167,6 +167,21 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('deliveries').addColumn('papers', 'text').execute();
     },
   },
+  '009_feedback_counts': {
+    async up(db: Kysely<unknown>) {
+      // "More / less like this": aggregate counts only, per section and paper, and per section
+      // and topic. No row names a reader (README "More / less like this", privacy).
+      await db.schema
+        .createTable('feedback_counts')
+        .addColumn('section_date', 'text', (c) => c.notNull())
+        .addColumn('scope', 'text', (c) => c.notNull())
+        .addColumn('item', 'text', (c) => c.notNull())
+        .addColumn('more_count', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('less_count', 'integer', (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('feedback_counts_pk', ['section_date', 'scope', 'item'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

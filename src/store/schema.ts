@@ -15,6 +15,7 @@ export interface Database {
   counters: CountersTable;
   seen_ids: SeenIdsTable;
   rate_buckets: RateBucketsTable;
+  feedback_counts: FeedbackCountsTable;
 }
 
 export interface SubscribersTable {
@@ -126,4 +127,14 @@ export interface RateBucketsTable {
   name: string;
   /** Milliseconds since the epoch. */
   next_at: number;
+}
+
+/** Added by 006: "more / less like this" clicks applied, per section and paper or topic (no reader named). */
+export interface FeedbackCountsTable {
+  section_date: string;
+  /** `paper` (item: a paper id) or `topic` (item: a topic id). */
+  scope: string;
+  item: string;
+  more_count: ColumnType<number, number | undefined, number>;
+  less_count: ColumnType<number, number | undefined, number>;
 }

@@ -10,6 +10,8 @@ import type {
   GrowthDay,
   SectionDeliveryStats,
   LinkGenerations,
+  FeedbackCounts,
+  FeedbackEvent,
   MigrationState,
   Mutation,
   NewDelivery,
@@ -42,6 +44,8 @@ export interface Store {
 
   // --- subscribers ----------------------------------------------------------------------
   getSubscriber(email: string): Promise<StoredSubscriber | undefined>;
+  /** By store id (the compact feedback token names a subscriber so); undefined when unknown or no longer valid. */
+  getSubscriberById(id: number): Promise<StoredSubscriber | undefined>;
   /**
    * Reads the subscriber row (or its absence), lets `decide` choose, and applies the choice in
    * the same single-row write transaction: concurrent changes to one address serialise, others
@@ -182,4 +186,10 @@ export interface Store {
   forgetSeen(kind: string, id: string): Promise<void>;
   /** Deletes counters and seen ids past their expiry. */
   pruneExpired(now: string): Promise<void>;
+
+  // --- "more / less like this" ----------------------------------------------------------
+  /** Adds one applied feedback to the aggregate counts of its paper and of each of its topics (one transaction). */
+  recordFeedback(event: FeedbackEvent): Promise<void>;
+  /** The aggregate counts, of one section or all; no reader is ever named. */
+  feedbackCounts(query?: { section?: string }): Promise<FeedbackCounts>;
 }

@@ -220,3 +220,25 @@ export interface MigrationState {
   applied: string[];
   pending: string[];
 }
+
+/** One "more / less like this" applied by a reader: what the aggregate counts add (nobody is named). */
+export interface FeedbackEvent {
+  /** The section the paper was sent in (YYYY-MM-DD). */
+  section: string;
+  paper: string;
+  want: 'more' | 'less';
+  /** The topics the reader boosted or lowered (or excluded, counted as less). */
+  topics: readonly string[];
+}
+
+export interface FeedbackCountRow {
+  section: string;
+  more: number;
+  less: number;
+}
+
+/** The operator's view of feedback: per section and paper, per section and topic, most clicks first. */
+export interface FeedbackCounts {
+  papers: (FeedbackCountRow & { paper: string })[];
+  topics: (FeedbackCountRow & { topic: string })[];
+}

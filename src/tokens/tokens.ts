@@ -1,8 +1,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** What a token lets its holder do; a token for one purpose is refused for another. */
-/** `view`: the web version of a reader's own email (read only). */
-export type TokenPurpose = 'manage' | 'unsubscribe' | 'confirm' | 'view';
+/**
+ * `view`: the web version of a reader's own email (read only). `feedback`: the "more / less like
+ * this" links of an email, which open a confirmation page for that reader (src/web/feedback.ts).
+ */
+export type TokenPurpose = 'manage' | 'unsubscribe' | 'confirm' | 'view' | 'feedback';
 
 export interface TokenClaims {
   email: string;

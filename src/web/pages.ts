@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import Handlebars from 'handlebars';
 import { InputError } from '../errors.js';
 
-export const PAGE_NAMES = ['subscribe', 'check-inbox', 'confirm', 'confirmed', 'preferences', 'unsubscribe', 'unsubscribed', 'message', 'archive', 'issue', 'link-request'] as const;
+export const PAGE_NAMES = ['subscribe', 'check-inbox', 'confirm', 'confirmed', 'preferences', 'unsubscribe', 'unsubscribed', 'message', 'archive', 'issue', 'link-request', 'feedback'] as const;
 export type PageName = (typeof PAGE_NAMES)[number];
 
 /** What a page adds to the layout's head. */

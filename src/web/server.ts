@@ -18,6 +18,9 @@ import type { Pages, PageName } from './pages.js';
 import { LinkRequestFlow } from './link-request.js';
 import type { Archive } from './archive.js';
 import { archiveRoutes } from './archive-routes.js';
+import { topicLabelsOf } from './archive-view.js';
+import { feedbackRoutes } from './feedback.js';
+import { learnedList, parseLearnedItem, undoLearned } from '../audience/feedback.js';
 import { certificateLoader, feedbackActions, isTrustedUrl, sesEventSchema, SNS_MAX_AGE_MS, staleness, verifySnsMessage, type CertificateLoader, type SnsMessage, type SnsTrust } from './sns.js';
 import { dirname } from 'node:path';
 
@@ -63,6 +66,8 @@ const preferencesBody = tokenField.extend({
   keywords: uniqueLines('keywords', 50, headerSafeText(80).pipe(z.string().min(2))),
   ...deliveryFormFields,
 });
+
+const learnedUndoBody = tokenField.extend({ undo: z.string().min(3).max(200) });
 
 /** A trusted-host pattern from the config as a whole-name match (dots in a plain host name are literal). */
 export function hostPattern(pattern: string): RegExp {
@@ -164,6 +169,19 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const topicChoices = (checked: readonly string[]) =>
     taxonomy.topics.map((t) => ({ id: t.id, label: t.label, description: t.description, checked: checked.includes(t.id) }));
 
+  /** The 403 page of a link that does not work, saying why. */
+  const refuseLink = (reply: FastifyReply, why: 'expired' | 'revoked' | 'invalid', link?: { href: string; text: string }, linkForm = true) =>
+    void message(
+      reply,
+      403,
+      why === 'expired' ? 'This link has expired' : why === 'revoked' ? 'This link no longer works' : 'This link is not valid',
+      why === 'expired' ? 'Links in our emails expire for your safety.'
+      : why === 'revoked' ? 'The links of this address were replaced. Use the link from your most recent email.'
+      : 'The link may have been cut short or changed. Use the link from your most recent email.',
+      link,
+      { linkForm },
+    );
+
   /**
    * The subscriber a token names, or a 403 page: forged, tampered, wrong purpose, expired, or
    * revoked. A manage or view link must carry the subscriber's current token generation; an
@@ -187,16 +205,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     }
     if (result?.ok && !revoked) return { ...result.claims, stale };
     const expired = result && !result.ok && result.reason === 'expired';
-    void message(
-      reply,
-      403,
-      expired ? 'This link has expired' : revoked ? 'This link no longer works' : 'This link is not valid',
-      expired ? 'Links in our emails expire for your safety.'
-      : revoked ? 'The links of this address were replaced. Use the link from your most recent email.'
-      : 'The link may have been cut short or changed. Use the link from your most recent email.',
-      purpose === 'confirm' ? { href: '/subscribe', text: 'Subscribe again' } : undefined,
-      { linkForm: purpose !== 'confirm' },
-    );
+    refuseLink(reply, expired ? 'expired' : revoked ? 'revoked' : 'invalid', purpose === 'confirm' ? { href: '/subscribe', text: 'Subscribe again' } : undefined, purpose !== 'confirm');
     return null;
   };
   const claimsOr403 = async (reply: FastifyReply, token: unknown, purpose: TokenPurpose): Promise<string | null> => (await verifiedOr403(reply, token, purpose))?.email ?? null;
@@ -216,6 +225,19 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     pages,
     message,
     viewer: (reply, token) => claimsOr403(reply, token, 'view'),
+    manageUrl: async (email) => (await currentLinks(email)).manageUrl,
+  });
+
+  await feedbackRoutes(app, {
+    store,
+    archive: deps.archive,
+    pages,
+    links,
+    now,
+    labels: topicLabelsOf(taxonomy),
+    perIpPerMinute: Math.max(30, config.web.subscribePerIpPerMinute),
+    message,
+    refuseLink,
     manageUrl: async (email) => (await currentLinks(email)).manageUrl,
   });
 
@@ -294,6 +316,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       unsubscribed: s.status === 'unsubscribed',
       suppressed: s.status === 'bounced' || s.status === 'suppressed',
       unsubscribeUrl: recipientLinks(links, email, now(), s.tokenGeneration).unsubscribeUrl,
+      learned: learnedList(s.learned, topicLabelsOf(taxonomy)),
       ...extra,
     });
   };
@@ -302,7 +325,25 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     const query = req.query as Record<string, unknown>;
     const email = await claimsOr403(reply, query.token, 'manage');
     if (!email) return reply;
-    return preferencesPage(reply, email, String(query.token), { saved: query.saved === '1' });
+    return preferencesPage(reply, email, String(query.token), { saved: query.saved === '1', learnedNow: query.learned === '1', undone: query.undone === '1' });
+  });
+
+  /** Undoes one thing learned from feedback (a topic back to neutral, an author unfollowed, an exclusion lifted). */
+  app.post('/preferences/learned', async (req, reply) => {
+    const parsed = learnedUndoBody.safeParse(req.body ?? {});
+    if (!parsed.success) return badRequest(reply, parsed.error);
+    const email = await claimsOr403(reply, parsed.data.token, 'manage');
+    if (!email) return reply;
+    const item = parseLearnedItem(parsed.data.undo);
+    if (!item) return message(reply, 400, 'Nothing to undo', 'Use the undo buttons of your preferences page.');
+    const found = await store.mutateSubscriber(email, (s) => {
+      if (!s) return { result: false };
+      const { learned: old, ...rest } = s;
+      const learned = undoLearned(old, item);
+      return { result: true, put: { subscriber: { ...rest, ...(learned ? { learned } : {}) }, change: { event: 'preferences-changed' as const, by: 'web', detail: 'undid a preference learned from feedback' } } };
+    });
+    if (!found) return message(reply, 404, 'No subscription found', 'This address is not on the list any more.');
+    return reply.redirect(`/preferences?token=${encodeURIComponent(parsed.data.token)}&undone=1#learned`, 303);
   });
 
   app.post('/preferences', async (req, reply) => {

@@ -40,6 +40,8 @@ function personalFor(reader: (typeof readers)[number], i: number) {
     manageUrl: `https://digest.example.org/preferences?token=v1.${'a'.repeat(40 + i)}=.${'b'.repeat(43)}`,
     unsubscribeUrl: `https://digest.example.org/unsubscribe?token=v1.${'c'.repeat(30 + 3 * i)}.${'d'.repeat(43)}`,
     webUrl: `https://digest.example.org/archive/2025-11-12/yours?token=v1.${'e'.repeat(50 + i)}.${'f'.repeat(43)}`,
+    // Repeated in every paper's two links, at lengths that move "=" across the soft-break column.
+    feedbackUrl: `https://digest.example.org/feedback?token=v1.${'g'.repeat(60 + 5 * i)}=.${'h'.repeat(43)}`,
   };
 }
 

@@ -17,7 +17,7 @@ export const settings: RenderSettings = {
   maxHtmlBytes: 100_000,
 };
 
-export const person = { greeting: 'Hi Ana,', email: 'ana@example.org', manageUrl: 'https://d.example.org/m?t=1', unsubscribeUrl: 'https://d.example.org/u?t=1', webUrl: 'https://d.example.org/archive/2025-11-12' };
+export const person = { greeting: 'Hi Ana,', email: 'ana@example.org', manageUrl: 'https://d.example.org/m?t=1', unsubscribeUrl: 'https://d.example.org/u?t=1', webUrl: 'https://d.example.org/archive/2025-11-12', feedbackUrl: 'https://d.example.org/feedback?token=v1.f.g' };
 
 /** One reader's email for a section, filled for `person`, as a run sends it. */
 export async function renderFor(section: Section, prefs: Partial<Preferences> = {}, overrides: Partial<RenderSettings> = {}) {

@@ -18,6 +18,7 @@ const person = {
   manageUrl: 'https://digest.example.org/preferences?token=v1.abc.def',
   unsubscribeUrl: 'https://digest.example.org/unsubscribe?token=v1.ghi.jkl',
   webUrl: 'https://digest.example.org/archive/2025-11-12/yours?token=v1.mno.pqr',
+  feedbackUrl: 'https://digest.example.org/feedback?token=v1.stu.vwx',
 };
 
 async function render(section: Section, prefs: Preferences = NO_PREFS, overrides: Partial<RenderSettings> = {}) {
@@ -85,10 +86,11 @@ describe('render', () => {
   });
 
   it('shortens abstracts first when that is enough', async () => {
-    // The default 100 KB budget (room reserved for 24 per-recipient slots, 18 of them reason lines):
-    // the 18 papers in full format fit with abstracts cut to 700 characters.
+    // The default 100 KB budget (room reserved for 24 per-recipient slots, 18 of them reason lines,
+    // and the 36 feedback links' URL): the 18 papers in full format fit with abstracts cut to 350
+    // characters (700 before the "more / less like this" links: 105,309 bytes with them).
     const { rendered, html } = await render(largest, { ...NO_PREFS, format: 'full' });
-    expect(rendered.trim.abstractChars).toBe(700);
+    expect(rendered.trim.abstractChars).toBe(350);
     expect(rendered.trim.fullPapers).toBe(18);
     expect(Buffer.byteLength(html)).toBeLessThan(100_000);
     expect(html).toContain('Read the full abstract');

@@ -19,6 +19,7 @@ const recipient = {
   manageUrl: 'https://digest.example.org/preferences?token=v1.abc.def&x=1',
   unsubscribeUrl: 'https://digest.example.org/unsubscribe?token=v1.ghi.jkl',
   webUrl: 'https://digest.example.org/archive/2025-11-12/yours?token=v1.mno.pqr&x=1',
+  feedbackUrl: 'https://digest.example.org/feedback?token=v1.stu.vwx',
 };
 // Handlebars also escapes "=" and "`" and writes &#x27; for &#39;; the splice uses the minimal HTML escaping. Same text either way.
 const sameEscaping = (html: string) => html.replace(/&#x3D;/g, '=').replace(/&#x60;/g, '`').replace(/&#x27;/g, '&#39;');
