@@ -152,8 +152,9 @@ program
 program
   .command('deliveries')
   .description('list delivery outcomes with the reasons for failures')
-  .option('--section <date>', 'only this section (YYYY-MM-DD)')
-  .option('--status <status>', 'queued, claimed, sent, skipped-no-match or failed')
+  .option('--section <date>', 'only this section (YYYY-MM-DD), a roll-up covering it included')
+  .option('--issue <key>', 'only this issue: a section date, weekly:YYYY-MM-DD or catchup:YYYY-MM-DD')
+  .option('--status <status>', 'queued, claimed, sent, skipped-no-match, cancelled, failed or deferred')
   .option('--reason <text>', 'only failures whose reason contains this text (e.g. 550)')
   .option('--json', 'one JSON object per line', false)
   .action(async (opts) => {

@@ -91,7 +91,7 @@ describe.each(engines)('weekly cadence on $name', (engine) => {
   describe.skipIf(!engine.ok)('roll-ups and switches', () => {
     it('a weekly reader gets one roll-up per week with every matched paper once; switching daily->weekly->daily and back loses and repeats nothing', async () => {
       sink = await startSmtpSink();
-      const { dir } = await project([
+      const { dir, env } = await project([
         { email: 'daily@example.org' },
         { email: 'weekly@example.org', cadence: 'weekly', weekday: 'monday' },
         { email: 'video-daily@example.org', topics: ['video'] },
@@ -159,6 +159,11 @@ describe.each(engines)('weekly cadence on $name', (engine) => {
         expect(row.sections).toEqual(['2025-11-03', '2025-11-04', '2025-11-05', '2025-11-06', '2025-11-07']);
         expect([...row.papers!].sort()).toEqual([...first!.papers].sort());
       });
+      // The CLI lists a roll-up's rows by its key, with the sections it covers.
+      const listed = await cli(dir, ['deliveries', '--issue', 'weekly:2025-11-10'], env);
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(listed.stdout).toMatch(/^weekly:2025-11-10 \(2025-11-03,2025-11-04,2025-11-05,2025-11-06,2025-11-07\)\s+sent\s+weekly@example\.org$/m);
+      expect((await cli(dir, ['deliveries', '--issue', 'weekly:soon'], env)).code).toBe(2);
     }, scaled(300_000));
   });
 

@@ -6,9 +6,12 @@ import { loadConfigFrom } from '../shared.js';
 
 const STATUSES: readonly DeliveryStatus[] = ['queued', 'claimed', 'sent', 'skipped-no-match', 'cancelled', 'failed', 'deferred'];
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
+/** A daily issue is its section's date; a roll-up weekly:DATE or catchup:DATE (src/run/plan.ts). */
+const ISSUE = /^(?:(?:weekly|catchup):)?\d{4}-\d{2}-\d{2}$/;
 
 export interface DeliveriesFlags {
   section?: string;
+  issue?: string;
   status?: string;
   reason?: string;
   json: boolean;
@@ -25,13 +28,17 @@ function checkSection(section: string | undefined): void {
 }
 
 /** The filter of `deliveries`, validated: a typo in --status is an error, not an empty list. */
-export function deliveryFilter(flags: Pick<DeliveriesFlags, 'section' | 'status' | 'reason'>): DeliveryFilter {
+export function deliveryFilter(flags: Pick<DeliveriesFlags, 'section' | 'issue' | 'status' | 'reason'>): DeliveryFilter {
   checkSection(flags.section);
+  if (flags.issue !== undefined && !ISSUE.test(flags.issue)) {
+    throw new UsageError(`--issue: "${flags.issue}" is not an issue key (YYYY-MM-DD, weekly:YYYY-MM-DD or catchup:YYYY-MM-DD)`);
+  }
   if (flags.status !== undefined && !STATUSES.includes(flags.status as DeliveryStatus)) {
     throw new UsageError(`--status: "${flags.status}" is not one of ${STATUSES.join(', ')}`);
   }
   return {
     ...(flags.section ? { section: flags.section } : {}),
+    ...(flags.issue ? { issue: flags.issue } : {}),
     ...(flags.status ? { status: flags.status as DeliveryStatus } : {}),
     ...(flags.reason ? { reason: flags.reason } : {}),
   };
@@ -51,7 +58,8 @@ async function* allDeliveries(store: Store, filter: DeliveryFilter): AsyncIterab
 /** One line per delivery: sections, status, address, and the server's reason for failures. */
 export function formatDelivery(d: DeliveryRecord): string {
   const status = d.status === 'failed' ? (d.permanent ? 'failed (permanent)' : 'failed (temporary)') : d.status;
-  return `${d.sections.join(',').padEnd(10)}  ${status.padEnd(18)}  ${d.emailKey}${d.reason ? `  ${d.reason.replace(/\s+/g, ' ')}` : ''}`;
+  const issue = d.issue === d.sections[0] && d.sections.length === 1 ? d.issue : `${d.issue} (${d.sections.join(',')})`;
+  return `${issue.padEnd(10)}  ${status.padEnd(18)}  ${d.emailKey}${d.reason ? `  ${d.reason.replace(/\s+/g, ' ')}` : ''}`;
 }
 
 /** `deliveries`: lists outcomes with their reasons, filtered by section, status and reason text. */
