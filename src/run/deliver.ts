@@ -345,8 +345,11 @@ export function isFinal(record: Pick<DeliveryRecord, 'status' | 'permanent'> | u
 
 /**
  * Group commit of delivery outcomes: callers that arrive while a write is in progress share the
- * next one. Each sender awaits its outcome's commit before taking the next recipient, so a crash
- * can resend at most what was in flight, with the same Message-ID.
+ * next one, and a write waits for the end of the event loop's turn first, so the sends finished
+ * by the same turn's socket events share it too (SQLite runs a write synchronously: nothing
+ * arrives during one, and groups were of one or two outcomes, a transaction each). Each sender
+ * awaits its outcome's commit before taking the next recipient, so a crash can resend at most
+ * what was in flight, with the same Message-ID.
  */
 export class OutcomeWriter {
   private pending: DeliveryOutcome[] = [];
@@ -363,6 +366,7 @@ export class OutcomeWriter {
   flush(): Promise<void> {
     if (this.next) return this.next;
     const next = this.flushing.then(async () => {
+      await new Promise<void>((resolve) => setImmediate(resolve));
       this.next = null;
       const batch = this.pending;
       this.pending = [];
