@@ -21,6 +21,7 @@ import { openStore } from '../src/store/open.js';
 import { classifyPaper, compileTaxonomy } from '../src/topics/classify.js';
 import { loadTaxonomy } from '../src/topics/load.js';
 import { generateSubscribers } from './population.js';
+import { NODE_FLAGS } from '../src/node-support.js';
 import { BENCH_POOL } from './throughput-settings.js';
 
 const N = Number(process.argv[2] ?? 10_000);
@@ -115,7 +116,8 @@ const load0 = loadavg()[0]!;
 const before = await child<Limit>('bench/limit-send.ts', [String(port), String(LIMIT_MESSAGES), prebuiltFile]);
 const sinkBefore = await received();
 const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-const flags = process.env.BENCH_PASS_FLAGS ? process.env.BENCH_PASS_FLAGS.split(' ') : [];
+// The command's own node flags (NODE_FLAGS), or BENCH_PASS_FLAGS instead.
+const flags = process.env.BENCH_PASS_FLAGS !== undefined ? process.env.BENCH_PASS_FLAGS.split(' ').filter(Boolean) : [...NODE_FLAGS];
 const pass = await child<Pass>('bench/pass.js', [join(dir, 'config.json')], [...flags, ...profile]);
 const got = (await received()) - sinkBefore;
 const after = await child<Limit>('bench/limit-send.ts', [String(port), String(LIMIT_MESSAGES), prebuiltFile]);

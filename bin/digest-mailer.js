@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // Entry point for the `digest-mailer` command. The TypeScript sources run as JavaScript compiled
 // from them on the first start after any change (bin/compiled.js), so there is no build step to
 // forget after an edit, and no transpiler in the process. Where the installation cannot be

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { NODE_FLAGS } from '../node-support.js';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Problem } from '../errors.js';
@@ -45,7 +46,7 @@ export interface WorkerOptions {
 export function startWorkers(options: WorkerOptions): WorkerPool {
   const children = Array.from({ length: options.count }, (_, i) => {
     const worker = i + 1;
-    const child = spawn(process.execPath, [BIN, ...options.args], {
+    const child = spawn(process.execPath, [...NODE_FLAGS, BIN, ...options.args], {
       env: { ...process.env, ...options.env, [WORKER_ENV]: String(worker) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
