@@ -21,7 +21,7 @@ import { sendTestEmail } from '../run/send-test.js';
 import { inertLinks } from '../tokens/links.js';
 import { inboxSnippet, messageHeaders } from './inbox.js';
 import { bounceRate, complaintRate, hardBounces, percent } from '../stats/report.js';
-import type { SectionDeliveryStats } from '../store/types.js';
+import type { FeedbackCounts, SectionDeliveryStats } from '../store/types.js';
 import { PreviewState, type Loaded } from './state.js';
 import type { ChangeWatcher } from './watch.js';
 
@@ -31,6 +31,14 @@ export const CLIP_LIMIT = 102_000;
 /** A section's sends, bounces and complaints as `digest-mailer stats` counts them, for the pages. */
 function deliveredView(s: SectionDeliveryStats) {
   return { ...s, bounced: hardBounces(s), bounceRate: percent(bounceRate(s)), complaintRate: percent(complaintRate(s)) };
+}
+
+/** The section's "more / less like this" counts with paper titles and topic labels (ids when unknown). */
+function feedbackView(counts: FeedbackCounts, section: Section, topics: readonly { id: string; label: string }[]) {
+  const titles = new Map(section.papers.map((p) => [p.id, p.title.text]));
+  const labels = new Map(topics.map((t) => [t.id, t.label]));
+  const papers = counts.papers.map((p) => ({ ...p, title: titles.get(p.paper) ?? p.paper }));
+  return { any: papers.length > 0, papers, topics: counts.topics.map((t) => ({ ...t, label: labels.get(t.topic) ?? t.topic })) };
 }
 
 export interface PreviewDeps {
@@ -243,7 +251,7 @@ export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInst
       }
       const { view, find } = audience;
       const stats = await state.stats(loaded, section);
-      const [sent] = await deps.store.sectionStats([date]);
+      const [[sent], feedback] = await Promise.all([deps.store.sectionStats([date]), deps.store.feedbackCounts({ section: date })]);
       const adHoc = audience.topics !== undefined;
       const query = new URLSearchParams(adHoc ? { topics: audience.topics!.join(',') } : { subscriber: audience.subscriber.email }).toString();
       const found = await deps.store.searchSubscribers({ text: find ?? '', limit: PICKER_ROWS });
@@ -253,6 +261,7 @@ export async function buildPreviewServer(deps: PreviewDeps): Promise<FastifyInst
         source: section.source,
         stats: { ...stats, unreached: stats.unreached.map((p) => ({ title: p.title.text, link: p.link })) },
         delivered: sent ? deliveredView(sent) : null,
+        feedback: feedbackView(feedback, section, loaded.inputs.taxonomy.topics),
         find: find ?? '',
         matches: found.subscribers.map((s) => ({ ...pickerEntry(s), href: `/section/${date}?${new URLSearchParams({ subscriber: s.email, view })}`, current: !adHoc && addressKey(s.email) === addressKey(audience.subscriber.email) })),
         moreMatches: found.more,

@@ -8,6 +8,7 @@ import { FAST_DELIVERY, TEST_SECRET, smtpTransport } from '../cli/cli-helpers.js
 import { startSmtpSink, type SmtpSink } from '../integration/servers.js';
 import { startPreview, type RunningPreview } from './preview-helpers.js';
 import { storedSubscribers, withProjectStore } from '../store/project-store.js';
+import { seedSections } from '../helpers.js';
 
 let preview: RunningPreview;
 let sink: SmtpSink;
@@ -217,6 +218,20 @@ describe('preview routes over HTTP', () => {
     expect(html).toContain('<strong>3</strong> sent, 1 failed (1 rejected), 0 skipped, 0 for weekly roll-ups, 0 pending');
     expect(html).toContain('<strong>1</strong> bounced (25.00%), 0 soft bounces');
     expect(html).toContain('<strong>1</strong> complaints (33.33%)');
+    expect(html).toContain('No "more / less like this" applied to this section yet');
+
+    // The aggregate feedback counts of the section, with the paper's title and the topic's label.
+    const paper = seedSections().find((x) => x.date === date)!.papers[0]!;
+    await withProjectStore(preview.dir, async (store) => {
+      await store.recordFeedback({ section: date, paper: paper.id, want: 'more', topics: ['rl'] });
+      await store.recordFeedback({ section: date, paper: paper.id, want: 'less', topics: ['rl'] });
+      await store.recordFeedback({ section: date, paper: paper.id, want: 'more', topics: ['rl'] });
+    });
+    const withFeedback = await (await get(`/section/${date}?subscriber=priya.raman@example.org`)).text();
+    const feedback = withFeedback.slice(withFeedback.indexOf('id="feedback"'));
+    expect(feedback).toContain(`<strong>2</strong> more, <strong>1</strong> less`);
+    expect(feedback).toContain('RL &amp; post-training: <strong>2</strong> more, <strong>1</strong> less');
+    expect(feedback).toContain(paper.title.text.slice(0, 20).replace(/&/g, '&amp;'));
     const index = await (await get('/')).text();
     expect(index).toMatch(new RegExp(`href="/section/${date}">${date}</a></td><td>\\d+</td><td><span[^>]*>[a-z-]+</span></td><td>3</td><td>1</td><td>1</td>`));
   });
