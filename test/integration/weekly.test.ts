@@ -38,6 +38,7 @@ interface Received {
   messageId: string;
   papers: string[];
   text: string;
+  html: string;
 }
 
 /** What the sink received, each message's papers read from its text part (the arXiv links it lists, once each). */
@@ -47,7 +48,7 @@ async function received(s: SmtpSink): Promise<Received[]> {
       const mail = await simpleParser(m.raw);
       const text = mail.text ?? '';
       const ids = [...text.matchAll(/arxiv\.org\/(?:abs|pdf)\/(\d{4}\.\d{4,5})/g)].map((x) => x[1]!);
-      return { to: m.to[0]!, subject: mail.subject ?? '', messageId: mail.messageId ?? '', papers: [...new Set(ids)], text };
+      return { to: m.to[0]!, subject: mail.subject ?? '', messageId: mail.messageId ?? '', papers: [...new Set(ids)], text, html: typeof mail.html === 'string' ? mail.html : '' };
     }),
   );
 }
@@ -130,6 +131,9 @@ describe.each(engines)('weekly cadence on $name', (engine) => {
       // Headlines grouped by day, in date order, under the daily email's subject rule (at most 70 characters).
       expect(first!.text).toMatch(/Monday, 3 November 2025\n1\. [\s\S]*Tuesday, 4 November 2025\n\d+\. [\s\S]*Friday, 7 November 2025\n\d+\. /);
       for (const m of weekly) expect(m.subject.length).toBeLessThanOrEqual(70);
+      // The HTML part: a day heading above the first headline of each day, the week in the title.
+      expect(first!.html).toMatch(/Your week: 3 Nov to 7 Nov 2025/);
+      expect(first!.html.match(/class="dm-kicker"[^>]*>(Monday|Tuesday|Wednesday|Thursday|Friday), \d+ November 2025</g)).toHaveLength(5);
 
       // A topic reader: the same papers weekly as daily, each once, in fewer emails.
       const videoDaily = papersOf(mail, 'video-daily@example.org');
