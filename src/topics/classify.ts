@@ -287,8 +287,8 @@ export function scoreTopics(analysed: AnalysedPaper, compiled: CompiledTaxonomy)
   // A paper nothing reaches the cut for would reach no reader's topic filter: it gets its most
   // likely topic when a listed term speaks for it and the learned score puts it at `fallback` odds.
   const fallback = compiled.taxonomy.learned?.fallback ?? 0;
-  const best = out[0];
-  if (best && fallback > 0 && !out.some((v) => v.given) && best.points > 0 && best.score >= fallback && compiled.taxonomy.learned?.topics[best.id]) {
+  const best = out.find((v) => v.points > 0 && compiled.taxonomy.learned?.topics[v.id]);
+  if (best && fallback > 0 && !out.some((v) => v.given) && best.score >= fallback) {
     best.given = true;
     best.note = `the paper's most likely topic (score ${best.score} >= ${fallback}; no topic reached the cut)`;
   }

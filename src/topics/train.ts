@@ -8,10 +8,17 @@ export interface TrainOptions {
   epochs: number;
   /** Step size of stochastic gradient descent. */
   rate: number;
-  /** L2 penalty that keeps single words from deciding alone. */
+  /** L2 penalty that keeps single words from deciding alone (used when `l2PerPositive` is 0). */
   l2: number;
+  /**
+   * Each topic's L2 penalty is this divided by its number of positive training papers: the fewer
+   * examples a topic has, the more its words are held back and the more its listed terms decide
+   * (common words such as "visual" otherwise learn to veto a rare topic from a few examples).
+   */
+  l2PerPositive: number;
   /** A word must occur in this many training papers to get a weight. */
   minCount: number;
+
   /** Topics with fewer positive training papers keep the term score alone. */
   minPositives: number;
   /** Seed of the order papers are visited in. */
@@ -24,7 +31,7 @@ export interface TrainOptions {
   fallback: number;
 }
 
-export const DEFAULT_TRAINING: TrainOptions = { epochs: 40, rate: 0.05, l2: 0.002, minCount: 3, minPositives: 8, seed: 15, cut: -1.5, balance: 0.5, fallback: 0.1 };
+export const DEFAULT_TRAINING: TrainOptions = { epochs: 40, rate: 0.05, l2: 0.002, l2PerPositive: 0.6, minCount: 3, minPositives: 8, seed: 15, cut: -1.5, balance: 0.5, fallback: 0.1 };
 
 
 export function shuffled<T>(items: readonly T[], random: () => number): T[] {
@@ -64,6 +71,7 @@ export function trainModel(set: LabelledSet, taxonomy: Taxonomy, options: Partia
     if (positives < opts.minPositives) continue;
     // Rare topics would otherwise be fitted towards "never".
     const positiveWeight = ((examples.length - positives) / positives) ** opts.balance;
+    const l2 = opts.l2PerPositive ? opts.l2PerPositive / positives : opts.l2;
     let bias = -2;
     let rule = 2;
     const w = new Map<string, number>();
@@ -78,7 +86,7 @@ export function trainModel(set: LabelledSet, taxonomy: Taxonomy, options: Partia
         rule -= opts.rate * g * e.rule;
         for (const k of e.x) {
           const old = w.get(k) ?? 0;
-          w.set(k, old - opts.rate * (g + opts.l2 * old));
+          w.set(k, old - opts.rate * (g + l2 * old));
         }
       }
     }

@@ -42,14 +42,14 @@ describe('topic tagger', () => {
     expect(Object.keys(taxonomy.learned!.topics).sort()).toEqual(taxonomy.topics.map((t) => t.id).sort());
   });
 
-  it('holds its measured figures on the hand-labelled seed papers (precision 0.844, recall 0.950)', () => {
+  it('holds its measured figures on the hand-labelled seed papers (precision 0.832, recall 0.988)', () => {
     const papers = seedSections().flatMap((s) => s.papers);
     expect(papers).toHaveLength(42);
     // With the file's "acceptable" topics, neither credited nor counted as extra.
     const labelled = parseLabelledFile(JSON.parse(readFileSync(join(ROOT, 'test/fixtures/seed-topics.json'), 'utf8')), 'seed-topics.json', papers);
     const { precision, recall } = evaluateTagger(labelled, compiled);
-    expect(precision).toBeGreaterThanOrEqual(0.83);
-    expect(recall).toBeGreaterThanOrEqual(0.94);
+    expect(precision).toBeGreaterThanOrEqual(0.82);
+    expect(recall).toBeGreaterThanOrEqual(0.97);
   });
 
   it('gives every topic evidence: the terms that matched, where, and what they added', () => {

@@ -35,28 +35,21 @@ describe('topic tagger, 5-fold cross-validation on the held-out corpus', { timeo
     expect(f1(learned)).toBeGreaterThan(f1(termsOnly));
   });
 
-  // Floors just under the measured held-out figures (precision 0.950, recall 0.938, the weakest
-  // topic's recall 0.765, agents-tools): a regression guard. The issue's goals are the next test.
+  // Floors just under the measured held-out figures (precision 0.940, recall 0.942): a
+  // regression guard on the totals; the issue's goals are the next test.
   it('holds the measured held-out floor', () => {
     const { learned } = run();
-    expect(learned.precision).toBeGreaterThanOrEqual(0.94);
-    expect(learned.recall).toBeGreaterThanOrEqual(0.93);
-    for (const [id, t] of Object.entries(learned.perTopic)) {
-      expect(t.precision, id).toBeGreaterThanOrEqual(0.8);
-      expect(t.recall, id).toBeGreaterThanOrEqual(0.76);
-    }
-    expect(learned.perTopic.data!.recall).toBeGreaterThanOrEqual(0.8);
-    expect(learned.centralUntagged.length).toBeLessThanOrEqual(1);
+    expect(learned.precision).toBeGreaterThanOrEqual(0.935);
+    expect(learned.recall).toBeGreaterThanOrEqual(0.935);
   });
 
-  // The issue's goals. Overall precision and recall, every topic's precision and data recall
-  // are met; agents-tools recall and the last untagged paper with a central topic are NOT (see
-  // README, "Topics"): `it.fails` keeps the suite green while they fail and turns red the day
-  // they hold, so the goal cannot be met silently either.
-  it.fails('meets the goals: precision and recall >= 0.90, every topic >= 0.80, no paper with a required topic untagged', () => {
+  // The issue's goals, as measured (README, "Topics"). The margins are thin for agents-tools
+  // (14 of 17, 0.824) and data (37 of 45, 0.822): one paper each above 0.80.
+  it('meets the goals: precision and recall >= 0.90, every topic >= 0.80, no paper with a required topic untagged', () => {
     const { learned } = run();
     expect(learned.precision).toBeGreaterThanOrEqual(0.9);
     expect(learned.recall).toBeGreaterThanOrEqual(0.9);
+    expect(Object.keys(learned.perTopic).sort()).toEqual(seedTaxonomy().topics.map((t) => t.id).sort());
     for (const [id, t] of Object.entries(learned.perTopic)) {
       expect(t.precision, id).toBeGreaterThanOrEqual(0.8);
       expect(t.recall, id).toBeGreaterThanOrEqual(0.8);
