@@ -26,8 +26,15 @@ function sources(dir, out = []) {
 
 function hashOf(files) {
   const hash = createHash('sha256');
-  // This file and the compiler options below are part of what the output depends on.
+  // This file (the compiler options below), tsconfig.json and esbuild's version are part of what
+  // the output depends on.
   hash.update(readFileSync(fileURLToPath(import.meta.url)));
+  hash.update(readFileSync(join(ROOT, 'tsconfig.json')));
+  try {
+    hash.update(readFileSync(join(ROOT, 'node_modules/esbuild/package.json')));
+  } catch {
+    /* esbuild installed elsewhere: its version is not part of the key */
+  }
   for (const file of files) hash.update(relative(SRC, file)).update('\0').update(readFileSync(file)).update('\0');
   return hash.digest('hex');
 }
