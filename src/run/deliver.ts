@@ -147,7 +147,7 @@ export function preparedCopy(variant: EncodedRender, copy: ReaderCopy): Prepared
 }
 
 /** Memory for rendered variants of one section, least recently used out first. Readers are sent grouped by paper set, so a few variants in memory suffice. */
-export const VARIANT_CACHE_BYTES = 16 * 1024 * 1024;
+export const VARIANT_CACHE_BYTES = 8 * 1024 * 1024;
 
 /**
  * Renders once per distinct paper set (the render key, see variantKey), encodes its MIME parts
@@ -305,7 +305,7 @@ export function renderGroup(key: string): string {
 }
 
 /** The JavaScript heap a send keeps itself under (see HeapBudget). */
-export const HEAP_BUDGET_BYTES = 128 * 1024 * 1024;
+export const HEAP_BUDGET_BYTES = 112 * 1024 * 1024;
 
 /** Preference sets whose selection and reader copy are kept while a section goes out. */
 export const SELECTIONS_KEPT = 1024;
