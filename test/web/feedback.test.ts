@@ -227,6 +227,10 @@ describe('the feedback loop over HTTP', () => {
 
     // Choices the paper does not offer are refused.
     expect((await web.post('/feedback', { ...formOf(link), topics: ['not-a-topic-of-it'] })).status).toBe(400);
+    const stateBefore = await stateOf(priya);
+    expect((await web.post('/feedback', { ...formOf(link), want: 'more', topics: [], follow: ['Not An Author Of It'] })).status).toBe(400);
+    expect((await web.post('/feedback', { ...formOf(link), want: 'less', topics: [], exclude: 'not-a-topic-of-it' })).status).toBe(400);
+    expect(await stateOf(priya)).toEqual(stateBefore);
 
     const later = await startApp(dir, { now: () => new Date(Date.now() + 400 * 86_400_000) });
     try {
