@@ -48,7 +48,7 @@ describe('digest-mailer deliveries and retry', () => {
 
     const typo = await cli(dir, ['deliveries', '--status', 'faild']);
     expect(typo.code).toBe(2); // a wrong option value is a usage error
-    expect(typo.stderr).toMatch(/--status: "faild" is not one of queued, claimed, sent, skipped-no-match, failed/);
+    expect(typo.stderr).toMatch(/--status: "faild" is not one of queued, claimed, sent, skipped-no-match, cancelled, failed, deferred/);
   });
 
   it('retry re-queues the chosen failures with their Message-ID and reopens the section; the rest stay as they were', async () => {
