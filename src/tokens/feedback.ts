@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { LinkSettings } from './links.js';
+import { linkExpiry, verifyRotating, type LinkSettings } from './links.js';
 
 /**
  * The token of an email's "more / less like this" links (purpose `feedback`). Every paper of an
@@ -49,10 +49,7 @@ function verifyWith(secret: string, token: string, nowSeconds: number): Feedback
 
 /** Verifies with the current secret, then (during a rotation's grace period only) the previous one. */
 export function verifyFeedbackToken(settings: Pick<LinkSettings, 'secret' | 'previous'>, token: string, now: Date): FeedbackVerifyResult {
-  const seconds = Math.floor(now.getTime() / 1000);
-  const result = verifyWith(settings.secret, token, seconds);
-  if (result.ok || result.reason !== 'bad-signature' || !settings.previous || now >= settings.previous.until) return result;
-  return verifyWith(settings.previous.secret, token, seconds);
+  return verifyRotating(settings, now, (secret, seconds) => verifyWith(secret, token, seconds));
 }
 
 /**
@@ -60,6 +57,6 @@ export function verifyFeedbackToken(settings: Pick<LinkSettings, 'secret' | 'pre
  * each paper's link adds `&date=…&paper=…&want=more|less` (render/view.ts feedbackQueries).
  */
 export function feedbackUrl(settings: LinkSettings, subscriber: { id?: number | undefined; tokenGeneration?: number | undefined }, now: Date): string {
-  const expires = Math.floor(now.getTime() / 1000) + settings.ttlDays * 86_400;
+  const expires = linkExpiry(settings, now);
   return `${settings.baseUrl}/feedback?token=${signFeedbackToken(settings.secret, { subscriberId: subscriber.id ?? 0, linkGeneration: subscriber.tokenGeneration ?? 0, expires })}`;
 }

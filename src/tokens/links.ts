@@ -22,6 +22,27 @@ const PATHS = {
   confirm: '/confirm',
 } satisfies Partial<Record<TokenPurpose, string>>;
 
+/** The expiry (seconds since the epoch) of a link signed at `now`: `ttlDays` later. */
+export function linkExpiry(settings: Pick<LinkSettings, 'ttlDays'>, now: Date): number {
+  return Math.floor(now.getTime() / 1000) + settings.ttlDays * 86_400;
+}
+
+/**
+ * Verifies with the current secret, then (during a rotation's grace period only) with the
+ * previous one. A signature that fails both is a forgery or a tampered link. `verify` checks one
+ * token kind with one secret (v1 links, feedback tokens).
+ */
+export function verifyRotating<R extends { ok: true } | { ok: false; reason: string }>(
+  settings: Pick<LinkSettings, 'secret' | 'previous'>,
+  now: Date,
+  verify: (secret: string, nowSeconds: number) => R,
+): R {
+  const seconds = Math.floor(now.getTime() / 1000);
+  const result = verify(settings.secret, seconds);
+  if (result.ok || result.reason !== 'bad-signature' || !settings.previous || now >= settings.previous.until) return result;
+  return verify(settings.previous.secret, seconds);
+}
+
 export function signedUrl(settings: LinkSettings, email: string, purpose: keyof typeof PATHS, expires: number, generation?: string, linkGeneration?: number): string {
   const token = signToken(settings.secret, { email, purpose, expires, generation, linkGeneration });
   return `${settings.baseUrl}${PATHS[purpose]}?token=${token}`;
@@ -32,7 +53,7 @@ export function signedUrl(settings: LinkSettings, email: string, purpose: keyof 
  * `linkGeneration` is the subscriber's stored token generation: raising it revokes these links.
  */
 export function recipientLinks(settings: LinkSettings, email: string, now: Date, linkGeneration = 0): RecipientLinks {
-  const expires = Math.floor(now.getTime() / 1000) + settings.ttlDays * 86_400;
+  const expires = linkExpiry(settings, now);
   return {
     manageUrl: signedUrl(settings, email, 'manage', expires, undefined, linkGeneration),
     unsubscribeUrl: signedUrl(settings, email, 'unsubscribe', expires, undefined, linkGeneration),
@@ -48,19 +69,13 @@ export function recipientLinks(settings: LinkSettings, email: string, now: Date,
 export function webVersionUrl(settings: LinkSettings, date: string, personal: { email: string; now: Date; linkGeneration?: number | undefined } | null): string {
   const issue = `${settings.baseUrl}/archive/${date}`;
   if (!personal) return issue;
-  const expires = Math.floor(personal.now.getTime() / 1000) + settings.ttlDays * 86_400;
+  const expires = linkExpiry(settings, personal.now);
   return `${issue}/yours?token=${signToken(settings.secret, { email: personal.email, purpose: 'view', expires, linkGeneration: personal.linkGeneration })}`;
 }
 
-/**
- * Verifies a link's token with the current secret, then (during a rotation's grace period
- * only) with the previous one. A signature that fails both is a forgery or a tampered link.
- */
+/** Verifies a link's token (see verifyRotating for the secrets it tries). */
 export function verifyLink(settings: Pick<LinkSettings, 'secret' | 'previous'>, token: string, purpose: TokenPurpose, now: Date): VerifyResult {
-  const seconds = Math.floor(now.getTime() / 1000);
-  const result = verifyToken(settings.secret, token, purpose, seconds);
-  if (result.ok || result.reason !== 'bad-signature' || !settings.previous || now >= settings.previous.until) return result;
-  return verifyToken(settings.previous.secret, token, purpose, seconds);
+  return verifyRotating(settings, now, (secret, seconds) => verifyToken(secret, token, purpose, seconds));
 }
 
 /**
