@@ -29,6 +29,8 @@ import type {
   SectionStatus,
   StoredSubscriber,
   SubscriberPage,
+  SubscribeIntakeJob,
+  SubscribeIntakeRequest,
 } from './types.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -877,6 +879,86 @@ export class KyselyStore implements Store {
   async pruneExpired(now: string): Promise<void> {
     await this.db.deleteFrom('counters').where('expires_at', '<', now).execute();
     await this.db.deleteFrom('seen_ids').where('expires_at', '<', now).execute();
+  }
+
+  // --- subscribe intake ---------------------------------------------------------------------
+
+  async enqueueSubscribe(request: SubscribeIntakeRequest, at: string): Promise<number> {
+    const row = await this.db
+      .insertInto('subscribe_intake')
+      .values({ email: request.email, name: request.name ?? null, topics: JSON.stringify(request.topics), received_at: at, next_attempt_at: at })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return Number(row.id);
+  }
+
+  async claimSubscribeIntake(owner: string, now: Date, ttlMs: number): Promise<SubscribeIntakeJob | undefined> {
+    const at = now.toISOString();
+    return this.write(async (trx) => {
+      let due = trx
+        .selectFrom('subscribe_intake')
+        .select(['id', 'email', 'name', 'topics', 'received_at', 'attempts'])
+        .where('failed_at', 'is', null)
+        .where('next_attempt_at', '<=', at)
+        .where((eb) => eb.or([eb('claim_expires_at', 'is', null), eb('claim_expires_at', '<', at)]))
+        .orderBy('id')
+        .limit(1);
+      if (this.engine === 'postgres') due = due.forUpdate().skipLocked();
+      const row = await due.executeTakeFirst();
+      if (!row) return undefined;
+      await trx
+        .updateTable('subscribe_intake')
+        .set({ claimed_by: owner, claim_expires_at: new Date(now.getTime() + ttlMs).toISOString(), attempts: sql`attempts + 1` })
+        .where('id', '=', row.id)
+        .execute();
+      let topics: string[] = [];
+      try {
+        const parsed: unknown = JSON.parse(row.topics);
+        if (Array.isArray(parsed)) topics = parsed.filter((t): t is string => typeof t === 'string');
+      } catch {
+        // An unreadable list subscribes to everything, as an empty one does; the address is what matters.
+      }
+      return {
+        id: Number(row.id),
+        request: { email: row.email, ...(row.name !== null ? { name: row.name } : {}), topics },
+        receivedAt: row.received_at,
+        attempts: Number(row.attempts) + 1,
+      };
+    });
+  }
+
+  async completeSubscribeIntake(id: number): Promise<void> {
+    await this.db.deleteFrom('subscribe_intake').where('id', '=', id).execute();
+  }
+
+  async failSubscribeIntake(id: number, error: string, at: string, retryAt: string | null): Promise<void> {
+    await this.db
+      .updateTable('subscribe_intake')
+      .set({ claimed_by: null, claim_expires_at: null, last_error: error.slice(0, 500), ...(retryAt === null ? { failed_at: at } : { next_attempt_at: retryAt }) })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async releaseSubscribeIntake(which: { owner: string } | { isDead: (owner: string) => boolean }): Promise<number> {
+    let owners: string[];
+    if ('owner' in which) owners = [which.owner];
+    else {
+      const held = await this.db.selectFrom('subscribe_intake').select('claimed_by').distinct().where('claimed_by', 'is not', null).execute();
+      owners = held.map((r) => r.claimed_by!).filter((o) => which.isDead(o));
+    }
+    if (!owners.length) return 0;
+    const result = await this.db.updateTable('subscribe_intake').set({ claimed_by: null, claim_expires_at: null }).where('claimed_by', 'in', owners).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async subscribeIntakeCounts(): Promise<{ queued: number; failed: number }> {
+    const rows = await this.db
+      .selectFrom('subscribe_intake')
+      .select((eb) => [sql<number>`case when failed_at is null then 0 else 1 end`.as('given_up'), eb.fn.countAll<number>().as('n')])
+      .groupBy(sql`case when failed_at is null then 0 else 1 end`)
+      .execute();
+    const count = (g: number) => Number(rows.find((r) => Number(r.given_up) === g)?.n ?? 0);
+    return { queued: count(0), failed: count(1) };
   }
 
   // --- "more / less like this" ----------------------------------------------------------

@@ -182,6 +182,32 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '010_subscribe_intake': {
+    async up(db: Kysely<unknown>) {
+      const pg = isPostgres(db);
+      // Subscribe is durable intake plus background work (README "Subscribe form"): the form's
+      // answer writes one row here and nothing else, whatever the address; the server's drainer
+      // takes rows one at a time (the subscriber upsert, the per-address limit, the confirmation
+      // email) and deletes each once its email was handed over and settled. A row left by a
+      // stopped or crashed server is drained by the next start; one that keeps failing is kept
+      // with `failed_at` set (reported), never retried for ever.
+      await db.schema
+        .createTable('subscribe_intake')
+        .addColumn('id', pg ? 'bigserial' : 'integer', (c) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('email', 'text', (c) => c.notNull())
+        .addColumn('name', 'text')
+        // JSON array of topic ids, as the form sent them (validated before the row is written).
+        .addColumn('topics', 'text', (c) => c.notNull())
+        .addColumn('received_at', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+        .addColumn('claimed_by', 'text')
+        .addColumn('claim_expires_at', 'text')
+        .addColumn('failed_at', 'text')
+        .addColumn('last_error', 'text')
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

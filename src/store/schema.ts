@@ -16,6 +16,7 @@ export interface Database {
   seen_ids: SeenIdsTable;
   rate_buckets: RateBucketsTable;
   feedback_counts: FeedbackCountsTable;
+  subscribe_intake: SubscribeIntakeTable;
 }
 
 export interface SubscribersTable {
@@ -137,4 +138,21 @@ export interface FeedbackCountsTable {
   item: string;
   more_count: ColumnType<number, number | undefined, number>;
   less_count: ColumnType<number, number | undefined, number>;
+}
+
+/** Added by 010: subscribe requests answered and not yet handled (the drainer's queue). */
+export interface SubscribeIntakeTable {
+  id: Generated<number>;
+  email: string;
+  name: string | null;
+  /** JSON array of topic ids. */
+  topics: string;
+  received_at: string;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: string;
+  claimed_by: string | null;
+  claim_expires_at: string | null;
+  /** Set when the drainer gave up on the row (attempts used up): kept and reported, not retried. */
+  failed_at: string | null;
+  last_error: string | null;
 }

@@ -22,6 +22,8 @@ import type {
   SectionRecord,
   StoredSubscriber,
   SubscriberPage,
+  SubscribeIntakeJob,
+  SubscribeIntakeRequest,
 } from './types.js';
 
 export type * from './types.js';
@@ -186,6 +188,26 @@ export interface Store {
   forgetSeen(kind: string, id: string): Promise<void>;
   /** Deletes counters and seen ids past their expiry. */
   pruneExpired(now: string): Promise<void>;
+
+  // --- subscribe intake (the form's durable queue) ----------------------------------------
+  /** Stores one subscribe request for the drainer: one single-row insert, the same for every address. Returns its id. */
+  enqueueSubscribe(request: SubscribeIntakeRequest, at: string): Promise<number>;
+  /**
+   * Claims the oldest intake row that is due (not given up, its retry time reached, unclaimed or
+   * its claim expired) for `owner` until now + ttlMs, counting the attempt; undefined when none.
+   */
+  claimSubscribeIntake(owner: string, now: Date, ttlMs: number): Promise<SubscribeIntakeJob | undefined>;
+  /** Deletes a handled intake row. */
+  completeSubscribeIntake(id: number): Promise<void>;
+  /**
+   * Records a failed attempt and drops the claim: retried from `retryAt`, or given up
+   * (`failed_at` = `at`, kept for the operator) when `retryAt` is null.
+   */
+  failSubscribeIntake(id: number, error: string, at: string, retryAt: string | null): Promise<void>;
+  /** Drops the claims of `owner` (a clean stop), or of every owner `isDead` says is gone (a start after a crash); returns how many. */
+  releaseSubscribeIntake(which: { owner: string } | { isDead: (owner: string) => boolean }): Promise<number>;
+  /** Intake rows waiting (or in hand) and given up. */
+  subscribeIntakeCounts(): Promise<{ queued: number; failed: number }>;
 
   // --- "more / less like this" ----------------------------------------------------------
   /** Adds one applied feedback to the aggregate counts of its paper and of each of its topics (one transaction). */

@@ -242,3 +242,18 @@ export interface FeedbackCounts {
   papers: (FeedbackCountRow & { paper: string })[];
   topics: (FeedbackCountRow & { topic: string })[];
 }
+
+/** A subscribe form post as the intake stores it (validated before it was written). */
+export interface SubscribeIntakeRequest {
+  email: string;
+  name?: string | undefined;
+  topics: string[];
+}
+
+/** One claimed intake row: the request, and how many times it was claimed (this one included). */
+export interface SubscribeIntakeJob {
+  id: number;
+  request: SubscribeIntakeRequest;
+  receivedAt: string;
+  attempts: number;
+}

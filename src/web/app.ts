@@ -18,7 +18,7 @@ export interface WebApp {
 }
 
 /** The subscription web app with its edges: the store, the transport, the templates. */
-export async function createWebApp(config: Config, links: LinkSettings, log: ConfirmationLog, options: { logger?: boolean; now?: () => Date } = {}): Promise<WebApp> {
+export async function createWebApp(config: Config, links: LinkSettings, log: ConfirmationLog, options: { logger?: boolean; now?: () => Date; drainIntake?: boolean } = {}): Promise<WebApp> {
   const taxonomy = await loadTaxonomy(config.paths.topics, { termsOnly: true }); // ids and labels only: no learned weights to load
   const store = await openAppStore(config);
   // The archive classifies papers as a run does, learned weights too: loaded on its first request.
@@ -26,7 +26,7 @@ export async function createWebApp(config: Config, links: LinkSettings, log: Con
   const now = options.now ?? (() => new Date());
   const mailer = await ConfirmationMailer.create(config, createTransport(config), links, log, now);
   const pages = await loadPages(config.paths.templates, config.list);
-  const app = await buildServer({ config, taxonomy, store, links, mailer, pages, archive, now, ...(options.logger === false ? { logger: false } : {}) });
+  const app = await buildServer({ config, taxonomy, store, links, mailer, pages, archive, now, log, ...(options.logger === false ? { logger: false } : {}), ...(options.drainIntake === false ? { drainIntake: false } : {}) });
   return {
     app,
     store,

@@ -197,22 +197,44 @@ export class ConfirmationMailer {
     this.track(
       (async () => {
         try {
-          const message = await compose();
-          const { result } = await this.dispatcher.send({
-            sectionDate: 'confirmations',
-            recipient: subscriber.email,
-            messageId: message.messageId,
-            raw: message.raw,
-            html: message.html,
-            envelope: { from: this.config.list.from.address, to: subscriber.email },
-          });
-          if (result.ok) this.log('info', `${what} sent`, { messageId: message.messageId });
-          else this.log('warn', `${what} not delivered`, { kind: result.kind, reason: result.reason });
+          await this.dispatch(subscriber, await compose(), what);
         } catch (err) {
           this.log('error', `${what} failed`, { error: (err as Error).message });
         }
       })(),
     );
+  }
+
+  /** Hands a composed email to the transport; resolves once it was delivered or given up (logged), with whether it went out. */
+  private async dispatch(subscriber: Subscriber, message: Composed, what: string): Promise<boolean> {
+    const { result } = await this.dispatcher.send({
+      sectionDate: 'confirmations',
+      recipient: subscriber.email,
+      messageId: message.messageId,
+      raw: message.raw,
+      html: message.html,
+      envelope: { from: this.config.list.from.address, to: subscriber.email },
+    });
+    if (result.ok) this.log('info', `${what} sent`, { messageId: message.messageId });
+    else this.log('warn', `${what} not delivered`, { kind: result.kind, reason: result.reason });
+    return result.ok;
+  }
+
+  /**
+   * For the subscribe drainer: composes the confirmation (with `generation`) or the notice now,
+   * throwing if that fails, and hands it to the transport in the background (tracked like
+   * `send`). `sent` settles once the email was delivered or given up (logged), with whether it
+   * went out; it never rejects.
+   */
+  async queue(kind: 'confirm' | 'notice', subscriber: Subscriber, generation: string): Promise<{ sent: Promise<boolean> }> {
+    const message = kind === 'confirm' ? await this.compose(subscriber, generation) : await this.composeNotice(subscriber);
+    const what = kind === 'confirm' ? 'confirmation email' : 'already-subscribed notice';
+    const sent = this.dispatch(subscriber, message, what).catch((err: unknown) => {
+      this.log('error', `${what} failed`, { error: (err as Error).message });
+      return false;
+    });
+    this.track(sent.then(() => undefined));
+    return { sent };
   }
 
   /**

@@ -14,6 +14,7 @@ import type { TokenClaims, TokenPurpose } from '../tokens/tokens.js';
 import type { ConfirmationMailer } from './confirmation.js';
 import { applyDelivery, crossFieldErrors, deliveryFormFields, deliveryView, fieldErrorsOf, listHourOf, uniqueChoices, uniqueLines } from './preferences-form.js';
 import { AddressMailLimit, confirmGeneration, SubscribeFlow } from './subscribe.js';
+import { IntakeDrainer, type IntakeLog } from './intake.js';
 import type { Pages, PageName } from './pages.js';
 import { LinkRequestFlow } from './link-request.js';
 import type { Archive } from './archive.js';
@@ -37,6 +38,10 @@ export interface ServerDeps {
   /** Overrides the certificate source (tests); by default pinned files, then download. */
   loadCertificate?: CertificateLoader;
   logger?: boolean;
+  /** Where the subscribe intake's drainer reports (retries, requests given up). */
+  log?: IntakeLog;
+  /** False: subscribe requests are stored but not drained (tests of a server stopped before its drainer ran). */
+  drainIntake?: boolean;
 }
 
 const headerSafeText = displayName;
@@ -157,8 +162,24 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   const mailLimit = new AddressMailLimit(store, config.web.confirmationsPerAddressPerHour, now);
   const subscribeFlow = new SubscribeFlow({ store, mailer, limit: mailLimit, now, pendingExpiryDays: config.web.pendingExpiryDays });
+  // Subscribe is durable intake plus background work: the answer writes one intake row; this
+  // drains the rows one at a time after the answers went out (README "Subscribe form").
+  const drainer = new IntakeDrainer({
+    store,
+    handle: (request) => subscribeFlow.handle(request),
+    track: (job) => mailer.track(job),
+    log: deps.log ?? (() => undefined),
+    now,
+    // The transport's own retries of an email all fall within the claim.
+    claimTtlMs: config.delivery.retryWindowMs + config.delivery.maxRetryDelayMs + 300_000,
+    onPoll: () => subscribeFlow.expireDue(),
+  });
   app.addHook('onReady', async () => {
     await subscribeFlow.sweep();
+    if (deps.drainIntake !== false) await drainer.start();
+  });
+  app.addHook('onClose', async () => {
+    drainer.stop();
   });
 
   const html = (reply: FastifyReply, status: number, name: PageName, title: string, data: Record<string, unknown> = {}) =>
@@ -241,6 +262,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     manageUrl: async (email) => (await currentLinks(email)).manageUrl,
   });
 
+  const checkInboxPage = pages.render('check-inbox', 'Check your inbox', { ttlHours: config.web.confirmTtlHours });
   app.get('/subscribe', (_req, reply) => html(reply, 200, 'subscribe', 'Subscribe', { topics: topicChoices([]), values: {} }));
 
   app.post(
@@ -260,15 +282,16 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       const { email, name, topics } = parsed.data;
       const unknown = topics.filter((t) => !topicIds.has(t));
       if (unknown.length) return message(reply, 400, 'Unknown topic', `There is no topic "${unknown[0]}". Go back and choose from the list.`);
-      // Same work, same answer, same time whatever the address's state: one rewrite of the list
-      // (changed only for a new address), the email composed and sent after the answer has gone
-      // out, and the answer held until a fixed moment after the request arrived, so leftover
-      // work of earlier requests (garbage collection, disk) does not show either.
-      const outcome = await subscribeFlow.record({ email, name, topics });
-      mailer.track(new Promise<void>((resolve) => reply.raw.once('close', () => resolve(subscribeFlow.notify(outcome)))));
+      // Same work and same answer whatever the address, by construction: one intake row
+      // written (a single-row insert that never looks at the list), and the page, rendered once.
+      // The subscriber upsert, the per-address limit and the email are the drainer's, after
+      // the answer has gone out. `web.subscribeAnswerMs` (default 0) can still hold the answer
+      // to a floor.
+      await store.enqueueSubscribe({ email, ...(name ? { name } : {}), topics }, now().toISOString());
+      drainer.kick();
       const wait = config.web.subscribeAnswerMs - (performance.now() - arrived);
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      return html(reply, 200, 'check-inbox', 'Check your inbox', { ttlHours: config.web.confirmTtlHours });
+      return reply.code(200).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(checkInboxPage);
     },
   );
 

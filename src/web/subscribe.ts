@@ -110,12 +110,18 @@ export class AddressMailLimit {
   }
 }
 
+/** How often at most pending subscribers past their expiry are looked for (they were looked for on every subscribe). */
+export const EXPIRE_PENDING_EVERY_MS = 60_000;
+
 /**
- * Handles subscribe requests so that every address costs the same before the answer: one
- * single-row write transaction (a no-op rewrite for a known address), so an acknowledged
- * request is stored. Emails are composed and sent only after the answer left.
+ * The work of one subscribe request, done by the intake drainer after the answer went out
+ * (src/web/intake.ts): the subscriber upsert (a single-row transaction; only a new address
+ * changes the list), the per-address confirmation limit, and the email composed and handed to
+ * the transport.
  */
 export class SubscribeFlow {
+  private lastExpiry = Number.NEGATIVE_INFINITY;
+
   constructor(
     private readonly deps: {
       store: Store;
@@ -126,27 +132,39 @@ export class SubscribeFlow {
     },
   ) {}
 
-  /** Records the request (only a new address changes the list); call `notify` after answering. */
+  /** Records the request in the list (only a new address changes it). */
   async record(request: SubscribeRequest): Promise<SubscribeOutcome> {
-    const { store, now, pendingExpiryDays } = this.deps;
+    const { store, now } = this.deps;
     const outcome = await store.mutateSubscriber(request.email, (existing) => decideSubscribe(existing, request, now()));
-    // Expired pending entries go in the background; the answer does not wait for them.
-    void store.expirePending(pendingCutoff(now(), pendingExpiryDays)).catch(() => undefined);
+    this.expireDue();
     return outcome;
   }
 
-  /** Queues the email the outcome calls for (within the per-address limit). */
-  async notify(outcome: SubscribeOutcome): Promise<void> {
+  /**
+   * Handles one request: records it, then composes and queues the email the outcome calls for
+   * (within the per-address limit). Throws if the store or composing fails (the drainer retries
+   * the row); `sent` settles once the email went out or was given up by the transport.
+   */
+  async handle(request: SubscribeRequest): Promise<{ sent: Promise<boolean> } | null> {
     const { mailer, limit } = this.deps;
-    // A store that cannot count (down for a moment) sends nothing: the reader can ask again.
-    if (outcome.kind === 'nothing' || !(await limit.allow(outcome.subscriber.email).catch(() => false))) return;
-    if (outcome.kind === 'confirm') mailer.send(outcome.subscriber, confirmGeneration(outcome.subscriber));
-    else mailer.sendNotice(outcome.subscriber);
+    const outcome = await this.record(request);
+    if (outcome.kind === 'nothing' || !(await limit.allow(outcome.subscriber.email))) return null;
+    return outcome.kind === 'confirm' ? mailer.queue('confirm', outcome.subscriber, confirmGeneration(outcome.subscriber)) : mailer.queue('notice', outcome.subscriber, '');
+  }
+
+  /** Deletes expired pending subscribers in the background, at most once a minute. */
+  expireDue(): void {
+    const { store, now, pendingExpiryDays } = this.deps;
+    const at = now().getTime();
+    if (Math.abs(at - this.lastExpiry) < EXPIRE_PENDING_EVERY_MS) return;
+    this.lastExpiry = at;
+    void store.expirePending(pendingCutoff(now(), pendingExpiryDays)).catch(() => undefined);
   }
 
   /** Deletes expired pending subscribers now (server start). */
   async sweep(): Promise<number> {
     const { store, now, pendingExpiryDays } = this.deps;
+    this.lastExpiry = now().getTime();
     return store.expirePending(pendingCutoff(now(), pendingExpiryDays));
   }
 }
