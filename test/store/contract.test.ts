@@ -28,6 +28,39 @@ describe.each(ENGINES)('Store contract on $name', (engine) => {
   });
 
   describe.skipIf(!available[engine.name])('', () => {
+    it('queues subscribe requests, claims the oldest due one, retries, gives up, releases and deletes', async () => {
+      const t0 = new Date('2026-03-01T09:00:00.000Z');
+      const later = (ms: number) => new Date(t0.getTime() + ms);
+      const first = await store.enqueueSubscribe({ email: 'Ada@Example.org', name: 'Ada', topics: ['video', 'rl'] }, t0.toISOString());
+      const second = await store.enqueueSubscribe({ email: 'bo@example.org', topics: [] }, t0.toISOString());
+      expect(await store.subscribeIntakeCounts()).toEqual({ queued: 2, failed: 0 });
+
+      const a = await store.claimSubscribeIntake('owner-a', t0, 60_000);
+      expect(a).toEqual({ id: first, request: { email: 'Ada@Example.org', name: 'Ada', topics: ['video', 'rl'] }, receivedAt: t0.toISOString(), attempts: 1 });
+      // Held rows are skipped; the next one is handed out.
+      const b = await store.claimSubscribeIntake('owner-b', t0, 60_000);
+      expect(b).toMatchObject({ id: second, request: { email: 'bo@example.org', topics: [] }, attempts: 1 });
+      expect(await store.claimSubscribeIntake('owner-b', t0, 60_000)).toBeUndefined();
+
+      // A failure waits for its retry time, without holding the others.
+      await store.failSubscribeIntake(first, 'database is locked', t0.toISOString(), later(5_000).toISOString());
+      expect(await store.claimSubscribeIntake('owner-a', later(1_000), 60_000)).toBeUndefined();
+      expect(await store.claimSubscribeIntake('owner-a', later(5_000), 60_000)).toMatchObject({ id: first, attempts: 2 });
+      // An expired claim is taken over.
+      expect(await store.claimSubscribeIntake('owner-c', later(61_000), 60_000)).toMatchObject({ id: second, attempts: 2 });
+      // Claims of an owner that is gone are released, others' kept.
+      expect(await store.releaseSubscribeIntake({ isDead: (owner) => owner === 'owner-c' })).toBe(1);
+      expect(await store.releaseSubscribeIntake({ owner: 'owner-x' })).toBe(0);
+      expect(await store.claimSubscribeIntake('owner-d', later(61_000), 60_000)).toMatchObject({ id: second, attempts: 3 });
+
+      // Given up: kept and counted, never claimed again.
+      await store.failSubscribeIntake(first, 'still failing', later(62_000).toISOString(), null);
+      expect(await store.claimSubscribeIntake('owner-a', later(3_600_000), 60_000)).toMatchObject({ id: second });
+      await store.completeSubscribeIntake(second);
+      expect(await store.claimSubscribeIntake('owner-a', later(7_200_000), 60_000)).toBeUndefined();
+      expect(await store.subscribeIntakeCounts()).toEqual({ queued: 0, failed: 1 });
+    });
+
     it('is migrated to the latest version, and migrating again changes nothing', async () => {
       const state = await store.migrationState();
       expect(state.applied).toContain('001_initial');

@@ -16,7 +16,7 @@ export interface RunningApp extends WebApp {
 }
 
 /** Starts the real web app of a test project on 127.0.0.1 with an ephemeral port. */
-export async function startApp(dir: string, options: { now?: () => Date; links?: Partial<LinkSettings> } = {}): Promise<RunningApp> {
+export async function startApp(dir: string, options: { now?: () => Date; links?: Partial<LinkSettings>; drainIntake?: boolean } = {}): Promise<RunningApp> {
   const config = await loadConfig(join(dir, 'config.json'));
   const { links, ...rest } = options;
   const web = await createWebApp(config, { baseUrl: config.baseUrl, secret: TEST_SECRET, ttlDays: 365, ...links }, () => undefined, { logger: false, ...rest });

@@ -1,0 +1,119 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { IntakeDrainer } from '../../src/web/intake.js';
+import type { SubscribeIntakeRequest } from '../../src/store/types.js';
+import { FAST_DELIVERY, configure, makeProject, smtpTransport } from '../cli/cli-helpers.js';
+import { startSmtpSink, type SmtpSink } from '../integration/servers.js';
+import { ENGINES } from '../store/engines.js';
+import { scaled } from '../timeouts.js';
+import { entry, startApp, type RunningApp } from './web-helpers.js';
+
+let sink: SmtpSink | null = null;
+let web: RunningApp | null = null;
+afterEach(async () => {
+  await web?.close();
+  web = null;
+  await sink?.close();
+  sink = null;
+});
+
+async function project(drainIntake = true) {
+  sink = await startSmtpSink();
+  const dir = await makeProject();
+  await configure(dir, { transport: smtpTransport(sink.port), delivery: FAST_DELIVERY, web: { subscribePerIpPerMinute: 1000, confirmationsPerAddressPerHour: 100 } });
+  web = await startApp(dir, { drainIntake });
+  return dir;
+}
+
+/** Polls until `check` holds (generous, load-scaled timeout; no wall-clock assert). */
+async function eventually(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000) {
+  const deadline = Date.now() + scaled(timeoutMs);
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('subscribe intake', () => {
+  it('keeps a request answered by a server stopped before draining it, and the next start drains it', async () => {
+    const dir = await project(false);
+    const res = await web!.post('/subscribe', { email: 'kept.reader@example.org', topics: ['video'] });
+    expect(res.status).toBe(200);
+    expect(await web!.store.subscribeIntakeCounts()).toEqual({ queued: 1, failed: 0 });
+    await web!.close();
+    web = null;
+    expect(await entry(dir, 'kept.reader@example.org')).toBeUndefined();
+    expect(sink!.messages).toHaveLength(0);
+
+    web = await startApp(dir);
+    await eventually(() => sink!.messages.some((m) => m.to[0] === 'kept.reader@example.org'), 'the confirmation email');
+    await web.mailer.drain();
+    expect(await entry(dir, 'kept.reader@example.org')).toMatchObject({ status: 'pending', topics: ['video'] });
+    expect(await web.store.subscribeIntakeCounts()).toEqual({ queued: 0, failed: 0 });
+  });
+
+  it('answers an active, a suppressed and an unknown address with byte-identical pages and headers', async () => {
+    await project();
+    const answer = async (email: string) => {
+      const res = await web!.post('/subscribe', { email, name: 'Same Name', topics: ['video'] });
+      // Date and the per-IP counters change with the clock and the client's count, not the address.
+      const headers = [...res.headers.entries()].filter(([k]) => k !== 'date' && k !== 'x-ratelimit-remaining' && k !== 'x-ratelimit-reset').map(([k, v]) => `${k}: ${v}`);
+      const body = Buffer.from(await res.arrayBuffer());
+      await web!.mailer.drain();
+      return { status: res.status, headers, body };
+    };
+    const active = await answer('ana.lopez@example.org');
+    const suppressed = await answer('olivia.chen@example.com');
+    const unknown = await answer('stranger@example.org');
+    expect(active.status).toBe(200);
+    expect(suppressed).toEqual(active);
+    expect(unknown).toEqual(active);
+    expect(unknown.body.equals(active.body)).toBe(true);
+    // The background work differs: a notice to the active reader, a confirmation to the stranger, nothing to the suppressed one.
+    expect(sink!.messages.map((m) => m.to[0]).sort()).toEqual(['ana.lopez@example.org', 'stranger@example.org']);
+  });
+});
+
+describe.each(ENGINES.filter((e) => e.name === 'sqlite'))('the intake drainer on $name', (engine) => {
+  it('retries a failing request with backoff, gives it up after its attempts, and never lets it block the next', async () => {
+    const { store, dispose } = await engine.open();
+    const handled: string[] = [];
+    const logged: { level: string; message: string }[] = [];
+    const tracked = new Set<Promise<void>>();
+    const drainer = new IntakeDrainer({
+      store,
+      handle: async (request: SubscribeIntakeRequest) => {
+        if (request.email === 'broken@example.org') throw new Error('cannot handle this one');
+        handled.push(request.email);
+        return { sent: Promise.resolve(true) };
+      },
+      track: (job) => void tracked.add(job),
+      log: (level, message) => void logged.push({ level, message }),
+      maxAttempts: 3,
+      retryBaseDelayMs: 5,
+      maxRetryDelayMs: 20,
+      pollMs: 50,
+    });
+    try {
+      await store.enqueueSubscribe({ email: 'broken@example.org', topics: [] }, new Date().toISOString());
+      await store.enqueueSubscribe({ email: 'fine@example.org', topics: [] }, new Date().toISOString());
+      await drainer.start();
+      await eventually(() => handled.includes('fine@example.org'), 'the request behind the failing one');
+      await eventually(async () => (await store.subscribeIntakeCounts()).failed === 1, 'the failing request to be given up');
+      await drainer.idle();
+      expect(await store.subscribeIntakeCounts()).toEqual({ queued: 0, failed: 1 });
+      expect(logged.filter((l) => l.level === 'warn' && /will retry/.test(l.message))).toHaveLength(2);
+      expect(logged.filter((l) => l.level === 'error' && /given up/.test(l.message))).toHaveLength(1);
+
+      // A later request is handled as usual; the given-up one stays put.
+      await store.enqueueSubscribe({ email: 'later@example.org', topics: [] }, new Date().toISOString());
+      drainer.kick();
+      await eventually(() => handled.includes('later@example.org'), 'a later request');
+      expect(handled).toEqual(['fine@example.org', 'later@example.org']);
+    } finally {
+      drainer.stop();
+      await drainer.idle();
+      await Promise.all(tracked);
+      await dispose();
+    }
+  });
+});
