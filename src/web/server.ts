@@ -24,6 +24,7 @@ import { feedbackRoutes } from './feedback.js';
 import { learnedList, parseLearnedItem, undoLearned } from '../audience/feedback.js';
 import { certificateLoader, feedbackActions, isTrustedUrl, sesEventSchema, SNS_MAX_AGE_MS, staleness, verifySnsMessage, type CertificateLoader, type SnsMessage, type SnsTrust } from './sns.js';
 import { dirname } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 export interface ServerDeps {
   config: Config;
@@ -122,7 +123,16 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
               res: (res) => ({ statusCode: res.statusCode }),
             },
           },
+    // One line per request (below), not Fastify's two ("incoming request", "request completed"):
+    // a burst of subscribes writes half as much to the log, synchronously, on the event loop.
+    disableRequestLogging: true,
   });
+  if (deps.logger !== false) {
+    app.addHook('onResponse', (req, reply, done) => {
+      req.log.info({ req, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+      done();
+    });
+  }
 
   await app.register(helmet, {
     contentSecurityPolicy: {
@@ -267,7 +277,15 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   app.post(
     '/subscribe',
-    { config: { rateLimit: { max: config.web.subscribePerIpPerMinute, timeWindow: '1 minute' } } },
+    {
+      config: { rateLimit: { max: config.web.subscribePerIpPerMinute, timeWindow: '1 minute' } },
+      // A subscribe yields one turn of the event loop before its body is read: a preference
+      // change, an unsubscribe or a confirmation that arrived together with a burst of
+      // subscribes is answered ahead of the burst's work instead of behind all of it.
+      onRequest: async () => {
+        await nextTurn();
+      },
+    },
     async (req, reply) => {
       const arrived = performance.now();
       const parsed = subscribeBody.safeParse(req.body ?? {});
