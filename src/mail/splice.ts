@@ -150,7 +150,9 @@ function encodeBodyForCopy(body: EncodedBody, copy: Pick<PersonalFields, 'summar
       staticBytes += encoded.length;
       return encoded;
     }
-    return fillSome(chunk, values, html, isCopySlot);
+    // The copy's values go into the parts CRLF-only, as encodeBody left them (see valuesHaveBreaks).
+    const some = fillSome(chunk, values, html, isCopySlot);
+    return { parts: some.parts.map(crlf), slots: some.slots };
   });
   return { chunks, staticBytes };
 }
@@ -220,8 +222,74 @@ export class HeaderWriter {
   }
 }
 
-function encodedBodyChunks(body: EncodedBody, values: PersonalFields, html: boolean, out: (Buffer | string)[]): void {
-  for (const chunk of body.chunks) out.push(Buffer.isBuffer(chunk) ? chunk : qp(crlf(fill(chunk, values, html))));
+const isReasonSlot = (slot: Slot) => slot.field === 'reason';
+
+/** Whether a value may hold a line break that crlf() would rewrite. */
+const hasBreak = (value: string | null | undefined) => value != null && (value.includes('\n') || value.includes('\r'));
+
+/**
+ * Whether any recipient field holds a CR or LF. The parts of a line group are CRLF-only already
+ * (encodeBody normalised the whole body), so without one (and without a reason slot, whose
+ * element brings its own breaks) crlf() of a filled group changes nothing.
+ */
+function valuesHaveBreaks(values: PersonalFields): boolean {
+  return (
+    hasBreak(values.greeting) || hasBreak(values.email) || hasBreak(values.manageUrl) || hasBreak(values.unsubscribeUrl) ||
+    hasBreak(values.webUrl) || hasBreak(values.feedbackUrl) || hasBreak(values.summary) || hasBreak(values.preheader) || values.reasons.some(hasBreak)
+  );
+}
+
+function encodedBodyChunks(body: EncodedBody, values: PersonalFields, html: boolean, out: (Buffer | string)[], normalise: boolean): void {
+  for (const chunk of body.chunks) {
+    if (Buffer.isBuffer(chunk)) out.push(chunk);
+    else {
+      const filled = fill(chunk, values, html);
+      // A reason slot brings the line breaks of its element (bare LF, as rendered) with it.
+      out.push(qp(normalise || chunk.slots.some(isReasonSlot) ? crlf(filled) : filled));
+    }
+  }
+}
+
+/**
+ * Reusable memory for finished messages: a message's bytes are written into a buffer taken from
+ * here and given back once the transport has accepted the message, so a send does not allocate
+ * (and the garbage collector free) a new 60 to 100 KB buffer outside the heap per recipient.
+ * Buffers come in 16 KiB size classes; at most `maxBytes` of free ones are kept.
+ */
+export class RawBufferPool {
+  private readonly free = new Map<number, Buffer[]>();
+  private freeBytes = 0;
+  private readonly lent = new WeakSet<ArrayBufferLike>();
+
+  constructor(private readonly maxBytes = 8 * 1024 * 1024) {}
+
+  private static capacity(length: number): number {
+    return Math.ceil(Math.max(length, 1) / 16384) * 16384;
+  }
+
+  /** A buffer of exactly `length` bytes (a view of a pooled one), contents undefined. */
+  take(length: number): Buffer {
+    const capacity = RawBufferPool.capacity(length);
+    const list = this.free.get(capacity);
+    let whole = list?.pop();
+    if (whole) this.freeBytes -= capacity;
+    // Its own memory (allocUnsafeSlow): never a slice of Node's shared pool, so reuse touches nothing else.
+    else whole = Buffer.allocUnsafeSlow(capacity);
+    this.lent.add(whole.buffer);
+    return whole.subarray(0, length);
+  }
+
+  /** Gives back a buffer from take() once nothing reads it any more; anything else is ignored. */
+  give(buffer: Buffer): void {
+    if (!this.lent.has(buffer.buffer) || buffer.byteOffset !== 0) return;
+    this.lent.delete(buffer.buffer);
+    const capacity = buffer.buffer.byteLength;
+    if (this.freeBytes + capacity > this.maxBytes) return;
+    let list = this.free.get(capacity);
+    if (!list) this.free.set(capacity, (list = []));
+    list.push(Buffer.from(buffer.buffer, 0, capacity));
+    this.freeBytes += capacity;
+  }
 }
 
 const partHeaders = (type: string) => `Content-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n`;
@@ -231,17 +299,25 @@ const HTML_HEADERS = partHeaders('text/html');
 const defaultHeaders = new HeaderWriter();
 
 /** One recipient's message: headers written, personal fields encoded for their place, the rest copied. */
-export function spliceMessage(variant: EncodedVariant, input: Omit<ComposeInput, 'text' | 'html'>, values: PersonalFields, headers: HeaderWriter = defaultHeaders): Buffer {
+export function spliceMessage(
+  variant: EncodedVariant,
+  input: Omit<ComposeInput, 'text' | 'html'>,
+  values: PersonalFields,
+  headers: HeaderWriter = defaultHeaders,
+  /** Where the bytes go (given back by the caller once sent); default a new buffer. */
+  buffers?: RawBufferPool,
+): Buffer {
   const b = variant.boundary;
+  const normalise = valuesHaveBreaks(values);
   const pieces: (Buffer | string)[] = [`${headers.block(input, variant.contentType)}\r\n\r\n--${b}\r\n${TEXT_HEADERS}`];
-  encodedBodyChunks(variant.text, values, false, pieces);
+  encodedBodyChunks(variant.text, values, false, pieces, normalise);
   pieces.push(`\r\n--${b}\r\n${HTML_HEADERS}`);
-  encodedBodyChunks(variant.html, values, true, pieces);
+  encodedBodyChunks(variant.html, values, true, pieces, normalise);
   pieces.push(`\r\n--${b}--\r\n`);
   // Headers may hold UTF-8 (an SMTPUTF8 address); encoded bodies are ASCII.
   let length = 0;
   for (const piece of pieces) length += typeof piece === 'string' ? Buffer.byteLength(piece, 'utf8') : piece.length;
-  const raw = Buffer.allocUnsafe(length);
+  const raw = buffers ? buffers.take(length) : Buffer.allocUnsafe(length);
   let at = 0;
   for (const piece of pieces) at += typeof piece === 'string' ? raw.write(piece, at, 'utf8') : piece.copy(raw, at);
   return raw;

@@ -8,7 +8,7 @@ import type { Paper, Section } from '../digest/types.js';
 import { topicProblem } from '../audience/load.js';
 import { readerCopy, variantKey } from '../render/render.js';
 import type { ClaimedDelivery, DeliveryRecord, NewDelivery, StoredSubscriber } from '../store/types.js';
-import { HeaderWriter } from '../mail/splice.js';
+import { HeaderWriter, RawBufferPool } from '../mail/splice.js';
 import { classifyPaper, type ClassifiedPaper } from '../topics/classify.js';
 import {
   OutcomeWriter,
@@ -222,7 +222,7 @@ export async function deliverRollups(sections: readonly Section[], ctx: Delivery
     ctx.onPlanned?.(queued.queued + queued.claimed);
     const reasons = new Map<string, number>();
     const writer = new OutcomeWriter(store);
-    const step: SendStep = { ctx, dispatcher, counts: outcome.counts, reasons, writer, headerWriter };
+    const step: SendStep = { ctx, dispatcher, counts: outcome.counts, reasons, writer, headerWriter, buffers: new RawBufferPool() };
     const rendersBefore = variants.renderCount;
     const sendOne = async (delivery: ClaimedDelivery): Promise<boolean> => {
       if (dispatcher.stopReason) {
