@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve, dirname } from 'node:path';
 import nodemailer, { type Mail } from 'nodemailer';
+import MimeNode from 'nodemailer/lib/mime-node';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { needsSmtpUtf8, withAsciiDomain } from '../../audience/address.js';
 import type { Config } from '../../config/load.js';
@@ -131,6 +132,8 @@ export class SmtpTransport implements Transport {
   private acceptedAny = false;
   /** Whether the server offered SMTPUTF8 (RFC 6531) after EHLO, as the probe saw it. */
   private smtpUtf8 = false;
+  /** DKIM signing is set up: messages go through Mail#sendMail, which adds the signer. */
+  private readonly signs: boolean;
 
   constructor(config: Config, env: NodeJS.ProcessEnv = process.env) {
     if (config.transport.type !== 'smtp') throw new Error('not an smtp config');
@@ -165,14 +168,32 @@ export class SmtpTransport implements Transport {
       from: config.list.from.address,
       requireTLS: Boolean(this.connection.requireTLS),
     };
+    const dkim = dkimOptions(smtp, config, env);
+    this.signs = dkim !== undefined;
     this.mailer = nodemailer.createTransport({
       ...this.connection,
       pool: true,
       maxConnections: smtp.maxConnections,
       maxMessages: smtp.maxMessagesPerConnection,
-      dkim: dkimOptions(smtp, config, env),
+      dkim,
       ...(this.auth ? { auth: this.auth } : {}),
     });
+  }
+
+  /**
+   * Hands finished bytes to the pool. Mail#sendMail would build a message object, run its
+   * compile plugins and a composer over a message that is raw already (about a tenth of the
+   * pool's own CPU per message, random Message-ID and boundary included) before doing the same:
+   * here the pool (nodemailer's transport interface, send(mail, callback)) gets the raw MimeNode
+   * with the envelope directly. With DKIM the message goes through sendMail, which signs it.
+   */
+  private deliver(envelope: { from: string; to: string }, raw: Buffer, messageId: string): Promise<{ response?: string | undefined }> {
+    if (this.signs) return this.mailer.sendMail({ envelope, raw });
+    const message = new MimeNode('message/rfc822', { baseBoundary: 'raw' }).setRaw(raw).setEnvelope(envelope);
+    // Read by the pool for its log line; a raw node writes its bytes only, never this header.
+    message.setHeader('Message-ID', messageId);
+    const transporter = this.mailer.transporter as unknown as { send(mail: unknown, callback: (err: Error | null, info: { response?: string }) => void): void };
+    return new Promise((resolve, reject) => transporter.send({ data: { envelope, raw }, message }, (err, info) => (err ? reject(err) : resolve(info))));
   }
 
   private failure(err: SmtpErrorLike): SendFailure {
@@ -244,7 +265,7 @@ export class SmtpTransport implements Transport {
     try {
       // A domain goes in its ASCII (punycode) form, which every server takes.
       const envelope = { from: needsSmtpUtf8(from) ? from : withAsciiDomain(from), to: needsSmtpUtf8(to) ? to : withAsciiDomain(to) };
-      const info = await this.mailer.sendMail({ envelope, raw: message.raw });
+      const info = await this.deliver(envelope, message.raw, message.messageId);
       this.acceptedAny = true;
       return { ok: true, providerId: info.response };
     } catch (err) {
