@@ -63,6 +63,8 @@ config.paths = { digests: 'digests', subscribers: 'subscribers.json', topics: jo
 config.list.postalAddress = 'Digest Lab, 1 Example Street, 10115 Berlin, Germany';
 config.transport = { type: 'smtp', host: '127.0.0.1', port, secure: false, requireTLS: false, maxConnections: BENCH_POOL.maxConnections, maxMessagesPerConnection: BENCH_POOL.maxMessages };
 config.delivery = { ...(config.delivery ?? {}), ratePerSecond: 1_000_000, concurrency: BENCH_POOL.concurrency, maxAttempts: 3, retryBaseDelayMs: 10, maxRetryDelayMs: 100 };
+// BENCH_COMPOSE_THREADS=n: delivery.composeThreads for the pass (default: the config's own).
+if (process.env.BENCH_COMPOSE_THREADS !== undefined) config.delivery.composeThreads = Number(process.env.BENCH_COMPOSE_THREADS);
 await writeFile(join(dir, 'config.json'), JSON.stringify(config));
 const loaded = await loadConfig(join(dir, 'config.json'));
 const links = { baseUrl: loaded.baseUrl, secret: 'bench-secret-bench-secret-bench-secret', ttlDays: 365 };

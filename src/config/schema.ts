@@ -145,6 +145,12 @@ export const configSchema = z.strictObject({
       ratePerSecond: z.number().positive().max(1_000_000).default(10),
       /** Messages in flight at once. */
       concurrency: z.number().int().min(1).max(100).default(8),
+      /**
+       * Worker threads that splice messages (links signed, headers, personal lines encoded) beside
+       * the thread that talks to the store and the relay; 0: splice there too. SMTP and SES only
+       * (the outbox splices in the run's thread). See README "Benchmarks" for what it gains.
+       */
+      composeThreads: z.number().int().min(0).max(16).default(0),
       /** Attempts per message for transient failures (4xx, dropped connections, throttling), first one included. */
       maxAttempts: z.number().int().min(1).max(100).default(30),
       /**

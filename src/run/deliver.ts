@@ -16,6 +16,7 @@ import { readerTiming } from '../audience/preferences.js';
 import type { ComposeInput } from '../mail/compose.js';
 import { encodeCopy, encodeVariant, HeaderWriter, RawBufferPool, spliceMessage, type EncodedVariant } from '../mail/splice.js';
 import { messageIdFor } from '../mail/message-id.js';
+import { SpliceThreads, type PostedCopy } from '../mail/splice-threads.js';
 import { feedbackId } from '../mail/compliance.js';
 import type { Dispatcher } from '../mail/flow.js';
 import type { SendResult } from '../mail/transport.js';
@@ -404,6 +405,31 @@ export interface SendStep {
   headerWriter: HeaderWriter;
   /** Memory the finished messages are written into, reused once each is accepted (see RawBufferPool). */
   buffers?: RawBufferPool | undefined;
+  /** Splicing in worker threads (delivery.composeThreads), or null: here. */
+  threads?: SpliceThreads | null | undefined;
+}
+
+/** The splice threads of a send (delivery.composeThreads; never for the outbox, which keeps an HTML copy), or null. */
+export function spliceThreadsFor(ctx: Pick<DeliveryContext, 'config' | 'links'>): SpliceThreads | null {
+  const count = ctx.config.delivery.composeThreads;
+  if (!count || ctx.config.transport.type === 'outbox') return null;
+  return new SpliceThreads(count, { list: ctx.config.list, links: ctx.links });
+}
+
+/** One recipient's message spliced in a worker thread: the same bytes as spliceFor here. */
+async function spliceInThread(
+  threads: SpliceThreads,
+  rendered: RenderedEmail & { encoded: EncodedVariant },
+  section: Section,
+  subscriber: StoredSubscriber,
+  issue: string,
+): Promise<{ raw: Buffer; messageId: string; html?: undefined }> {
+  const posted = (): PostedCopy => ({
+    rendered: { subject: rendered.subject, preheader: rendered.preheader, summary: rendered.summary, reasons: rendered.reasons, paperIds: rendered.paperIds, encoded: rendered.encoded },
+    section: { date: section.date, ...(section.days !== undefined ? { days: section.days } : {}), papers: section.papers.map((p) => ({ id: p.id })) },
+  });
+  const who = { email: subscriber.email, name: subscriber.name, id: subscriber.id, tokenGeneration: subscriber.tokenGeneration };
+  return threads.splice(rendered, posted, { subscriber: who, date: Date.now(), issue });
 }
 
 /**
@@ -420,7 +446,9 @@ export async function sendRendered(
 ): Promise<boolean> {
   const { ctx, dispatcher, counts, writer } = step;
   const at = () => new Date().toISOString();
-  const message = spliceFor(ctx.config, rendered, section, subscriber, ctx.links, new Date(), step.headerWriter, issue, step.buffers);
+  const message = step.threads
+    ? await spliceInThread(step.threads, rendered, section, subscriber, issue)
+    : spliceFor(ctx.config, rendered, section, subscriber, ctx.links, new Date(), step.headerWriter, issue, step.buffers);
   const { result } = message.raw.length > ctx.config.limits.maxMessageBytes
     ? { result: oversize(message.raw.length, ctx.config.limits.maxMessageBytes) }
     : await dispatcher.send({
@@ -637,13 +665,15 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
     return becomePlanner();
   };
 
+  let stopThreads: (() => Promise<void> | undefined) | null = null;
   try {
     const role: SectionRole = (await becomePlanner()) ? 'planner' : 'sender';
     // --- send ---------------------------------------------------------------------------
     const queued = await store.countDeliveries(section.date);
     ctx.onPlanned?.(queued.queued + queued.claimed);
     const writer = new OutcomeWriter(store, OUTCOME_GATHER(ctx.concurrency));
-    const step: SendStep = { ctx, dispatcher, counts, reasons, writer, headerWriter, buffers: new RawBufferPool() };
+    const step: SendStep = { ctx, dispatcher, counts, reasons, writer, headerWriter, buffers: new RawBufferPool(), threads: spliceThreadsFor(ctx) };
+    stopThreads = () => step.threads?.close();
     const sendOne = async (delivery: ClaimedDelivery): Promise<boolean> => {
       heap.check();
       if (dispatcher.stopReason) {
@@ -686,6 +716,7 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
     return { counts, variants: variants.size, renders: variants.renderCount, complete, largestHtmlBytes, role: planner ? 'planner' : role };
   } finally {
     if (renewal) clearInterval(renewal);
+    await stopThreads?.();
     if (planner) await store.releasePlanner(section.date, ctx.owner);
   }
 }
