@@ -172,6 +172,17 @@ export class ConfirmationMailer {
     return { raw, html, messageId };
   }
 
+  /**
+   * Composes a confirmation and a notice for a sample address and drops them: the templates'
+   * MJML pre-render (tens of ms, synchronous) then happens at start, not in the middle of the
+   * first subscribe's background work while readers wait on the event loop.
+   */
+  async warm(): Promise<void> {
+    const sample: Subscriber = { email: 'warm-up@example.invalid', status: 'pending', topics: [], excludeTopics: [], authors: [], keywords: [] };
+    await this.compose(sample, 'warm-up');
+    await this.composeNotice(sample);
+  }
+
   /** Queues the confirmation; failures are logged (without the link), never thrown at the caller. */
   send(subscriber: Subscriber, generation: string): void {
     this.deliver(subscriber, () => this.compose(subscriber, generation), 'confirmation email');

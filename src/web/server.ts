@@ -193,6 +193,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   app.addHook('onReady', async () => {
     await subscribeFlow.sweep();
+    // Before the first request rather than in the middle of the first subscribe's work; a
+    // template that cannot render shows up (logged) on the first email instead.
+    await mailer.warm().catch(() => undefined);
     if (deps.drainIntake !== false) await drainer.start();
   });
   app.addHook('onClose', async () => {
