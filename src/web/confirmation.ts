@@ -253,12 +253,13 @@ export class ConfirmationMailer {
    * ask again) and closes the transport, so shutdown never hangs behind a long queue.
    */
   async close(graceMs = 10_000): Promise<void> {
-    const all = Promise.all([...this.inFlight]);
-    const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
+    // drain(), not a snapshot of what is in flight now: the subscribe drainer's job in hand can
+    // still queue its email during the grace, and that one must not outlive the transport.
+    const timedOut = await Promise.race([this.drain().then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
     if (timedOut) {
       this.log('warn', 'shutting down with confirmation emails unsent', { unsent: this.inFlight.size });
       this.dispatcher.stop('signal');
-      await all;
+      await this.drain();
     }
     await this.transport.close();
   }

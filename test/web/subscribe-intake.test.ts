@@ -1,4 +1,7 @@
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { openAppStore } from '../../src/store/bootstrap.js';
 import { IntakeDrainer } from '../../src/web/intake.js';
 import type { SubscribeIntakeRequest } from '../../src/store/types.js';
 import { FAST_DELIVERY, configure, makeProject, smtpTransport } from '../cli/cli-helpers.js';
@@ -49,6 +52,32 @@ describe('subscribe intake', () => {
     await web.mailer.drain();
     expect(await entry(dir, 'kept.reader@example.org')).toMatchObject({ status: 'pending', topics: ['video'] });
     expect(await web.store.subscribeIntakeCounts()).toEqual({ queued: 0, failed: 0 });
+  });
+
+  it('closes with every email sent or left queued (none goes out after close), and each address gets exactly one across a restart', async () => {
+    sink = await startSmtpSink();
+    const dir = await makeProject();
+    await configure(dir, { transport: smtpTransport(sink.port), delivery: { ...FAST_DELIVERY, ratePerSecond: 20 }, web: { subscribePerIpPerMinute: 1000, confirmationsPerAddressPerHour: 100 } });
+    web = await startApp(dir);
+    const emails = Array.from({ length: 60 }, (_, i) => `closing${i}@example.org`);
+    for (const email of emails) expect((await web.post('/subscribe', { email })).status).toBe(200);
+    await eventually(() => sink!.messages.length >= 3, 'the first confirmations');
+    const config = await loadConfig(join(dir, 'config.json'));
+    const closing = web;
+    web = null;
+    await closing.close();
+    const atClose = sink.messages.length;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sink.messages.length).toBe(atClose);
+    // What was not sent is still queued: the next start sends it, and every address gets exactly one.
+    const reopened = await openAppStore(config);
+    const { queued } = await reopened.subscribeIntakeCounts();
+    await reopened.close();
+    expect(queued).toBe(60 - atClose);
+    web = await startApp(dir);
+    await eventually(() => sink!.messages.length >= 60, 'the rest of the confirmations', 60_000);
+    await web.mailer.drain();
+    expect(sink.messages.map((m) => m.to[0]).sort()).toEqual([...emails].sort());
   });
 
   it('answers an active, a suppressed and an unknown address with byte-identical pages and headers', async () => {
