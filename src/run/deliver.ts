@@ -449,7 +449,8 @@ export async function sendRendered(
   const message = step.threads
     ? await spliceInThread(step.threads, rendered, section, subscriber, issue)
     : spliceFor(ctx.config, rendered, section, subscriber, ctx.links, new Date(), step.headerWriter, issue, step.buffers);
-  const { result } = message.raw.length > ctx.config.limits.maxMessageBytes
+  const oversized = message.raw.length > ctx.config.limits.maxMessageBytes;
+  const { result } = oversized
     ? { result: oversize(message.raw.length, ctx.config.limits.maxMessageBytes) }
     : await dispatcher.send({
         sectionDate: mailIssueId(issue),
@@ -461,7 +462,7 @@ export async function sendRendered(
       });
   // Accepted (or never handed over): nothing reads the bytes any more. After a failure a
   // connection torn down mid-message might, so those are left to the garbage collector.
-  if (result.ok || message.raw.length > ctx.config.limits.maxMessageBytes) step.buffers?.give(message.raw);
+  if (result.ok || oversized) step.buffers?.give(message.raw);
   if (result.ok) {
     counts.sent++;
     ctx.onOutcome?.('sent');

@@ -188,11 +188,6 @@ export class ConfirmationMailer {
     this.deliver(subscriber, () => this.compose(subscriber, generation), 'confirmation email');
   }
 
-  /** Queues the already-subscribed notice. */
-  sendNotice(subscriber: Subscriber): void {
-    this.deliver(subscriber, () => this.composeNotice(subscriber), 'already-subscribed notice');
-  }
-
   /** Queues the "send me my link" email (the subscriber as stored, with its new token generation). */
   sendLink(subscriber: Subscriber & { tokenGeneration: number }): void {
     this.deliver(subscriber, () => this.composeLink(subscriber), 'preferences link');

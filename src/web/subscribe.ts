@@ -133,7 +133,7 @@ export class SubscribeFlow {
   ) {}
 
   /** Records the request in the list (only a new address changes it). */
-  async record(request: SubscribeRequest): Promise<SubscribeOutcome> {
+  private async record(request: SubscribeRequest): Promise<SubscribeOutcome> {
     const { store, now } = this.deps;
     const outcome = await store.mutateSubscriber(request.email, (existing) => decideSubscribe(existing, request, now()));
     this.expireDue();
