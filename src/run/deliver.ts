@@ -62,6 +62,13 @@ export function reasonGroup(reason: string): string {
     .trim();
 }
 
+export const emptyCounts = (): DeliveryCounts => ({ sent: 0, skippedNoMatch: 0, failed: 0, alreadyDone: 0, notEligible: 0, pending: 0, wouldSend: 0, notDueYet: 0, paused: 0, deferred: 0, reasons: [] });
+
+/** The failure reasons of an issue, most first (DeliveryCounts.reasons). */
+export function sortedReasons(reasons: ReadonlyMap<string, number>): DeliveryCounts['reasons'] {
+  return [...reasons].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+}
+
 function countReason(reasons: Map<string, number>, reason: string): void {
   const key = reasonGroup(reason);
   reasons.set(key, (reasons.get(key) ?? 0) + 1);
@@ -409,6 +416,49 @@ export interface SendStep {
   threads?: SpliceThreads | null | undefined;
 }
 
+/**
+ * The send step of one issue, built here for sections and roll-ups alike, so both group their
+ * outcomes into shared commits (OUTCOME_GATHER) and splice where delivery.composeThreads says.
+ * The caller closes `threads` when the issue is done.
+ */
+export function newSendStep(ctx: DeliveryContext, dispatcher: Dispatcher, counts: DeliveryCounts, reasons: Map<string, number>, headerWriter: HeaderWriter): SendStep {
+  const writer = new OutcomeWriter(ctx.store, OUTCOME_GATHER(ctx.concurrency));
+  return { ctx, dispatcher, counts, reasons, writer, headerWriter, buffers: new RawBufferPool(), threads: spliceThreadsFor(ctx) };
+}
+
+/** What one reader is sent for a claimed delivery; null when nothing matches any more (recorded skipped). */
+export type PreparedSend = { rendered: RenderedEmail & { encoded: EncodedVariant }; section: Section } | null;
+
+/**
+ * Sends one claimed delivery of `issue` (sections and roll-ups): a stopping pass leaves it
+ * pending, a reader no longer active is recorded cancelled, one `prepare` finds nothing for is
+ * recorded skipped, the rest is sent (sendRendered). False: left pending.
+ */
+export function claimedSender(step: SendStep, issue: string, prepare: (delivery: ClaimedDelivery, subscriber: StoredSubscriber) => Promise<PreparedSend>): (delivery: ClaimedDelivery) => Promise<boolean> {
+  const { ctx, dispatcher, counts, writer } = step;
+  const at = () => new Date().toISOString();
+  return async (delivery) => {
+    if (dispatcher.stopReason) {
+      ctx.onOutcome?.('pending');
+      return false; // released by runSender, still queued for the next pass
+    }
+    const subscriber = delivery.subscriber;
+    if (!subscriber || subscriber.status !== 'active') {
+      // Unsubscribed (or removed) after being queued: nothing is sent.
+      await writer.record({ id: delivery.id, status: 'cancelled', reason: subscriber ? `status ${subscriber.status}` : 'removed from the list', at: at() });
+      return true;
+    }
+    const prepared = await prepare(delivery, subscriber);
+    if (!prepared) {
+      counts.skippedNoMatch++;
+      ctx.onOutcome?.('skipped');
+      await writer.record({ id: delivery.id, status: 'skipped-no-match', at: at() });
+      return true;
+    }
+    return sendRendered(step, delivery, subscriber, prepared.rendered, prepared.section, issue);
+  };
+}
+
 /** The splice threads of a send (delivery.composeThreads; never for the outbox, which keeps an HTML copy), or null. */
 export function spliceThreadsFor(ctx: Pick<DeliveryContext, 'config' | 'links'>): SpliceThreads | null {
   const count = ctx.config.delivery.composeThreads;
@@ -537,7 +587,7 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
     : await store.openSection(section.date, section.hash, runAt, ctx.reopenSent);
   const openedAt = opened.openedAt ?? runAt;
   const hash = opened.hash;
-  const counts: DeliveryCounts = { sent: 0, skippedNoMatch: 0, failed: 0, alreadyDone: 0, notEligible: 0, pending: 0, wouldSend: 0, notDueYet: 0, paused: 0, deferred: 0, reasons: [] };
+  const counts = emptyCounts();
   // Another worker finished it between this pass's planning and now: nothing left to do.
   if ('status' in opened && opened.status === 'sent') return { counts, variants: 0, renders: 0, complete: true, largestHtmlBytes: 0, role: 'sender' };
 
@@ -672,35 +722,19 @@ export async function deliverSection(section: Section, ctx: DeliveryContext): Pr
     // --- send ---------------------------------------------------------------------------
     const queued = await store.countDeliveries(section.date);
     ctx.onPlanned?.(queued.queued + queued.claimed);
-    const writer = new OutcomeWriter(store, OUTCOME_GATHER(ctx.concurrency));
-    const step: SendStep = { ctx, dispatcher, counts, reasons, writer, headerWriter, buffers: new RawBufferPool(), threads: spliceThreadsFor(ctx) };
+    const step = newSendStep(ctx, dispatcher, counts, reasons, headerWriter);
     stopThreads = () => step.threads?.close();
-    const sendOne = async (delivery: ClaimedDelivery): Promise<boolean> => {
-      heap.check();
-      if (dispatcher.stopReason) {
-        ctx.onOutcome?.('pending');
-        return false; // released by runSender, still queued for the next pass
-      }
-      const subscriber = delivery.subscriber;
-      const at = () => new Date().toISOString();
-      if (!subscriber || subscriber.status !== 'active') {
-        // Unsubscribed (or removed) after being queued: nothing is sent.
-        await writer.record({ id: delivery.id, status: 'cancelled', reason: subscriber ? `status ${subscriber.status}` : 'removed from the list', at: at() });
-        return true;
-      }
+    const send = claimedSender(step, section.date, async (_delivery, subscriber) => {
       const selection = selectionFor(subscriber);
-      if (selection.selected.length === 0) {
-        counts.skippedNoMatch++;
-        ctx.onOutcome?.('skipped');
-        await writer.record({ id: delivery.id, status: 'skipped-no-match', at: at() });
-        return true;
-      }
-      const rendered = await renderFor(selection);
-      return sendRendered(step, delivery, subscriber, rendered, section, section.date);
+      return selection.selected.length === 0 ? null : { rendered: await renderFor(selection), section };
+    });
+    const sendOne = (delivery: ClaimedDelivery): Promise<boolean> => {
+      heap.check();
+      return send(delivery);
     };
     await sendIssue(step, section.date, sendOne, plannerBusy);
 
-    counts.reasons = [...reasons].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+    counts.reasons = sortedReasons(reasons);
     const left = await store.countDeliveries(section.date);
     counts.pending = left.queued + left.claimed;
     // Anyone left pending (stopped early, or claimed by another sender) or failed transiently

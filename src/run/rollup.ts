@@ -7,21 +7,22 @@ import { addDays, localDay } from '../cadence/time.js';
 import type { Paper, Section } from '../digest/types.js';
 import { topicProblem } from '../audience/load.js';
 import { readerCopy, variantKey } from '../render/render.js';
-import type { ClaimedDelivery, DeliveryRecord, NewDelivery, StoredSubscriber } from '../store/types.js';
-import { HeaderWriter, RawBufferPool } from '../mail/splice.js';
+import type { DeliveryRecord, NewDelivery, StoredSubscriber } from '../store/types.js';
+import { HeaderWriter } from '../mail/splice.js';
 import { classifyPaper, type ClassifiedPaper } from '../topics/classify.js';
 import {
-  OutcomeWriter,
   PLAN_PAGE_SIZE,
   VariantCache,
+  claimedSender,
+  emptyCounts,
   isFinal,
+  newSendStep,
   preparedCopy,
   renderGroup,
   sendIssue,
-  sendRendered,
+  sortedReasons,
   type DeliveryContext,
   type DeliveryCounts,
-  type SendStep,
 } from './deliver.js';
 import { isDeadLocalOwner } from './owner.js';
 import { isRollupIssue, papersTaken, planRollup, rollupDue, type HistoryRow } from './plan.js';
@@ -38,8 +39,6 @@ export interface RollupOutcome {
 
 /** How many days back a pass looks for deferred sections and what was sent (two weeks and the carry). */
 export const ROLLUP_LOOKBACK_DAYS = 22;
-
-const emptyCounts = (): DeliveryCounts => ({ sent: 0, skippedNoMatch: 0, failed: 0, alreadyDone: 0, notEligible: 0, pending: 0, wouldSend: 0, notDueYet: 0, paused: 0, deferred: 0, reasons: [] });
 
 /**
  * The reader's timing as the run applies it: without timing settings (tests, a manual run for a
@@ -221,37 +220,24 @@ export async function deliverRollups(sections: readonly Section[], ctx: Delivery
     const queued = await store.countDeliveries(issue);
     ctx.onPlanned?.(queued.queued + queued.claimed);
     const reasons = new Map<string, number>();
-    const writer = new OutcomeWriter(store);
-    const step: SendStep = { ctx, dispatcher, counts: outcome.counts, reasons, writer, headerWriter, buffers: new RawBufferPool() };
+    const step = newSendStep(ctx, dispatcher, outcome.counts, reasons, headerWriter);
     const rendersBefore = variants.renderCount;
-    const sendOne = async (delivery: ClaimedDelivery): Promise<boolean> => {
-      if (dispatcher.stopReason) {
-        ctx.onOutcome?.('pending');
-        return false;
-      }
-      const subscriber = delivery.subscriber;
-      const at = new Date().toISOString();
-      if (!subscriber || subscriber.status !== 'active') {
-        await writer.record({ id: delivery.id, status: 'cancelled', reason: subscriber ? `status ${subscriber.status}` : 'removed from the list', at });
-        return true;
-      }
-      // The papers fixed at planning, selected again for the reasons and order (none excluded:
-      // they were chosen as not sent yet); a paper the reader no longer matches drops out.
+    // The papers fixed at planning, selected again for the reasons and order (none excluded:
+    // they were chosen as not sent yet); a paper the reader no longer matches drops out.
+    const sendOne = claimedSender(step, issue, async (delivery, subscriber) => {
       const selection = selectRollup(subscriber, delivery.sections, classified, new Set(), new Set(delivery.papers ?? []));
-      if (!selection) {
-        outcome.counts.skippedNoMatch++;
-        ctx.onOutcome?.('skipped');
-        await writer.record({ id: delivery.id, status: 'skipped-no-match', at });
-        return true;
-      }
+      if (!selection) return null;
       const variant = await variants.variant(selection.section, selection.selected, subscriber.format);
       const copy = readerCopy(ctx.templates, selection.section, selection.selected, ctx.renderSettings, variant.trim, subscriber.format);
-      const rendered = preparedCopy(variant, copy).rendered;
-      return sendRendered(step, delivery, subscriber, rendered, selection.section, issue);
-    };
+      return { rendered: preparedCopy(variant, copy).rendered, section: selection.section };
+    });
     // Planning a roll-up is idempotent and done by every pass before it sends: no planner to wait for.
-    await sendIssue(step, issue, sendOne, async () => false);
-    outcome.counts.reasons = [...reasons].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+    try {
+      await sendIssue(step, issue, sendOne, async () => false);
+    } finally {
+      await step.threads?.close();
+    }
+    outcome.counts.reasons = sortedReasons(reasons);
     const left = await store.countDeliveries(issue);
     outcome.counts.pending = left.queued + left.claimed;
     outcome.renders = variants.renderCount - rendersBefore;
