@@ -215,11 +215,25 @@ db.command('import')
     process.exitCode = await dbImport(globals(), opts);
   });
 db.command('status')
-  .description('show the engine, where the data lives and the schema version')
+  .description('show the engine, where the data lives, the schema version and the subscribe intake (waiting, given up)')
   .action(async () => {
     const { dbStatus } = await import('./commands/db.js');
     process.exitCode = await dbStatus(globals());
   });
+const intake = db.command('intake').description('subscribe requests the server gave up on (db status lists them)');
+for (const [action, description] of [
+  ['retry', 'queue given-up subscribe requests again (the running server, or its next start, handles them)'],
+  ['discard', 'delete given-up subscribe requests, with their address and name'],
+] as const) {
+  intake
+    .command(`${action} [ids...]`)
+    .description(description)
+    .option('--all', 'every given-up request', false)
+    .action(async (ids: string[], opts: { all: boolean }) => {
+      const { dbIntake } = await import('./commands/db.js');
+      process.exitCode = await dbIntake(globals(), action, ids, opts);
+    });
+}
 
 program
   .command('validate')

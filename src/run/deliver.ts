@@ -28,6 +28,7 @@ import type { CompiledTemplates } from '../render/templates.js';
 import { classifyPaper, type CompiledTaxonomy } from '../topics/classify.js';
 import { recipientLinks, webVersionUrl, type LinkSettings } from '../tokens/links.js';
 import { feedbackUrl } from '../tokens/feedback.js';
+import { reasonGroup } from './reasons.js';
 
 export type Outcome = 'sent' | 'failed' | 'skipped' | 'pending';
 
@@ -53,14 +54,7 @@ export interface DeliveryCounts {
   reasons: { reason: string; count: number }[];
 }
 
-/** "550 5.1.1 <a@b.org>: unknown" and "550 5.1.1 <c@d.org>: unknown" are one reason. */
-export function reasonGroup(reason: string): string {
-  return reason
-    .replace(/<[^<>\s]*@[^<>\s]*>/g, '<address>')
-    .replace(/[^\s<>:;,()"']+@[^\s<>:;,()"']+/g, 'address')
-    .replace(/\b[0-9A-F]{8,12}\b/g, 'ID')
-    .trim();
-}
+export { reasonGroup };
 
 export const emptyCounts = (): DeliveryCounts => ({ sent: 0, skippedNoMatch: 0, failed: 0, alreadyDone: 0, notEligible: 0, pending: 0, wouldSend: 0, notDueYet: 0, paused: 0, deferred: 0, reasons: [] });
 

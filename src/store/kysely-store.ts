@@ -31,6 +31,8 @@ import type {
   SubscriberPage,
   SubscribeIntakeJob,
   SubscribeIntakeRequest,
+  GivenUpIntake,
+  GivenUpSelection,
 } from './types.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -986,6 +988,61 @@ export class KyselyStore implements Store {
       .execute();
     const count = (g: number) => Number(rows.find((r) => Number(r.given_up) === g)?.n ?? 0);
     return { queued: count(0), failed: count(1) };
+  }
+
+  async givenUpSubscribeIntake(limit: number): Promise<GivenUpIntake> {
+    const [summary, latest, ids] = await Promise.all([
+      this.db
+        .selectFrom('subscribe_intake')
+        .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('received_at').as('oldest')])
+        .where('failed_at', 'is not', null)
+        .executeTakeFirstOrThrow(),
+      this.db
+        .selectFrom('subscribe_intake')
+        .select(['id', 'failed_at', 'last_error'])
+        .where('failed_at', 'is not', null)
+        .orderBy('failed_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(1)
+        .executeTakeFirst(),
+      this.db.selectFrom('subscribe_intake').select('id').where('failed_at', 'is not', null).orderBy('id').limit(limit).execute(),
+    ]);
+    return {
+      count: Number(summary.n),
+      oldestReceivedAt: summary.oldest ?? null,
+      latest: latest ? { id: Number(latest.id), failedAt: latest.failed_at!, error: latest.last_error } : null,
+      ids: ids.map((r) => Number(r.id)),
+    };
+  }
+
+  async retrySubscribeIntake(which: GivenUpSelection, at: string): Promise<number[]> {
+    return this.givenUp(which, (ids) => {
+      let update = this.db
+        .updateTable('subscribe_intake')
+        .set({ failed_at: null, attempts: 0, next_attempt_at: at, claimed_by: null, claim_expires_at: null })
+        .where('failed_at', 'is not', null);
+      if (ids) update = update.where('id', 'in', ids);
+      return update.returning('id').execute();
+    });
+  }
+
+  async discardSubscribeIntake(which: GivenUpSelection): Promise<number[]> {
+    return this.givenUp(which, (ids) => {
+      let remove = this.db.deleteFrom('subscribe_intake').where('failed_at', 'is not', null);
+      if (ids) remove = remove.where('id', 'in', ids);
+      return remove.returning('id').execute();
+    });
+  }
+
+  /** Runs an operator change on all given-up rows or on named ones (in chunks); the ids it touched, ascending. */
+  private async givenUp(which: GivenUpSelection, change: (ids: number[] | null) => Promise<{ id: number }[]>): Promise<number[]> {
+    const rows = which === 'all' ? await change(null) : (await Promise.all(chunks([...new Set(which.ids)]).map((ids) => change(ids)))).flat();
+    return rows.map((r) => Number(r.id)).sort((a, b) => a - b);
+  }
+
+  async purgeSubscribeIntake(givenUpBefore: string): Promise<number> {
+    const result = await this.db.deleteFrom('subscribe_intake').where('failed_at', 'is not', null).where('failed_at', '<', givenUpBefore).executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 
   // --- "more / less like this" ----------------------------------------------------------

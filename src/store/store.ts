@@ -24,6 +24,8 @@ import type {
   SubscriberPage,
   SubscribeIntakeJob,
   SubscribeIntakeRequest,
+  GivenUpIntake,
+  GivenUpSelection,
 } from './types.js';
 
 export type * from './types.js';
@@ -208,6 +210,18 @@ export interface Store {
   releaseSubscribeIntake(which: { owner: string } | { isDead: (owner: string) => boolean }): Promise<number>;
   /** Intake rows waiting (or in hand) and given up. */
   subscribeIntakeCounts(): Promise<{ queued: number; failed: number }>;
+  /** The given-up rows for the operator (`db status`): how many, the oldest, the last one's error, the first `limit` ids. */
+  givenUpSubscribeIntake(limit: number): Promise<GivenUpIntake>;
+  /**
+   * Puts given-up rows back in the queue as new (attempts from 0, due at `at`): the drainer of
+   * a running `serve` takes them on its next poll. Rows not given up are left alone. Returns
+   * the ids queued again.
+   */
+  retrySubscribeIntake(which: GivenUpSelection, at: string): Promise<number[]>;
+  /** Deletes given-up rows (and with them the address and name); rows not given up are left alone. Returns the ids deleted. */
+  discardSubscribeIntake(which: GivenUpSelection): Promise<number[]>;
+  /** Deletes rows given up before `cutoff` (personal data retention, `web.intakeRetentionDays`); returns how many. */
+  purgeSubscribeIntake(givenUpBefore: string): Promise<number>;
 
   // --- "more / less like this" ----------------------------------------------------------
   /** Adds one applied feedback to the aggregate counts of its paper and of each of its topics (one transaction). */

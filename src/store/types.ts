@@ -257,3 +257,17 @@ export interface SubscribeIntakeJob {
   receivedAt: string;
   attempts: number;
 }
+
+/** The intake rows the drainer gave up on, as the operator sees them (`db status`): never an address or name. */
+export interface GivenUpIntake {
+  count: number;
+  /** When the oldest of them was received (ISO); null when there are none. */
+  oldestReceivedAt: string | null;
+  /** The one given up last: its id, when, and its last error as recorded (may name the address: mask it to show). */
+  latest: { id: number; failedAt: string; error: string | null } | null;
+  /** Their ids, oldest first, at most `limit` (for `db intake retry|discard IDS`). */
+  ids: number[];
+}
+
+/** Which given-up intake rows an operator command acts on. */
+export type GivenUpSelection = 'all' | { ids: readonly number[] };

@@ -61,6 +61,42 @@ describe.each(ENGINES)('Store contract on $name', (engine) => {
       expect(await store.subscribeIntakeCounts()).toEqual({ queued: 0, failed: 1 });
     });
 
+    it('shows given-up intake rows without their address, retries and discards them (all or by id), and purges them after retention', async () => {
+      const t0 = new Date('2026-03-01T09:00:00.000Z');
+      const iso = (days: number) => new Date(t0.getTime() + days * 86_400_000).toISOString();
+      expect(await store.givenUpSubscribeIntake(10)).toEqual({ count: 0, oldestReceivedAt: null, latest: null, ids: [] });
+      const ids: number[] = [];
+      for (const [i, email] of ['ada@example.org', 'bo@example.org', 'cy@example.org', 'di@example.org'].entries()) {
+        ids.push(await store.enqueueSubscribe({ email, name: `Reader ${i}`, topics: [] }, iso(i)));
+      }
+      const [a, b, c, d] = ids as [number, number, number, number];
+      // a, b and c given up (c last), d still queued.
+      await store.failSubscribeIntake(a, 'database is locked', iso(5), null);
+      await store.failSubscribeIntake(b, 'compose failed', iso(6), null);
+      await store.failSubscribeIntake(c, '550 <cy@example.org> unknown', iso(7), null);
+      await store.failSubscribeIntake(d, 'later', iso(7), iso(8));
+      expect(await store.givenUpSubscribeIntake(2)).toEqual({ count: 3, oldestReceivedAt: iso(0), latest: { id: c, failedAt: iso(7), error: '550 <cy@example.org> unknown' }, ids: [a, b] });
+
+      // Retry by id: only given-up rows named; the row comes back as new, due at once.
+      expect(await store.retrySubscribeIntake({ ids: [b, d, 999_999] }, iso(10))).toEqual([b]);
+      expect(await store.subscribeIntakeCounts()).toEqual({ queued: 2, failed: 2 });
+      expect(await store.claimSubscribeIntake('owner-a', new Date(iso(10)), 60_000)).toMatchObject({ id: b, attempts: 1, request: { email: 'bo@example.org' } });
+
+      // Retention: only rows given up before the cutoff go.
+      expect(await store.purgeSubscribeIntake(iso(5))).toBe(0);
+      expect(await store.purgeSubscribeIntake(iso(6))).toBe(1);
+      expect((await store.givenUpSubscribeIntake(10)).ids).toEqual([c]);
+
+      // Discard by id leaves others alone; discarding all takes the rest of the given-up rows only.
+      expect(await store.discardSubscribeIntake({ ids: [d] })).toEqual([]);
+      await store.failSubscribeIntake(d, 'again', iso(11), null);
+      expect(await store.discardSubscribeIntake({ ids: [d] })).toEqual([d]);
+      await store.failSubscribeIntake(b, 'again', iso(11), null);
+      expect(await store.discardSubscribeIntake('all')).toEqual([b, c]);
+      expect(await store.subscribeIntakeCounts()).toEqual({ queued: 0, failed: 0 });
+      expect(await store.retrySubscribeIntake('all', iso(12))).toEqual([]);
+    });
+
     it('is migrated to the latest version, and migrating again changes nothing', async () => {
       const state = await store.migrationState();
       expect(state.applied).toContain('001_initial');
