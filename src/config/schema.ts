@@ -205,6 +205,11 @@ export const configSchema = z.strictObject({
       confirmTtlHours: z.number().int().min(1).max(24 * 14).default(48),
       /** A pending (unconfirmed) subscriber is deleted this long after subscribing. */
       pendingExpiryDays: z.number().int().min(1).max(90).default(7),
+      /**
+       * A subscribe request the server gave up on (kept for `db intake retry`) is deleted with its
+       * address and name this long after it was given up. Handled requests are deleted at once.
+       */
+      intakeRetentionDays: z.number().int().min(1).max(365).default(30),
       /** Subscribe form posts per client IP per minute. */
       subscribePerIpPerMinute: z.number().int().min(1).default(10),
       /** Confirmation emails per address per hour (more requests get the same answer, no email). */

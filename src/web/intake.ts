@@ -32,7 +32,7 @@ export interface DrainerOptions {
   maxSending?: number;
   /** Looks for due rows this often (retries, rows of other processes), besides every new request. */
   pollMs?: number;
-  /** Called every poll (SubscribeFlow.expireDue). */
+  /** Called every poll (SubscribeFlow.housekeep: expired pending subscribers, intake rows past retention). */
   onPoll?: () => void;
 }
 

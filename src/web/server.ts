@@ -178,7 +178,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     perAddressPerHour: config.web.linkEmailsPerAddressPerHour,
   });
   const mailLimit = new AddressMailLimit(store, config.web.confirmationsPerAddressPerHour, now);
-  const subscribeFlow = new SubscribeFlow({ store, mailer, limit: mailLimit, now, pendingExpiryDays: config.web.pendingExpiryDays });
+  const subscribeFlow = new SubscribeFlow({ store, mailer, limit: mailLimit, now, pendingExpiryDays: config.web.pendingExpiryDays, intakeRetentionDays: config.web.intakeRetentionDays });
   // Subscribe is durable intake plus background work: the answer writes one intake row; this
   // drains the rows one at a time after the answers went out (README "Subscribe form").
   const drainer = new IntakeDrainer({
@@ -189,7 +189,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     now,
     // The transport's own retries of an email all fall within the claim.
     claimTtlMs: config.delivery.retryWindowMs + config.delivery.maxRetryDelayMs + 300_000,
-    onPoll: () => subscribeFlow.expireDue(),
+    onPoll: () => subscribeFlow.housekeep(),
   });
   app.addHook('onReady', async () => {
     await subscribeFlow.sweep();

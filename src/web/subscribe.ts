@@ -50,8 +50,8 @@ export function decideSubscribe(existing: StoredSubscriber | undefined, request:
   return { result: { kind: 'nothing' }, touch: true };
 }
 
-/** The cut-off before which a pending subscriber who never confirmed is deleted. */
-export function pendingCutoff(now: Date, days: number): string {
+/** The cut-off `days` before `now` (ISO): pending subscribers and given-up intake rows older than it are deleted. */
+export function daysBefore(now: Date, days: number): string {
   return new Date(now.getTime() - days * 86_400_000).toISOString();
 }
 
@@ -110,8 +110,11 @@ export class AddressMailLimit {
   }
 }
 
-/** How often at most pending subscribers past their expiry are looked for (they were looked for on every subscribe). */
-export const EXPIRE_PENDING_EVERY_MS = 60_000;
+/**
+ * How often at most housekeeping runs (pending subscribers past their expiry, intake rows past
+ * retention): they were looked for on every subscribe.
+ */
+export const HOUSEKEEPING_EVERY_MS = 60_000;
 
 /**
  * The work of one subscribe request, done by the intake drainer after the answer went out
@@ -120,7 +123,7 @@ export const EXPIRE_PENDING_EVERY_MS = 60_000;
  * the transport.
  */
 export class SubscribeFlow {
-  private lastExpiry = Number.NEGATIVE_INFINITY;
+  private lastHousekeeping = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly deps: {
@@ -129,6 +132,8 @@ export class SubscribeFlow {
       limit: AddressMailLimit;
       now: () => Date;
       pendingExpiryDays: number;
+      /** Given-up intake rows (address, name) are deleted this long after they were given up. */
+      intakeRetentionDays: number;
     },
   ) {}
 
@@ -136,7 +141,7 @@ export class SubscribeFlow {
   private async record(request: SubscribeRequest): Promise<SubscribeOutcome> {
     const { store, now } = this.deps;
     const outcome = await store.mutateSubscriber(request.email, (existing) => decideSubscribe(existing, request, now()));
-    this.expireDue();
+    this.housekeep();
     return outcome;
   }
 
@@ -152,19 +157,30 @@ export class SubscribeFlow {
     return outcome.kind === 'confirm' ? mailer.queue('confirm', outcome.subscriber, confirmGeneration(outcome.subscriber)) : mailer.queue('notice', outcome.subscriber, '');
   }
 
-  /** Deletes expired pending subscribers in the background, at most once a minute. */
-  expireDue(): void {
-    const { store, now, pendingExpiryDays } = this.deps;
-    const at = now().getTime();
-    if (Math.abs(at - this.lastExpiry) < EXPIRE_PENDING_EVERY_MS) return;
-    this.lastExpiry = at;
-    void store.expirePending(pendingCutoff(now(), pendingExpiryDays)).catch(() => undefined);
+  /**
+   * Housekeeping in the background, at most once a minute (asked by every subscribe and the
+   * drainer's poll): deletes pending subscribers past web.pendingExpiryDays and intake rows
+   * given up more than web.intakeRetentionDays ago, so no address outlives its use (rows handled
+   * are deleted when handled). Tracked by the mailer: a drain (shutdown, tests) waits for it.
+   */
+  housekeep(): void {
+    const at = this.deps.now().getTime();
+    if (Math.abs(at - this.lastHousekeeping) < HOUSEKEEPING_EVERY_MS) return;
+    this.lastHousekeeping = at;
+    this.deps.mailer.track(
+      this.sweep().then(
+        () => undefined,
+        () => undefined, // tried again at the next one
+      ),
+    );
   }
 
-  /** Deletes expired pending subscribers now (server start). */
-  async sweep(): Promise<number> {
-    const { store, now, pendingExpiryDays } = this.deps;
-    this.lastExpiry = now().getTime();
-    return store.expirePending(pendingCutoff(now(), pendingExpiryDays));
+  /** The same housekeeping now (server start); how many pending subscribers and given-up intake rows it deleted. */
+  async sweep(): Promise<{ pending: number; intake: number }> {
+    const { store, now, pendingExpiryDays, intakeRetentionDays } = this.deps;
+    this.lastHousekeeping = now().getTime();
+    const pending = await store.expirePending(daysBefore(now(), pendingExpiryDays));
+    const intake = await store.purgeSubscribeIntake(daysBefore(now(), intakeRetentionDays));
+    return { pending, intake };
   }
 }

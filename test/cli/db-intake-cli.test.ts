@@ -39,7 +39,7 @@ describe('digest-mailer db status and db intake', () => {
     const status = await cli(dir, ['db', 'status']);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/intake: +1 waiting, 3 given up/);
-    expect(status.stdout).toMatch(/oldest received (under a minute|\d+ min) ago/);
+    expect(status.stdout).toMatch(/oldest received (under a minute|\d+ min) ago; each is deleted 30 days after it was given up/);
     expect(status.stdout).toContain(`last:     #${ids[2]}, given up`);
     expect(status.stdout).toContain('550 5.1.1 <address>: relay refused address');
     expect(status.stdout).toContain(`ids:      ${ids.map((id) => `#${id}`).join(' ')}`);

@@ -1,12 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { openAppStore } from '../../src/store/bootstrap.js';
 import { IntakeDrainer } from '../../src/web/intake.js';
 import type { SubscribeIntakeRequest } from '../../src/store/types.js';
 import { FAST_DELIVERY, configure, makeProject, smtpTransport } from '../cli/cli-helpers.js';
 import { startSmtpSink, type SmtpSink } from '../integration/servers.js';
 import { ENGINES } from '../store/engines.js';
+import { ROOT } from '../helpers.js';
 import { scaled } from '../timeouts.js';
 import { entry, startApp, type RunningApp } from './web-helpers.js';
 
@@ -147,5 +149,54 @@ describe.each(ENGINES.filter((e) => e.name === 'sqlite'))('the intake drainer on
       await Promise.all(tracked);
       await dispose();
     }
+  });
+});
+
+const DAY = 86_400_000;
+
+describe('subscribe intake retention', () => {
+  it("deletes a handled request's row at once and a given-up one only after web.intakeRetentionDays, at the drainer's housekeeping (controlled clock)", async () => {
+    const t0 = new Date('2026-03-01T09:00:00.000Z');
+    let clock = t0;
+    sink = await startSmtpSink();
+    const dir = await makeProject();
+    await configure(dir, { transport: smtpTransport(sink.port), delivery: FAST_DELIVERY, web: { subscribePerIpPerMinute: 1000, confirmationsPerAddressPerHour: 100, intakeRetentionDays: 10 } });
+    web = await startApp(dir, { now: () => clock });
+    const store = web.store;
+    /** A subscribe handled to its email; the drainer's housekeeping it asked for has finished too (the mailer tracks it). */
+    const subscribe = async (email: string) => {
+      expect((await web!.post('/subscribe', { email, name: 'Retention Reader', topics: ['video'] })).status).toBe(200);
+      await eventually(() => sink!.messages.some((m) => m.to[0] === email), `the email to ${email}`);
+      await web!.mailer.drain();
+    };
+
+    // Handled: the row (address, name) is gone with the email sent, not kept until a purge.
+    await subscribe('handled.reader@example.org');
+    expect(await store.subscribeIntakeCounts()).toEqual({ queued: 0, failed: 0 });
+
+    // A request the drainer gave up on at t0 (its attempts used up), kept for the operator.
+    const id = await store.enqueueSubscribe({ email: 'given.up@example.org', name: 'Given Up', topics: [] }, t0.toISOString());
+    await store.failSubscribeIntake(id, 'compose failed', t0.toISOString(), null);
+
+    // Within the retention it stays. Housekeeping did run (more than its minute after the start's
+    // sweep): the first reader, pending past web.pendingExpiryDays (7), is gone.
+    clock = new Date(t0.getTime() + 10 * DAY - 60_000);
+    await subscribe('second.reader@example.org');
+    expect(await entry(dir, 'handled.reader@example.org')).toBeUndefined();
+    expect(await store.givenUpSubscribeIntake(10)).toMatchObject({ count: 1, ids: [id] });
+
+    // Past it, the next housekeeping deletes it; nothing of either request is left in the intake.
+    clock = new Date(t0.getTime() + 10 * DAY + 60_000);
+    await subscribe('third.reader@example.org');
+    expect(await store.givenUpSubscribeIntake(10)).toMatchObject({ count: 0, ids: [] });
+    expect(await store.subscribeIntakeCounts()).toEqual({ queued: 0, failed: 0 });
+  });
+
+  it('validates web.intakeRetentionDays (default 30 days, whole days from 1 to 365)', () => {
+    const file = join(ROOT, 'digest-mailer.config.json');
+    const base = JSON.parse(readFileSync(file, 'utf8')) as Record<string, any>;
+    expect(parseConfig(base, file).web.intakeRetentionDays).toBe(30);
+    expect(parseConfig({ ...base, web: { ...base.web, intakeRetentionDays: 90 } }, file).web.intakeRetentionDays).toBe(90);
+    for (const bad of [0, 366, 1.5, '30']) expect(() => parseConfig({ ...base, web: { ...base.web, intakeRetentionDays: bad } }, file), String(bad)).toThrow(/web\.intakeRetentionDays/);
   });
 });

@@ -33,7 +33,7 @@ export async function dbStatus(globals: GlobalOptions): Promise<number> {
     console.log(`version:  ${state.applied.at(-1) ?? '(empty database)'}`);
     console.log(`pending:  ${state.pending.length ? state.pending.join(', ') : 'none'}`);
     if (state.applied.length) console.log(`subscribers: ${await store.countSubscribers()}`);
-    if (state.applied.includes(INTAKE_MIGRATION)) for (const line of await intakeStatus(store, new Date())) console.log(line);
+    if (state.applied.includes(INTAKE_MIGRATION)) for (const line of await intakeStatus(store, new Date(), config.web.intakeRetentionDays)) console.log(line);
     return state.pending.length ? EXIT.error : EXIT.ok;
   } finally {
     await store.close();
@@ -84,13 +84,13 @@ export function ageOf(ms: number): string {
  * gave up on (count, the oldest's age, the last one's error with addresses masked, their ids).
  * No address or name is printed: the log names rows by id, and so does this.
  */
-export async function intakeStatus(store: Store, now: Date): Promise<string[]> {
+export async function intakeStatus(store: Store, now: Date, retentionDays: number): Promise<string[]> {
   const { queued } = await store.subscribeIntakeCounts();
   const given = await store.givenUpSubscribeIntake(IDS_SHOWN);
   const lines = [`intake:   ${queued} waiting, ${given.count} given up`];
   if (!given.count) return lines;
   const ago = (iso: string) => `${ageOf(now.getTime() - Date.parse(iso))} ago`;
-  lines.push(`  given up: oldest received ${ago(given.oldestReceivedAt!)}`);
+  lines.push(`  given up: oldest received ${ago(given.oldestReceivedAt!)}; each is deleted ${retentionDays} days after it was given up (web.intakeRetentionDays)`);
   if (given.latest) {
     const error = given.latest.error === null ? '(no error recorded)' : reasonGroup(given.latest.error.replace(/\s+/g, ' ')).slice(0, 200);
     lines.push(`  last:     #${given.latest.id}, given up ${ago(given.latest.failedAt)}: ${error}`);
