@@ -1,3 +1,4 @@
+import { sortedReasons } from '../run/reasons.js';
 import type { RunSummary, SectionOutcome } from '../run/run.js';
 
 function kb(bytes: number): string {
@@ -36,7 +37,7 @@ function errorDetail(error: string, hint: string | undefined, limit = 12): strin
 export function topReasons(summary: RunSummary): { reason: string; count: number }[] {
   const all = new Map<string, number>();
   for (const o of summary.sections) for (const r of o.counts?.reasons ?? []) all.set(r.reason, (all.get(r.reason) ?? 0) + r.count);
-  return [...all].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+  return sortedReasons(all);
 }
 
 export function formatRunSummary(summary: RunSummary): string {

@@ -28,7 +28,7 @@ import type { CompiledTemplates } from '../render/templates.js';
 import { classifyPaper, type CompiledTaxonomy } from '../topics/classify.js';
 import { recipientLinks, webVersionUrl, type LinkSettings } from '../tokens/links.js';
 import { feedbackUrl } from '../tokens/feedback.js';
-import { reasonGroup } from './reasons.js';
+import { reasonGroup, sortedReasons } from './reasons.js';
 
 export type Outcome = 'sent' | 'failed' | 'skipped' | 'pending';
 
@@ -54,14 +54,9 @@ export interface DeliveryCounts {
   reasons: { reason: string; count: number }[];
 }
 
-export { reasonGroup };
+export { reasonGroup, sortedReasons };
 
 export const emptyCounts = (): DeliveryCounts => ({ sent: 0, skippedNoMatch: 0, failed: 0, alreadyDone: 0, notEligible: 0, pending: 0, wouldSend: 0, notDueYet: 0, paused: 0, deferred: 0, reasons: [] });
-
-/** The failure reasons of an issue, most first (DeliveryCounts.reasons). */
-export function sortedReasons(reasons: ReadonlyMap<string, number>): DeliveryCounts['reasons'] {
-  return [...reasons].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
-}
 
 function countReason(reasons: Map<string, number>, reason: string): void {
   const key = reasonGroup(reason);

@@ -11,3 +11,8 @@ export function reasonGroup(reason: string): string {
     .replace(/\b[0-9A-F]{8,12}\b/g, 'ID')
     .trim();
 }
+
+/** Counted reasons, most first, ties in text order (a pass's DeliveryCounts.reasons, the summary's top reasons). */
+export function sortedReasons(reasons: ReadonlyMap<string, number>): { reason: string; count: number }[] {
+  return [...reasons].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+}

@@ -6,6 +6,7 @@ import { SpliceThreads } from '../../src/mail/splice-threads.js';
 import { HeaderWriter } from '../../src/mail/splice.js';
 import { compileTemplates, readTemplateSources } from '../../src/render/templates.js';
 import { VariantCache, spliceFor } from '../../src/run/deliver.js';
+import { selectRollup } from '../../src/run/rollup.js';
 import type { StoredSubscriber } from '../../src/store/types.js';
 import { NO_PREFS, ROOT, bareLineFeeds, classified, seedRenderSettings, seedSections } from '../helpers.js';
 import { scaled } from '../timeouts.js';
@@ -51,5 +52,25 @@ describe('splicing in worker threads', () => {
       }
     }
     expect(n).toBeGreaterThan(10);
+  }, scaled(120_000));
+
+  it('gives the same bytes for a weekly roll-up (its days posted along), which now sends through the same step', async () => {
+    const date = new Date('2025-11-17T07:00:00Z');
+    const sections = seedSections().filter((s) => s.papers.length > 0).slice(0, 3);
+    const byDate = new Map(sections.map((s) => [s.date, { section: s, papers: classified(s) }]));
+    const reader = { ...readers[1]!, status: 'active', ...NO_PREFS } as StoredSubscriber;
+    const selection = selectRollup(reader, [...byDate.keys()], (d) => byDate.get(d), new Set())!;
+    expect(selection.section.days!.length).toBeGreaterThan(1);
+    const cache = new VariantCache(templates, templatesDir, seedRenderSettings());
+    const rendered = await cache.render(selection.section, selection.selected);
+    const posted = () => ({
+      rendered: { subject: rendered.subject, preheader: rendered.preheader, summary: rendered.summary, reasons: rendered.reasons, paperIds: rendered.paperIds, encoded: rendered.encoded },
+      section: { date: selection.section.date, days: selection.section.days, papers: selection.section.papers.map((p) => ({ id: p.id })) },
+    });
+    const issue = 'weekly:2025-11-17';
+    const result = await threads.splice(rendered, posted, { subscriber: reader, date: date.getTime(), issue });
+    const here = spliceFor(config, rendered, selection.section, reader, links, date, new HeaderWriter(), issue);
+    expect(result.messageId).toBe(here.messageId);
+    expect(result.raw.equals(here.raw)).toBe(true);
   }, scaled(120_000));
 });
