@@ -1,5 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { isDeadLocalOwner, newOwnerId } from '../run/owner.js';
+import { reasonGroup } from '../run/reasons.js';
 import type { Store } from '../store/store.js';
 import type { SubscribeIntakeJob, SubscribeIntakeRequest } from '../store/types.js';
 
@@ -78,7 +79,7 @@ export class IntakeDrainer {
     const released = await this.options.store.releaseSubscribeIntake({ isDead: isDeadLocalOwner });
     const { queued, failed } = await this.options.store.subscribeIntakeCounts();
     if (released || queued) this.options.log('info', 'subscribe intake: draining requests left by an earlier start', { queued, released });
-    if (failed) this.options.log('error', 'subscribe intake: requests given up after repeated failures (table subscribe_intake, failed_at set)', { failed });
+    if (failed) this.options.log('error', 'subscribe intake: requests given up after repeated failures (digest-mailer db status lists them; db intake retry or discard)', { failed });
     const pollMs = this.options.pollMs ?? 30_000;
     this.poller = setInterval(() => {
       this.options.onPoll?.();
@@ -155,7 +156,7 @@ export class IntakeDrainer {
     if (job.attempts >= this.maxAttempts) return this.giveUp(job, error);
     const delay = Math.min(this.maxRetryDelayMs, this.retryBaseDelayMs * 2 ** (job.attempts - 1));
     const at = this.now();
-    this.options.log('warn', 'subscribe intake: request failed, will retry', { intake: job.id, attempts: job.attempts, retryInMs: delay, error });
+    this.options.log('warn', 'subscribe intake: request failed, will retry', { intake: job.id, attempts: job.attempts, retryInMs: delay, error: reasonGroup(error) });
     await this.options.store
       .failSubscribeIntake(job.id, error, at.toISOString(), new Date(at.getTime() + delay).toISOString())
       .catch(() => undefined); // the claim expires instead
@@ -168,8 +169,9 @@ export class IntakeDrainer {
   }
 
   private async giveUp(job: SubscribeIntakeJob, error: string): Promise<void> {
-    // The address is not logged (personal data); the row keeps it for the operator.
-    this.options.log('error', 'subscribe intake: request given up', { intake: job.id, attempts: job.attempts, error });
+    // The address is not logged (personal data), not even inside the error (an SMTP reply names
+    // the recipient); the row keeps it for the operator.
+    this.options.log('error', 'subscribe intake: request given up', { intake: job.id, attempts: job.attempts, error: reasonGroup(error) });
     await this.options.store.failSubscribeIntake(job.id, error, this.now().toISOString(), null).catch(() => undefined);
   }
 

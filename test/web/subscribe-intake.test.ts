@@ -111,17 +111,18 @@ describe.each(ENGINES.filter((e) => e.name === 'sqlite'))('the intake drainer on
   it('retries a failing request with backoff, gives it up after its attempts, and never lets it block the next', async () => {
     const { store, dispose } = await engine.open();
     const handled: string[] = [];
-    const logged: { level: string; message: string }[] = [];
+    const logged: { level: string; message: string; fields?: Record<string, unknown> | undefined }[] = [];
     const tracked = new Set<Promise<void>>();
     const drainer = new IntakeDrainer({
       store,
       handle: async (request: SubscribeIntakeRequest) => {
-        if (request.email === 'broken@example.org') throw new Error('cannot handle this one');
+        // The error names the address, as an SMTP reply would: the log must not.
+        if (request.email === 'broken@example.org') throw new Error('cannot handle <broken@example.org>');
         handled.push(request.email);
         return { sent: Promise.resolve(true) };
       },
       track: (job) => void tracked.add(job),
-      log: (level, message) => void logged.push({ level, message }),
+      log: (level, message, fields) => void logged.push({ level, message, fields }),
       maxAttempts: 3,
       retryBaseDelayMs: 5,
       maxRetryDelayMs: 20,
@@ -137,6 +138,8 @@ describe.each(ENGINES.filter((e) => e.name === 'sqlite'))('the intake drainer on
       expect(await store.subscribeIntakeCounts()).toEqual({ queued: 0, failed: 1 });
       expect(logged.filter((l) => l.level === 'warn' && /will retry/.test(l.message))).toHaveLength(2);
       expect(logged.filter((l) => l.level === 'error' && /given up/.test(l.message))).toHaveLength(1);
+      expect(logged.find((l) => /given up/.test(l.message))?.fields).toMatchObject({ error: 'cannot handle <address>' });
+      expect(JSON.stringify(logged)).not.toContain('broken@example.org');
 
       // A later request is handled as usual; the given-up one stays put.
       await store.enqueueSubscribe({ email: 'later@example.org', topics: [] }, new Date().toISOString());
