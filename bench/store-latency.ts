@@ -6,7 +6,10 @@
  * a burst of 100 concurrent subscribes. Both engines (BENCH_STORE_ENGINES, default
  * "sqlite,postgres"; PostgreSQL is skipped with a line when no server answers), BENCH_RUNS runs
  * (default 3) of BENCH_STORE_SAMPLES requests alone (default 150) and BENCH_STORE_BURSTS bursts
- * per request kind (default 15). Confirmation emails go to a fast local SMTP sink.
+ * per request kind (default 15). Confirmation emails go to a fast local SMTP sink. Each run
+ * also times the burst pattern against a plain node:http server (the floor this client and
+ * machine set) and prints the server's CPU per request of the bursts. BENCH_SERVE_FLAGS: Node
+ * flags for the server (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -52,7 +55,9 @@ async function project(engine: 'sqlite' | 'postgres', sinkPort: number): Promise
 
 async function startServer(p: BenchProject): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, 'bin/digest-mailer.js'), '--config', join(p.dir, 'config.json'), 'serve', '--port', String(port)], {
+  // BENCH_SERVE_FLAGS: Node flags for the server process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+  const flags = (process.env.BENCH_SERVE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...flags, join(ROOT, 'bin/digest-mailer.js'), '--config', join(p.dir, 'config.json'), 'serve', '--port', String(port)], {
     env: { ...process.env, ...p.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -139,6 +144,7 @@ async function oneRun(url: string, secret: string, pid: number, cpu: Record<stri
     if (before !== undefined && after !== undefined) (cpu[kind] ??= []).push((after - before) / SAMPLES);
     out[`${kind} alone`] = figures(samples);
   }
+  const burstsBefore = serverCpuMs(pid);
   for (const kind of KINDS) {
     const samples: number[] = [];
     for (let i = 0; i < BURSTS; i++) {
@@ -149,7 +155,42 @@ async function oneRun(url: string, secret: string, pid: number, cpu: Record<stri
     }
     out[`${kind} behind ${BURST_SIZE}`] = figures(samples);
   }
+  const burstsAfter = serverCpuMs(pid);
+  // Per request of the bursts (the timed ones included), with whatever confirmation emails the
+  // drainer composed and sent meanwhile (at the configured send rate).
+  if (burstsBefore !== undefined && burstsAfter !== undefined) (cpu.burst ??= []).push((burstsAfter - burstsBefore) / (KINDS.length * BURSTS * (BURST_SIZE + 1)));
   return out;
+}
+
+/**
+ * The same pattern (a POST right behind 100 concurrent POSTs, BURSTS x 3 times) against a plain
+ * node:http server in its own process that answers each at once with a page of the check-inbox
+ * page's size: what this client, the kernel and the machine's load add by themselves, before any
+ * work of ours. Behind-the-burst figures of `serve` are read against it.
+ */
+async function floor(): Promise<Figures> {
+  const port = await freePort();
+  const server = `require('node:http').createServer((q, s) => { q.resume(); q.on('end', () => { s.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }); s.end('x'.repeat(1028)); }); }).listen(${port}, '127.0.0.1', () => console.log('up'))`;
+  const child = spawn(process.execPath, ['-e', server], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise((resolve) => child.stdout!.once('data', resolve));
+    const post = async () => {
+      const started = performance.now();
+      const res = await fetch(`http://127.0.0.1:${port}/subscribe`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form({ email: `x${randomBytes(3).toString('hex')}@example.net`, topics: ['video', 'rl'] }) });
+      await res.arrayBuffer();
+      return performance.now() - started;
+    };
+    for (let i = 0; i < 20; i++) await post();
+    const samples: number[] = [];
+    for (let i = 0; i < BURSTS * KINDS.length; i++) {
+      const burst = Promise.all(Array.from({ length: BURST_SIZE }, post));
+      samples.push(await post());
+      await burst;
+    }
+    return figures(samples);
+  } finally {
+    child.kill();
+  }
 }
 
 const fmt = (ms: number) => `${ms.toFixed(1)}`;
@@ -168,7 +209,8 @@ try {
       const runs: Record<string, Figures>[] = [];
       const cpu: Record<string, number[]> = {};
       for (let run = 1; run <= RUNS; run++) {
-        runs.push(await oneRun(server.url, p.env.DIGEST_MAILER_SECRET!, server.child.pid!, cpu));
+        const run1 = await oneRun(server.url, p.env.DIGEST_MAILER_SECRET!, server.child.pid!, cpu);
+        runs.push({ ...run1, [`plain node:http behind ${BURST_SIZE}`]: await floor() });
         console.log(`  ${engine} run ${run} done, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
       }
       console.log(`  ${engine}: ms, median and p99 per run; spread = lowest..highest p99 over the runs`);
@@ -178,7 +220,7 @@ try {
         console.log(`    ${label.padEnd(26)} ${cells}   (p99 ${fmt(Math.min(...p99s))}..${fmt(Math.max(...p99s))}, n=${runs[0]![label]!.n})`);
       }
       if (Object.keys(cpu).length) {
-        const line = KINDS.filter((k) => cpu[k]).map((k) => `${k} ${cpu[k]!.map((ms) => ms.toFixed(2)).join('/')}`).join(', ');
+        const line = [...KINDS, 'burst' as const].filter((k) => cpu[k]).map((k) => `${k === 'burst' ? `a request of the bursts` : k} ${cpu[k]!.map((ms) => ms.toFixed(2)).join('/')}`).join(', ');
         console.log(`  ${engine}: server CPU ms per request, per run (a subscribe with its confirmation email): ${line}`);
       }
     } finally {
