@@ -1,4 +1,4 @@
-import { Migrator, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { Migrator, sql, type CompiledQuery, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { addressKey, historyEntrySchema, subscriberSchema, type HistoryEntry, type SubscriberStatus } from '../audience/schema.js';
 import { describeZodIssues } from '../config/load.js';
 import type { Problem } from '../errors.js';
@@ -97,6 +97,29 @@ function toDelivery(row: DeliveryRow, sections: string[]): DeliveryRecord {
     claimExpiresAt: row.claim_expires_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+  };
+}
+
+/**
+ * A query compiled once with stand-in values, then run with each call's values in their
+ * places: the SQL (and so the parameter order) comes from Kysely for the engine, only the
+ * values change. Each value must be a column value the builder passes through as a parameter.
+ */
+function precompiled<V extends Record<string, string | null>, O>(database: () => Kysely<Database>, build: (db: Kysely<Database>, values: V) => { compile(): CompiledQuery<O> }) {
+  let compiled: { query: CompiledQuery<O>; slots: (keyof V)[] } | undefined;
+  return {
+    with(values: V): CompiledQuery<O> {
+      if (!compiled) {
+        const keys = Object.keys(values) as (keyof V)[];
+        const standIns = Object.fromEntries(keys.map((k) => [k, `\u0000precompiled:${String(k)}`])) as V;
+        const query = build(database(), standIns).compile();
+        const slots = query.parameters.map((p) => keys.find((k) => standIns[k] === p));
+        if (slots.some((k) => k === undefined)) throw new Error('precompiled: a parameter that is not one of the values');
+        compiled = { query, slots: slots as (keyof V)[] };
+      }
+      const { query, slots } = compiled;
+      return { ...query, parameters: slots.map((k) => values[k]) };
+    },
   };
 }
 
@@ -913,13 +936,20 @@ export class KyselyStore implements Store {
   // --- subscribe intake ---------------------------------------------------------------------
 
   async enqueueSubscribe(request: SubscribeIntakeRequest, at: string): Promise<number> {
-    const row = await this.db
-      .insertInto('subscribe_intake')
-      .values({ email: request.email, name: request.name ?? null, topics: JSON.stringify(request.topics), received_at: at, next_attempt_at: at })
-      .returning('id')
-      .executeTakeFirstOrThrow();
+    const values = { email: request.email, name: request.name ?? null, topics: JSON.stringify(request.topics), received_at: at, next_attempt_at: at };
+    const { rows } = await this.db.executeQuery(this.intakeInsert.with(values));
+    const row = rows[0];
+    if (!row) throw new Error('subscribe intake: the insert returned no id');
     return Number(row.id);
   }
+
+  /**
+   * The intake insert compiled once: every subscribe answer runs it, and building and
+   * compiling the query each time cost about as much as SQLite's insert (0.03 ms of 0.07).
+   */
+  private readonly intakeInsert = precompiled(() => this.db, (db, v: { email: string; name: string | null; topics: string; received_at: string; next_attempt_at: string }) =>
+    db.insertInto('subscribe_intake').values(v).returning('id'),
+  );
 
   async claimSubscribeIntake(owner: string, now: Date, ttlMs: number): Promise<SubscribeIntakeJob | undefined> {
     const at = now.toISOString();

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { openAppStore } from '../../src/store/bootstrap.js';
-import { IntakeDrainer } from '../../src/web/intake.js';
+import { IntakeDrainer, RequestGauge } from '../../src/web/intake.js';
 import type { SubscribeIntakeRequest } from '../../src/store/types.js';
 import { FAST_DELIVERY, configure, makeProject, smtpTransport } from '../cli/cli-helpers.js';
 import { startSmtpSink, type SmtpSink } from '../integration/servers.js';
@@ -149,6 +149,58 @@ describe.each(ENGINES.filter((e) => e.name === 'sqlite'))('the intake drainer on
     } finally {
       drainer.stop();
       await drainer.idle();
+      await Promise.all(tracked);
+      await dispose();
+    }
+  });
+
+  it('takes a row only once no request is in flight, and at most maxDeferMs later when requests never stop', async () => {
+    const { store, dispose } = await engine.open();
+    const handled: string[] = [];
+    const tracked = new Set<Promise<void>>();
+    const drainerWith = (requests: RequestGauge, maxDeferMs: number) =>
+      new IntakeDrainer({
+        store,
+        handle: async (request: SubscribeIntakeRequest) => {
+          handled.push(request.email);
+          return { sent: Promise.resolve(true) };
+        },
+        track: (job) => void tracked.add(job),
+        log: () => undefined,
+        requests,
+        maxDeferMs,
+        pollMs: 60_000,
+      });
+    const busy = new RequestGauge();
+    const patient = drainerWith(busy, 600_000);
+    try {
+      busy.enter();
+      await store.enqueueSubscribe({ email: 'waits@example.org', topics: [] }, new Date().toISOString());
+      await patient.start();
+      // No wall-clock bound is asserted: only that nothing is taken while the request is in flight.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(handled).toEqual([]);
+      busy.leave();
+      await eventually(() => handled.includes('waits@example.org'), 'the row once the request left');
+    } finally {
+      patient.stop();
+      await patient.idle();
+    }
+
+    // A request that never leaves (a stuck client) does not starve the rows: each waits its bound.
+    const stuck = new RequestGauge();
+    stuck.enter();
+    const bounded = drainerWith(stuck, 20);
+    try {
+      for (const email of ['first@example.org', 'second@example.org']) await store.enqueueSubscribe({ email, topics: [] }, new Date().toISOString());
+      await bounded.start();
+      await eventually(() => handled.includes('second@example.org'), 'the rows despite a request always in flight');
+      expect(handled).toEqual(['waits@example.org', 'first@example.org', 'second@example.org']);
+      await bounded.idle();
+      expect(await store.subscribeIntakeCounts()).toEqual({ queued: 0, failed: 0 });
+    } finally {
+      bounded.stop();
+      await bounded.idle();
       await Promise.all(tracked);
       await dispose();
     }
