@@ -1,13 +1,43 @@
 import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadSubscribers } from '../audience/load.js';
 import type { Config } from '../config/load.js';
-import type { Problem } from '../errors.js';
+import { UserError, type Problem } from '../errors.js';
+import { LEDGER_FILE } from '../ledger/ledger.js';
 import { loadTaxonomy } from '../topics/load.js';
 import { openStore, type OpenOptions } from './open.js';
 import type { Store } from './store.js';
 
 const MARK = ['bootstrap', 'subscribers-file', 'once', '9999-12-31T00:00:00.000Z'] as const;
+const LEGACY_MARK = ['bootstrap', 'legacy-state', 'once', '9999-12-31T00:00:00.000Z'] as const;
+
+/**
+ * A new database beside an earlier version's journals (`state/ledger.jsonl`): an upgrade in place
+ * where `db import` was not run. Starting anyway would import the subscribers file alone and treat
+ * the newest section as never sent, so everyone would get it again; refused instead.
+ */
+export class LegacyStateNotImportedError extends UserError {}
+
+/** Records that the state folder's journals were brought in (by `db import`), so a start no longer refuses. */
+export async function markLegacyStateImported(store: Store): Promise<void> {
+  const [name, key, window, expires] = LEGACY_MARK;
+  if ((await store.counterValue(name, key, window)) === 0) await store.incrementCounter(name, key, window, expires);
+}
+
+/** Throws {@link LegacyStateNotImportedError} when `paths.state` holds an earlier version's ledger the store has not taken in. */
+export async function refuseUnimportedLegacyState(store: Store, config: Pick<Config, 'paths'>): Promise<void> {
+  const ledger = join(config.paths.state, LEDGER_FILE);
+  if (!(await access(ledger).then(() => true, () => false))) return;
+  const [name, key, window] = LEGACY_MARK;
+  if ((await store.counterValue(name, key, window)) > 0) return;
+  // A database that already records sections was in use with this version: the file is a leftover.
+  if ((await store.sections()).size > 0) return;
+  throw new LegacyStateNotImportedError(
+    `${ledger} is the ledger of an earlier version (JSON files), and the database ${store.location} does not hold it yet: starting now would send the newest section again to everyone`,
+    'Run "digest-mailer db import" once (it brings the subscribers file and the state folder\'s journals over, so nothing is resent), then start again. To start over instead, delete the state folder.',
+  );
+}
 
 /**
  * On the first start with an empty database, the subscribers file named in config
@@ -61,6 +91,7 @@ export async function markSubscribersFileImported(store: Store): Promise<void> {
 export async function openAppStore(config: Config, options: OpenOptions = {}): Promise<Store> {
   const store = await openStore(config, options);
   try {
+    await refuseUnimportedLegacyState(store, config);
     const seeded = await importSubscribersFileOnce(store, config);
     if (seeded && seeded.problems.length > 0) {
       console.error(`${seeded.problems.length} entr${seeded.problems.length === 1 ? 'y' : 'ies'} of ${config.paths.subscribers} not imported:`);

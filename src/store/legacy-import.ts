@@ -5,7 +5,7 @@ import { addressKey } from '../audience/schema.js';
 import type { Problem } from '../errors.js';
 import { deliveryKey, emptyState } from '../ledger/events.js';
 import { DELIVERIES_DIR, LEDGER_FILE, parseJournal } from '../ledger/ledger.js';
-import { markSubscribersFileImported } from './bootstrap.js';
+import { markLegacyStateImported, markSubscribersFileImported } from './bootstrap.js';
 import type { Store } from './store.js';
 import type { NewDelivery } from './types.js';
 
@@ -130,5 +130,7 @@ export async function importLegacyState(
     await store.finishRun(id, state.lastRunAt);
   }
 
+  // Last, so an import that stopped half way still keeps a start from sending before it is rerun.
+  await markLegacyStateImported(store);
   return report;
 }

@@ -49,6 +49,23 @@ describe('db import from the JSON files of the previous version', () => {
     expect(again.stdout).toMatch(/deliveries: {2}0 recorded/);
   });
 
+  it('refuses to start on a new database beside an unimported ledger (an upgrade in place without db import)', async () => {
+    const dir = await legacyProject('complete');
+    // Without the guard this first start imported the subscribers file alone and sent 2025-11-13 to everyone again.
+    const run = await cli(dir, ['run']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/state\/ledger\.jsonl is the ledger of an earlier version/);
+    expect(run.stderr).toMatch(/digest-mailer db import/);
+    expect(await outbox(dir)).toEqual([]);
+    expect((await cli(dir, ['sections'])).code).toBe(1);
+
+    expect((await cli(dir, ['db', 'import'])).code).toBe(0);
+    const after = await cli(dir, ['run']);
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.stdout).toMatch(/Emails: 0 sent/);
+    expect(await outbox(dir)).toEqual([]);
+  });
+
   it('finishes an interrupted send: only the recipients without a record are sent, with their Message-IDs', async () => {
     const dir = await legacyProject('interrupted');
     const imported = await cli(dir, ['db', 'import']);
