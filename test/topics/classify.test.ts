@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Paper } from '../../src/digest/types.js';
-import { analysePaper, classifyPaper, compilePhrase, compileTaxonomy, findPhrase, scoreTopics, termPattern } from '../../src/topics/classify.js';
+import { READ_FIELD_CHARS, analysePaper, classifyPaper, compilePhrase, compileTaxonomy, fieldText, findPhrase, scoreTopics, termPattern } from '../../src/topics/classify.js';
 import { parseLabelledFile } from '../../src/topics/corpus.js';
 import { evaluateTagger, scoreTagger } from '../../src/topics/evaluate.js';
 import { parseLearnedModel, parseTaxonomy } from '../../src/topics/load.js';
@@ -41,6 +41,22 @@ describe('topic tagger', () => {
     ]);
     expect(Object.keys(taxonomy.learned!.topics).sort()).toEqual(taxonomy.topics.map((t) => t.id).sort());
   });
+
+  it('reads at most READ_FIELD_CHARS of a field: a 20 MB abstract is tagged as its start is', () => {
+    const start = 'We introduce a benchmark for long video question answering with multimodal models. ';
+    const huge = start + 'Tokens of filler about chemistry and cooking. '.repeat(Math.ceil(20_000_000 / 46));
+    const big = paper({ title: 'A Long-Video Benchmark', abstract: huge });
+    const read = fieldText(big, 'abstract');
+    expect(read.length).toBeLessThanOrEqual(READ_FIELD_CHARS);
+    expect(read.length).toBeGreaterThan(READ_FIELD_CHARS / 2);
+    expect(huge.startsWith(read) && read.endsWith('.')).toBe(true); // cut at a word boundary
+    // Tokens (and so time and memory) bounded by the cap, not by the field.
+    expect(analysePaper(big, compiled).fields.find((f) => f.field === 'abstract')!.tokens.length).toBeLessThan(READ_FIELD_CHARS / 2);
+    expect(classifyPaper(big, compiled).topics).toEqual(topicsOf({ title: 'A Long-Video Benchmark', abstract: read }));
+    expect(classifyPaper(big, compiled).topics).toContain('video');
+    // Fields under the cap are read whole.
+    expect(fieldText(paper({ abstract: start }), 'abstract')).toBe(start);
+  }, 60_000);
 
   it('holds its measured figures on the hand-labelled seed papers (precision 0.832, recall 0.988)', () => {
     const papers = seedSections().flatMap((s) => s.papers);
