@@ -35,6 +35,8 @@ describe('ledger semantics through the CLI', () => {
     expect(run.stdout).toMatch(/Emails: 6 sent, 3 skipped \(no matching papers\), 0 failed\./);
     expect(run.stderr).toMatch(/PUBLIC DEVELOPMENT secret/);
     expect(await outboxFiles(dir)).toEqual({ '2025-11-13': EXPECTED_13 });
+    // Only .eml files by default: the summary does not point at .html copies that are not there.
+    expect(run.stdout).toMatch(/\(\.eml files open in any mail client; set transport\.htmlCopy for a \.html copy/);
     const st = await statuses(dir);
     expect(st['2025-11-12']).toBe('before-start');
     expect(st['2025-11-03']).toBe('before-start');

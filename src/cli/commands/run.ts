@@ -50,7 +50,9 @@ function printSummary(config: Config, summary: RunSummary): void {
   const sentTo = summary.sections.filter((s) => (s.counts?.sent ?? 0) > 0).map((s) => s.date);
   if (config.transport.type === 'outbox' && sentTo.length > 0) {
     const dir = relative(process.cwd(), config.paths.outbox) || '.';
-    console.log(`Outbox: ${sentTo.map((d) => `${dir}/${mailIssueId(d)}/`).join(', ')} (.eml files open in any mail client; .html in a browser)`);
+    // The .html copies are written only with transport.htmlCopy; do not send the reader looking for them.
+    const html = config.transport.htmlCopy ? '; .html in a browser' : '; set transport.htmlCopy for a .html copy to open in a browser';
+    console.log(`Outbox: ${sentTo.map((d) => `${dir}/${mailIssueId(d)}/`).join(', ')} (.eml files open in any mail client${html})`);
   }
 }
 
