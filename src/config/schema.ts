@@ -125,7 +125,7 @@ export const configSchema = z.strictObject({
       /** A digest file larger than this is an error naming the file; the other files still go. */
       maxDigestFileBytes: z.number().int().min(1024).default(20 * 1024 * 1024),
       /** Each text field of a paper (title, motivation, method, abstract, extras) is cut to this many characters, in HTML and text alike. */
-      maxFieldChars: z.number().int().min(200).default(5_000),
+      maxFieldChars: z.number().int().min(200).max(100_000).default(5_000),
       /** A finished message larger than this is not sent: recorded as failed (permanent) with the reason. */
       maxMessageBytes: z.number().int().min(10_000).default(1_000_000),
     })

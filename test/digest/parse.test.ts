@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { mergeDigests, parseDigest } from '../../src/digest/parse.js';
+import { MAX_LINE_CHARS, capLongLines, mergeDigests, parseDigest } from '../../src/digest/parse.js';
 import { ROOT, seedSections } from '../helpers.js';
 
 const variants = () =>
@@ -162,5 +162,35 @@ describe('merge: the same date in two files', () => {
     expect(merged.problems).toHaveLength(1);
     expect(merged.problems[0]!.where).toBe('digests/a.md:5 and digests/b.md:3');
     expect(merged.problems[0]!.message).toMatch(/2025-11-04 appears 2 times/);
+  });
+});
+
+describe('parse: an overlong line', () => {
+  const seed = readFileSync(join(ROOT, 'digests/2025-11.md'), 'utf8');
+
+  it('reads at most MAX_LINE_CHARS of a line and keeps every line number and the rest of the file', () => {
+    // A 1 MB abstract on one line, ending in an emoji that straddles the cut, then a broken paper further down.
+    const huge = 'lorem ipsum dolor sit amet, '.repeat(40_000);
+    const cutAt = MAX_LINE_CHARS - 1;
+    const line = huge.slice(0, cutAt) + '😀' + huge.slice(cutAt);
+    const markdown = seed.replace('**Abstract:**\n\n', `**Abstract:**\n\n${line} `) + '\n## 2025-11-30\n\n### Broken Link Paper\n\n**Authors:** A. Person\n\n**Link:** not a url at all\n';
+    const whole = parseDigest(markdown, 'big.md');
+    const plain = parseDigest(seed + '\n## 2025-11-30\n\n### Broken Link Paper\n\n**Authors:** A. Person\n\n**Link:** not a url at all\n', 'big.md');
+    const abstract = whole.sections[0]!.papers[0]!.abstract!.text;
+    expect(abstract.length).toBeLessThanOrEqual(MAX_LINE_CHARS + 2_000);
+    expect(abstract.startsWith('lorem ipsum dolor sit amet, lorem')).toBe(true);
+    // The emoji's first half would be a lone surrogate: the cut goes before the pair.
+    expect(/[\ud800-\udbff](?![\udc00-\udfff])/.test(abstract)).toBe(false);
+    expect(whole.sections.map((s) => s.date)).toEqual(plain.sections.map((s) => s.date));
+    expect(whole.sections.flatMap((s) => s.papers).length).toBe(plain.sections.flatMap((s) => s.papers).length);
+    // Same lines: problems further down name the same line as without the long line.
+    expect(whole.problems.map((p) => p.where)).toEqual(plain.problems.map((p) => p.where));
+    expect(whole.problems.length).toBeGreaterThan(0);
+  });
+
+  it('leaves a file without overlong lines exactly as it is', () => {
+    expect(capLongLines(seed)).toBe(seed);
+    expect(capLongLines('a\nbbbb\r\ncc\n', 3)).toBe('a\nbbb\ncc\n');
+    expect(capLongLines('ab\n\ncd', 3)).toBe('ab\n\ncd');
   });
 });
