@@ -11,11 +11,15 @@ export interface Progress {
 /** Structured JSON lines on stderr, for cron, systemd and CI logs. */
 export const logger = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination(2));
 
+/** How often the log lines come when not on a terminal. */
+export const PROGRESS_EVERY_MS = 5_000;
+
 /**
  * A progress bar (sent, failed, remaining, rate) on a terminal; otherwise a structured log
- * line every few seconds, so long runs show life either way.
+ * line every few seconds, so long runs show life either way: on a timer, not per outcome, so a
+ * pass that waits (a relay down, retries backing off) still says where it stands.
  */
-export function createProgress(interactive: boolean): Progress {
+export function createProgress(interactive: boolean, log: (fields: Record<string, number>, msg: string) => void = (fields, msg) => logger.info(fields, msg)): Progress {
   const counts = { planned: 0, sent: 0, failed: 0, skipped: 0, pending: 0 };
   const started = Date.now();
   const done = () => counts.sent + counts.failed + counts.pending;
@@ -51,24 +55,22 @@ export function createProgress(interactive: boolean): Progress {
     };
   }
 
-  let lastLog = Date.now();
-  const log = (msg: string) =>
-    logger.info({ sent: counts.sent, failed: counts.failed, pending: counts.pending, remaining: remaining(), ratePerSecond: Number(rate().toFixed(2)) }, msg);
+  const line = (msg: string) => log({ sent: counts.sent, failed: counts.failed, pending: counts.pending, remaining: remaining(), ratePerSecond: Number(rate().toFixed(2)) }, msg);
+  let timer: NodeJS.Timeout | null = null;
   return {
     planned(n) {
       counts.planned += n;
-      if (n > 0) logger.info({ messages: n }, 'section planned');
+      if (n > 0) log({ messages: n }, 'section planned');
+      // unref: the timer never keeps a finished process alive.
+      if (counts.planned > 0 && !timer) timer = setInterval(() => line('progress'), PROGRESS_EVERY_MS).unref();
     },
     outcome(o) {
-      if (o === 'skipped') return;
-      counts[o]++;
-      if (Date.now() - lastLog >= 5_000) {
-        lastLog = Date.now();
-        log('progress');
-      }
+      if (o !== 'skipped') counts[o]++;
     },
     stop() {
-      if (counts.planned > 0) log('delivery finished');
+      if (timer) clearInterval(timer);
+      timer = null;
+      if (counts.planned > 0) line('delivery finished');
     },
   };
 }
