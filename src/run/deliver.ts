@@ -54,8 +54,6 @@ export interface DeliveryCounts {
   reasons: { reason: string; count: number }[];
 }
 
-export { reasonGroup, sortedReasons };
-
 export const emptyCounts = (): DeliveryCounts => ({ sent: 0, skippedNoMatch: 0, failed: 0, alreadyDone: 0, notEligible: 0, pending: 0, wouldSend: 0, notDueYet: 0, paused: 0, deferred: 0, reasons: [] });
 
 function countReason(reasons: Map<string, number>, reason: string): void {

@@ -20,11 +20,11 @@ import {
   preparedCopy,
   renderGroup,
   sendIssue,
-  sortedReasons,
   type DeliveryContext,
   type DeliveryCounts,
 } from './deliver.js';
 import { isDeadLocalOwner } from './owner.js';
+import { sortedReasons } from './reasons.js';
 import { isRollupIssue, papersTaken, planRollup, rollupDue, type HistoryRow } from './plan.js';
 
 /** What a pass did for one roll-up issue key (every reader whose issue has that key). */

@@ -9,8 +9,20 @@ import { loadTaxonomy } from '../topics/load.js';
 import { openStore, type OpenOptions } from './open.js';
 import type { Store } from './store.js';
 
-const MARK = ['bootstrap', 'subscribers-file', 'once', '9999-12-31T00:00:00.000Z'] as const;
-const LEGACY_MARK = ['bootstrap', 'legacy-state', 'once', '9999-12-31T00:00:00.000Z'] as const;
+type Mark = readonly [name: string, key: string, window: string, expires: string];
+const MARK: Mark = ['bootstrap', 'subscribers-file', 'once', '9999-12-31T00:00:00.000Z'];
+const LEGACY_MARK: Mark = ['bootstrap', 'legacy-state', 'once', '9999-12-31T00:00:00.000Z'];
+
+/** Whether a one-time step (a {@link Mark}) is recorded as done in the store. */
+async function isMarked(store: Store, [name, key, window]: Mark): Promise<boolean> {
+  return (await store.counterValue(name, key, window)) > 0;
+}
+
+/** Records a one-time step as done; doing it twice keeps one record. */
+async function mark(store: Store, step: Mark): Promise<void> {
+  const [name, key, window, expires] = step;
+  if (!(await isMarked(store, step))) await store.incrementCounter(name, key, window, expires);
+}
 
 /**
  * A new database beside an earlier version's journals (`state/ledger.jsonl`): an upgrade in place
@@ -21,16 +33,14 @@ export class LegacyStateNotImportedError extends UserError {}
 
 /** Records that the state folder's journals were brought in (by `db import`), so a start no longer refuses. */
 export async function markLegacyStateImported(store: Store): Promise<void> {
-  const [name, key, window, expires] = LEGACY_MARK;
-  if ((await store.counterValue(name, key, window)) === 0) await store.incrementCounter(name, key, window, expires);
+  await mark(store, LEGACY_MARK);
 }
 
 /** Throws {@link LegacyStateNotImportedError} when `paths.state` holds an earlier version's ledger the store has not taken in. */
 export async function refuseUnimportedLegacyState(store: Store, config: Pick<Config, 'paths'>): Promise<void> {
   const ledger = join(config.paths.state, LEDGER_FILE);
   if (!(await access(ledger).then(() => true, () => false))) return;
-  const [name, key, window] = LEGACY_MARK;
-  if ((await store.counterValue(name, key, window)) > 0) return;
+  if (await isMarked(store, LEGACY_MARK)) return;
   // A database that already records sections was in use with this version: the file is a leftover.
   if ((await store.sections()).size > 0) return;
   throw new LegacyStateNotImportedError(
@@ -45,15 +55,15 @@ export async function refuseUnimportedLegacyState(store: Store, config: Pick<Con
  * that the database is the source of truth and the file is not read again.
  */
 export async function importSubscribersFileOnce(store: Store, config: Pick<Config, 'paths'>): Promise<{ imported: number; problems: Problem[] } | null> {
-  const [name, key, window, expires] = MARK;
-  if ((await store.counterValue(name, key, window)) > 0) return null;
+  const [name, key] = MARK;
+  if (await isMarked(store, MARK)) return null;
   const exists = await access(config.paths.subscribers).then(() => true, () => false);
   if (!exists) return null;
   // Several processes may start on the new database at once (run --workers, serve beside a
   // run): one imports, the others wait for it, so none works on half a list. The claim expires,
   // so a process killed while importing is replaced (rows it brought in are written again).
   for (;;) {
-    if ((await store.counterValue(name, key, window)) > 0) return null;
+    if (await isMarked(store, MARK)) return null;
     const now = new Date();
     await store.pruneExpired(now.toISOString());
     if (await store.markSeen(name, key, now.toISOString(), new Date(now.getTime() + IMPORT_CLAIM_MS).toISOString())) break;
@@ -71,7 +81,7 @@ export async function importSubscribersFileOnce(store: Store, config: Pick<Confi
       list.subscribers.map(({ history, ...subscriber }) => ({ subscriber, history: history ?? [] })),
       `first start (${config.paths.subscribers})`,
     );
-    await store.incrementCounter(name, key, window, expires);
+    await mark(store, MARK);
     return { imported, problems: list.problems };
   } finally {
     await store.forgetSeen(name, key).catch(() => undefined);
@@ -83,8 +93,7 @@ const IMPORT_CLAIM_MS = 5 * 60_000;
 
 /** Records that the subscribers file was brought in (by `db import`), so first start does not import it again. */
 export async function markSubscribersFileImported(store: Store): Promise<void> {
-  const [name, key, window, expires] = MARK;
-  if ((await store.counterValue(name, key, window)) === 0) await store.incrementCounter(name, key, window, expires);
+  await mark(store, MARK);
 }
 
 /** The store every command uses: opened (SQLite migrated), and seeded from the subscribers file on first start. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatRunSummary, topReasons } from '../../src/cli/format.js';
-import { reasonGroup, type DeliveryCounts } from '../../src/run/deliver.js';
+import type { DeliveryCounts } from '../../src/run/deliver.js';
+import { reasonGroup } from '../../src/run/reasons.js';
 import type { RunSummary, SectionOutcome } from '../../src/run/run.js';
 
 function section(date: string, reasons: DeliveryCounts['reasons']): SectionOutcome {
