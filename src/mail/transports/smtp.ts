@@ -9,6 +9,7 @@ import type { Config } from '../../config/load.js';
 import type { ConfigFile } from '../../config/schema.js';
 import { ConfigError } from '../../errors.js';
 import type { FailureStage, OutgoingMessage, SendFailure, SendResult, Transport } from '../transport.js';
+import { installFastDotStuffing } from './dot-stuffing.js';
 import { classifySmtpError, type SmtpErrorLike } from './smtp-errors.js';
 
 export { classifySmtpError } from './smtp-errors.js';
@@ -170,6 +171,8 @@ export class SmtpTransport implements Transport {
     };
     const dkim = dkimOptions(smtp, config, env);
     this.signs = dkim !== undefined;
+    // The same DATA bytes as nodemailer's encoder, found at a fraction of its CPU (see dot-stuffing.ts).
+    installFastDotStuffing();
     this.mailer = nodemailer.createTransport({
       ...this.connection,
       pool: true,
