@@ -4,7 +4,7 @@ import { foldLines } from 'nodemailer/lib/mime-funcs';
 import MimeNode from 'nodemailer/lib/mime-node';
 import { encode, wrap } from 'nodemailer/lib/qp';
 import type { Fillable, PersonalFields, ScalarField, Slot } from '../render/personalise.js';
-import { fill, fillSome } from '../render/personalise.js';
+import { fill, fillSome, slotValue } from '../render/personalise.js';
 import { BOUNDARY_PREFIX, crlf, customHeaders, headerSafe, mailbox, messageIdHeader, type ComposeInput } from './compose.js';
 
 /**
@@ -239,14 +239,69 @@ function valuesHaveBreaks(values: PersonalFields): boolean {
   );
 }
 
+/** Whether a piece's encoding depends on what follows it: a trailing blank, or half a surrogate pair. */
+function openEnded(text: string): boolean {
+  const last = text.charCodeAt(text.length - 1);
+  return last === 0x20 || last === 0x09 || (last >= 0xd800 && last <= 0xdbff);
+}
+
+/**
+ * Quoted-printable of the concatenation of `pieces`, from each piece's own encoding (`encoded`
+ * gives it, so a caller can keep the encodings of pieces that repeat). Encoding is character by
+ * character (of UTF-8) except for a blank before a line break or at the end, which is encoded:
+ * so joining encodings is exact unless a piece other than the last ends in a blank or half a
+ * surrogate pair (its encoding would depend on the next piece), and then the whole is encoded. Soft breaks are added over
+ * the joined encoding, as qp() does.
+ */
+export function qpJoined(pieces: readonly string[], encoded: (piece: string, index: number) => string): string {
+  for (let i = 0; i < pieces.length - 1; i++) if (openEnded(pieces[i]!)) return qp(pieces.join(''));
+  let joined = '';
+  for (let i = 0; i < pieces.length; i++) joined += encoded(pieces[i]!, i);
+  return wrap(joined, LINE);
+}
+
+/** Printable ASCII but the space: written as is by quoted-printable, save "=" (as =3D). */
+const PLAIN_ASCII = /^[\x21-\x7e]*$/;
+
+/** encode() of a value, without its buffers for the usual one: a link or an address. */
+function encodeValue(value: string): string {
+  return PLAIN_ASCII.test(value) ? value.replaceAll('=', '=3D') : encode(value);
+}
+
+/** A line group's static parts, encoded once (parts repeat for every recipient of the variant). */
+const encodedParts = new WeakMap<Fillable, string[]>();
+
+function partsEncoded(chunk: Fillable): string[] {
+  let parts = encodedParts.get(chunk);
+  if (!parts) encodedParts.set(chunk, (parts = chunk.parts.map((part) => encode(part))));
+  return parts;
+}
+
+/**
+ * One recipient's line group: their values between the group's static parts, encoded. A value
+ * (a link repeated in every paper's feedback links) is encoded once per message (`values`).
+ */
+function qpGroup(chunk: Fillable, personal: PersonalFields, html: boolean, valueCodes: Map<string, string>): string {
+  const parts = partsEncoded(chunk);
+  const pieces: string[] = [chunk.parts[0]!];
+  for (let i = 0; i < chunk.slots.length; i++) pieces.push(slotValue(chunk.slots[i]!, personal, html), chunk.parts[i + 1]!);
+  return qpJoined(pieces, (piece, index) => {
+    // Even places hold the static parts, odd ones the values.
+    if (index % 2 === 0) return parts[index / 2]!;
+    let code = valueCodes.get(piece);
+    if (code === undefined) valueCodes.set(piece, (code = encodeValue(piece)));
+    return code;
+  });
+}
+
 function encodedBodyChunks(body: EncodedBody, values: PersonalFields, html: boolean, out: (Buffer | string)[], normalise: boolean): void {
+  const valueCodes = new Map<string, string>();
   for (const chunk of body.chunks) {
     if (Buffer.isBuffer(chunk)) out.push(chunk);
-    else {
-      const filled = fill(chunk, values, html);
-      // A reason slot brings the line breaks of its element (bare LF, as rendered) with it.
-      out.push(qp(normalise || chunk.slots.some(isReasonSlot) ? crlf(filled) : filled));
-    }
+    // A reason slot brings the line breaks of its element (bare LF, as rendered) with it; a
+    // value with a line break has it rewritten to CRLF over the whole group: encoded whole.
+    else if (normalise || chunk.slots.some(isReasonSlot)) out.push(qp(crlf(fill(chunk, values, html))));
+    else out.push(qpGroup(chunk, values, html, valueCodes));
   }
 }
 

@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { scaled } from '../timeouts.js';
 import { selectPapers, type Preferences } from '../../src/audience/select.js';
 import { composeMessage, type ComposeInput } from '../../src/mail/compose.js';
-import { encodeCopy, encodeVariant, headerBlock, HeaderWriter, spliceMessage } from '../../src/mail/splice.js';
+import { encode, wrap } from 'nodemailer/lib/qp';
+import { encodeCopy, encodeVariant, headerBlock, HeaderWriter, qpJoined, spliceMessage } from '../../src/mail/splice.js';
 import { seededRandom } from '../../src/seeded-random.js';
 import { fill, personalFields } from '../../src/render/personalise.js';
 import { renderEmail, type RenderSettings } from '../../src/render/render.js';
@@ -169,4 +170,16 @@ print(json.dumps(out))
       expect(lf(py.html)).toBe(lf(expected.html));
     }
   }, scaled(120_000));
+
+  it('encodes a line group piece by piece exactly as the joined text, blanks and surrogate pairs at the joins included', () => {
+    const next = seededRandom(76);
+    const alphabet = [' ', '\t', '=', '.', 'a', 'é', '李', '\r\n', '😀', '\ud83d', '\ude00', 'https://x.example/?t=v1.abc'];
+    const piece = () => Array.from({ length: Math.floor(next() * 12) }, () => alphabet[Math.floor(next() * alphabet.length)]!).join('');
+    for (let n = 0; n < 2000; n++) {
+      const pieces = Array.from({ length: 1 + Math.floor(next() * 7) }, piece);
+      // Long runs too, so soft breaks fall inside and across pieces.
+      if (n % 3 === 0) pieces.push('x'.repeat(Math.floor(next() * 200)));
+      expect(qpJoined(pieces, (p) => encode(p)), JSON.stringify(pieces)).toBe(wrap(encode(pieces.join('')), 76));
+    }
+  });
 });
