@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { Readable } from 'node:stream';
 import { resolve, dirname } from 'node:path';
 import nodemailer, { type Mail } from 'nodemailer';
 import MimeNode from 'nodemailer/lib/mime-node';
@@ -115,6 +116,34 @@ function hintFor(stage: FailureStage, certificate: boolean, ctx: { passwordSourc
   }
 }
 
+/** The line end nodemailer's message stream (its LastNewline stage) makes sure a message ends with. */
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * A message whose bytes are final, as nodemailer's pool takes it (a MimeNode: its envelope and
+ * Message-ID), streamed as one chunk. A MimeNode made with setRaw streams the same bytes through
+ * a PassThrough, a LastNewline transform and stream.pipeline (an AbortController and a
+ * DOMException per message), about 0.1 ms of CPU a message; here the one thing that stage
+ * did, ending the bytes with a line break, is done on the chunk.
+ */
+class FinishedMessage extends MimeNode {
+  constructor(private readonly bytes: Buffer) {
+    super('message/rfc822');
+  }
+
+  override createReadStream(): Readable {
+    const last = this.bytes[this.bytes.length - 1];
+    const ending = last === 0x0a ? null : last === 0x0d ? CRLF.subarray(1) : CRLF;
+    const chunks = ending ? [this.bytes, ending] : [this.bytes];
+    let next = 0;
+    return new Readable({
+      read() {
+        this.push(next < chunks.length ? chunks[next++] : null);
+      },
+    });
+  }
+}
+
 /**
  * nodemailer's pooled SMTP transport carrying the composed bytes as they are (`raw`), so the
  * message is exactly what the outbox or SES would carry. The password or URL comes from the
@@ -192,8 +221,8 @@ export class SmtpTransport implements Transport {
    */
   private deliver(envelope: { from: string; to: string }, raw: Buffer, messageId: string): Promise<{ response?: string | undefined }> {
     if (this.signs) return this.mailer.sendMail({ envelope, raw });
-    const message = new MimeNode('message/rfc822', { baseBoundary: 'raw' }).setRaw(raw).setEnvelope(envelope);
-    // Read by the pool for its log line; a raw node writes its bytes only, never this header.
+    const message = new FinishedMessage(raw).setEnvelope(envelope);
+    // Read by the pool for its log line; the node streams its bytes only, never this header.
     message.setHeader('Message-ID', messageId);
     const transporter = this.mailer.transporter as unknown as { send(mail: unknown, callback: (err: Error | null, info: { response?: string }) => void): void };
     return new Promise((resolve, reject) => transporter.send({ data: { envelope, raw }, message }, (err, info) => (err ? reject(err) : resolve(info))));
