@@ -128,7 +128,8 @@ const CRLF = Buffer.from('\r\n');
  */
 class FinishedMessage extends MimeNode {
   constructor(private readonly bytes: Buffer) {
-    super('message/rfc822');
+    // A fixed boundary: the node writes no MIME structure, and a random one costs randomBytes per message.
+    super('message/rfc822', { baseBoundary: 'raw' });
   }
 
   override createReadStream(): Readable {
