@@ -1,4 +1,4 @@
-import { Migrator, sql, type CompiledQuery, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { Migrator, sql, CompiledQuery, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { addressKey, historyEntrySchema, subscriberSchema, type HistoryEntry, type SubscriberStatus } from '../audience/schema.js';
 import { describeZodIssues } from '../config/load.js';
 import type { Problem } from '../errors.js';
@@ -123,6 +123,37 @@ function precompiled<V extends Record<string, string | null>, O>(database: () =>
   };
 }
 
+// Compiled once: a send commits every few recipients.
+const BEGIN_IMMEDIATE = CompiledQuery.raw('begin immediate');
+const COMMIT = CompiledQuery.raw('commit');
+const ROLLBACK = CompiledQuery.raw('rollback');
+
+/** An outcome's values, in the column order of outcomeUpdate's VALUES rows. */
+function outcomeValues(o: DeliveryOutcome): (string | number | null)[] {
+  return [o.id, o.status, o.messageId ?? null, o.reason?.slice(0, 1000) ?? null, o.stage ?? null, o.permanent ? 1 : 0, o.at, o.papers ? JSON.stringify(o.papers) : null];
+}
+
+/**
+ * One UPDATE ... FROM (VALUES ...) for `rows` outcomes (on both engines; VALUES columns are
+ * named column1, column2 ... by both), compiled once per row count: a send runs it every
+ * few recipients, and building and compiling its nodes again each time was JavaScript work on
+ * every message's path.
+ */
+function outcomeUpdate(db: Kysely<Database>, rows: number): CompiledQuery {
+  const slot = (i: number) => `\u0000outcome:${i}`;
+  let i = 0;
+  const values = Array.from({ length: rows }, () => {
+    const v = Array.from({ length: 8 }, () => slot(i++));
+    return sql`(CAST(${v[0]} AS bigint), CAST(${v[1]} AS text), CAST(${v[2]} AS text), CAST(${v[3]} AS text), CAST(${v[4]} AS text), CAST(${v[5]} AS integer), CAST(${v[6]} AS text), CAST(${v[7]} AS text))`;
+  });
+  const query = sql`UPDATE deliveries SET status = v.column2, message_id = v.column3, reason = v.column4, stage = v.column5, permanent = v.column6,
+    claimed_by = NULL, claim_expires_at = NULL, updated_at = v.column7, papers = v.column8
+    FROM (VALUES ${sql.join(values)}) AS v WHERE deliveries.id = v.column1`.compile(db);
+  // The values must come out as parameters in row order, for the flat array of a call's values.
+  if (query.parameters.length !== i || query.parameters.some((p, n) => p !== slot(n))) throw new Error('outcomeUpdate: parameters out of order');
+  return query;
+}
+
 const EMPTY_COUNTS = (): Record<DeliveryStatus, number> => ({ queued: 0, claimed: 0, sent: 0, 'skipped-no-match': 0, cancelled: 0, failed: 0, deferred: 0 });
 
 /**
@@ -139,6 +170,9 @@ export class KyselyStore implements Store {
     private readonly onClose: () => Promise<void> = async () => {},
   ) {}
 
+  /** completeDeliveries' statement by row count (at most CHUNK entries). */
+  private readonly outcomeStatements = new Map<number, CompiledQuery>();
+
   async close(): Promise<void> {
     await this.db.destroy();
     await this.onClose();
@@ -149,13 +183,13 @@ export class KyselyStore implements Store {
     if (this.engine === 'postgres') return this.db.transaction().execute(fn);
     // Kysely's SQLite driver owns one connection; this holds it for the whole transaction.
     return this.db.connection().execute(async (conn) => {
-      await sql`begin immediate`.execute(conn);
+      await conn.executeQuery(BEGIN_IMMEDIATE);
       try {
         const result = await fn(conn);
-        await sql`commit`.execute(conn);
+        await conn.executeQuery(COMMIT);
         return result;
       } catch (err) {
-        await sql`rollback`.execute(conn).catch(() => undefined);
+        await conn.executeQuery(ROLLBACK).catch(() => undefined);
         throw err;
       }
     });
@@ -654,25 +688,20 @@ export class KyselyStore implements Store {
 
   async completeDeliveries(outcomes: readonly DeliveryOutcome[]): Promise<void> {
     if (outcomes.length === 0) return;
-    // One statement per group commit (UPDATE ... FROM VALUES, on both engines; VALUES columns
-    // are named column1, column2 ... by both), not one per outcome.
-    const statements = chunks(outcomes, 500).map((part) => {
-      const rows = part.map(
-        (o) =>
-          sql`(CAST(${o.id} AS bigint), CAST(${o.status} AS text), CAST(${o.messageId ?? null} AS text), CAST(${o.reason?.slice(0, 1000) ?? null} AS text), CAST(${o.stage ?? null} AS text), CAST(${o.permanent ? 1 : 0} AS integer), CAST(${o.at} AS text), CAST(${o.papers ? JSON.stringify(o.papers) : null} AS text))`,
-      );
-      return sql`UPDATE deliveries SET status = v.column2, message_id = v.column3, reason = v.column4, stage = v.column5, permanent = v.column6,
-        claimed_by = NULL, claim_expires_at = NULL, updated_at = v.column7, papers = v.column8
-        FROM (VALUES ${sql.join(rows)}) AS v WHERE deliveries.id = v.column1`;
+    // One statement per group commit (outcomeUpdate), not one per outcome.
+    const statements = chunks(outcomes, 500).map((part): CompiledQuery => {
+      let compiled = this.outcomeStatements.get(part.length);
+      if (!compiled) this.outcomeStatements.set(part.length, (compiled = outcomeUpdate(this.db, part.length)));
+      return { ...compiled, parameters: part.flatMap(outcomeValues) };
     });
     // On PostgreSQL a single statement is its own transaction: one round trip per group commit
     // instead of three (BEGIN, UPDATE, COMMIT), on the path of every message.
     if (this.engine === 'postgres' && statements.length === 1) {
-      await statements[0]!.execute(this.db);
+      await this.db.executeQuery(statements[0]!);
       return;
     }
     await this.write(async (trx) => {
-      for (const statement of statements) await statement.execute(trx);
+      for (const statement of statements) await trx.executeQuery(statement);
     });
   }
 
