@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { foldLines } from 'nodemailer/lib/mime-funcs';
 import MimeNode from 'nodemailer/lib/mime-node';
-import { encode, wrap } from 'nodemailer/lib/qp';
+import { encode } from 'nodemailer/lib/qp';
 import type { Fillable, PersonalFields, ScalarField, Slot } from '../render/personalise.js';
 import { fill, fillSome, slotValue } from '../render/personalise.js';
+import { wrapQp } from './qp-wrap.js';
 import { BOUNDARY_PREFIX, crlf, customHeaders, headerSafe, mailbox, messageIdHeader, type ComposeInput } from './compose.js';
 
 /**
@@ -39,7 +40,7 @@ export interface EncodedVariant {
 }
 
 function qp(text: string): string {
-  return wrap(encode(text), LINE);
+  return wrapQp(encode(text), LINE);
 }
 
 /**
@@ -257,7 +258,7 @@ export function qpJoined(pieces: readonly string[], encoded: (piece: string, ind
   for (let i = 0; i < pieces.length - 1; i++) if (openEnded(pieces[i]!)) return qp(pieces.join(''));
   let joined = '';
   for (let i = 0; i < pieces.length; i++) joined += encoded(pieces[i]!, i);
-  return wrap(joined, LINE);
+  return wrapQp(joined, LINE);
 }
 
 /** Printable ASCII but the space: written as is by quoted-printable, save "=" (as =3D). */
