@@ -111,7 +111,14 @@ export const fastTransform: TransformFn = function (chunk, _encoding, done) {
   done();
 };
 
-/** Makes every nodemailer SMTP connection of this process use {@link fastTransform}. */
-export function installFastDotStuffing(): void {
-  proto._transform = fastTransform;
+/**
+ * Makes every nodemailer SMTP connection of this process use {@link fastTransform}, when the
+ * installed nodemailer's DataStream keeps the state this code was written against; another
+ * version keeps its own encoder (slower, never wrong).
+ */
+export function installFastDotStuffing(): boolean {
+  const probe = new DataStream() as unknown as Partial<StreamState>;
+  const known = probe.inByteCount === 0 && probe.outByteCount === 0 && probe.lastByte === false;
+  if (known) proto._transform = fastTransform;
+  return known;
 }
