@@ -50,10 +50,13 @@ export function wrapQp(str: string, lineLength = 76): string {
   const len = str.length;
   let pos = 0;
   let result = '';
+  // The next CRLF at or after pos (-1: none), looked up again only once pos has passed it, so
+  // a long text without one is not searched to its end for every line.
+  let crlf = str.indexOf('\r\n');
   while (pos < len) {
     const end = Math.min(pos + lineLength, len);
+    if (crlf !== -1 && crlf < pos) crlf = str.indexOf('\r\n', pos);
     // A hard line break within the next line length: the line ends there.
-    const crlf = str.indexOf('\r\n', pos);
     if (crlf !== -1 && crlf + 2 <= end) {
       result += str.slice(pos, crlf + 2);
       pos = crlf + 2;
@@ -66,7 +69,8 @@ export function wrapQp(str: string, lineLength = 76): string {
     }
     // A bare LF in the last third with no other line terminator after it: the line ends after it.
     const tail = Math.max(pos, end - margin);
-    const lastLf = str.lastIndexOf('\n', end - 1);
+    let lastLf = end - 1;
+    while (lastLf >= tail && str.charCodeAt(lastLf) !== LF) lastLf--;
     if (lastLf >= tail) {
       let clean = true;
       for (let i = lastLf + 1; i < end; i++) if (isTerminator(str.charCodeAt(i))) clean = false;
