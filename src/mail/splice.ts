@@ -251,8 +251,8 @@ function openEnded(text: string): boolean {
  * gives it, so a caller can keep the encodings of pieces that repeat). Encoding is character by
  * character (of UTF-8) except for a blank before a line break or at the end, which is encoded:
  * so joining encodings is exact unless a piece other than the last ends in a blank or half a
- * surrogate pair (its encoding would depend on the next piece), and then the whole is encoded. Soft breaks are added over
- * the joined encoding, as qp() does.
+ * surrogate pair (its encoding would depend on the next piece), and then the whole is encoded.
+ * Soft breaks are added over the joined encoding, as qp() does.
  */
 export function qpJoined(pieces: readonly string[], encoded: (piece: string, index: number) => string): string {
   for (let i = 0; i < pieces.length - 1; i++) if (openEnded(pieces[i]!)) return qp(pieces.join(''));
@@ -280,7 +280,7 @@ function partsEncoded(chunk: Fillable): string[] {
 
 /**
  * One recipient's line group: their values between the group's static parts, encoded. A value
- * (a link repeated in every paper's feedback links) is encoded once per message (`values`).
+ * (a link repeated in every paper's feedback links) is encoded once per body (`valueCodes`).
  */
 function qpGroup(chunk: Fillable, personal: PersonalFields, html: boolean, valueCodes: Map<string, string>): string {
   const parts = partsEncoded(chunk);
